@@ -1,0 +1,186 @@
+/* shmring: lock-free message passing between processes over named shared memory.
+ *
+ * A ring is a named POSIX shared-memory object ("/<name>", 4096 bytes by default) holding a small
+ * header and a single-producer/single-consumer ring of variable-length messages. One process
+ * opens it as the producer, one as the consumer, any number as observers (read-only statistics).
+ *
+ * Conventions for every call below:
+ *  - success is 0 or a non-negative count/length; failure is a negative errno value, and
+ *    shmring_strerror() gives its text;
+ *  - a handle belongs to the thread/process that opened it (one thread at a time per handle; a
+ *    forked child must open its own);
+ *  - nothing on the send/receive path allocates, locks or makes a system call unless the peer is
+ *    asleep in a blocking call and must be woken.
+ */
+#ifndef SHMRING_H
+#define SHMRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h> /* ssize_t */
+#include <sys/uio.h>   /* struct iovec */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SHMRING_STATIC)
+#define SHMRING_API
+#elif defined(_WIN32)
+#if defined(SHMRING_BUILDING)
+#define SHMRING_API __declspec(dllexport)
+#else
+#define SHMRING_API __declspec(dllimport)
+#endif
+#else
+#define SHMRING_API __attribute__((visibility("default")))
+#endif
+
+#define SHMRING_VERSION_MAJOR 1
+#define SHMRING_VERSION_MINOR 0
+#define SHMRING_VERSION_PATCH 0
+#define SHMRING_VERSION_STRING "1.0.0"
+
+/* Version of the shared-memory layout; processes using different majors refuse each other. */
+#define SHMRING_LAYOUT_VERSION 1
+
+#define SHMRING_DEFAULT_SIZE 4096u  /* total bytes of a mapping created with size 0 */
+#define SHMRING_HEADER_SIZE 512u    /* bytes of the mapping taken by the header */
+#define SHMRING_NAME_MAX 200u       /* longest valid name */
+#define SHMRING_MAX_SIZE (1ull << 32) /* largest mapping (4 GiB) */
+
+typedef struct shmring shmring; /* opaque per-process handle */
+
+enum { SHMRING_PRODUCER = 1, SHMRING_CONSUMER = 2, SHMRING_OBSERVER = 3 };
+
+enum {
+    SHMRING_CREATE = 1,   /* create the name if it does not exist */
+    SHMRING_EXCL = 2,     /* with CREATE: fail with -EEXIST if it exists */
+    SHMRING_PERSIST = 4,  /* creator only: keep the name (and its messages) until shmring_unlink */
+    SHMRING_ANY_OWNER = 8 /* allow attaching to a mapping owned by another user */
+};
+
+struct shmring_opts {
+    size_t size;    /* total mapping bytes when creating; 0 = 4096; a multiple of the page size */
+    unsigned mode;  /* permission bits when creating; 0 = 0600 */
+    unsigned flags; /* SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST | SHMRING_ANY_OWNER */
+};
+
+/* Opens (and with SHMRING_CREATE creates) the ring called `name` in the given role.
+ * name: 1-200 characters of [A-Za-z0-9._-], not "." or ".."; it is the object "/<name>"
+ * (/dev/shm/<name> on Linux). opts NULL means {0, 0, SHMRING_CREATE}.
+ * Any number of processes may open one name at once; exactly one initialises it. If every process
+ * that had it open has died, the next open starts it afresh (unless it was created persistent).
+ * Errors: -EINVAL bad name, role, size or flags, or a size different from the existing mapping;
+ * -ENOENT no such ring and no SHMRING_CREATE; -EEXIST SHMRING_EXCL and it exists;
+ * -EACCES permissions, or owned by another user without SHMRING_ANY_OWNER; -EPROTO not a shmring
+ * mapping, or another layout version; -EBUSY the role is held by a live process;
+ * -ETIMEDOUT another process kept the name locked for too long; -ENOMEM and other errno
+ * values from the system. On success *out is a handle to pass to shmring_close. */
+SHMRING_API int shmring_open(const char *name, int role, const struct shmring_opts *opts,
+                             shmring **out);
+
+/* Detaches and frees the handle (NULL is a no-op). A producer's close lets the consumer drain
+ * what was committed and then see -EPIPE. The last process to detach removes the name unless it
+ * is persistent. Returns 0. */
+SHMRING_API int shmring_close(shmring *r);
+
+/* Removes the name. Processes that have it open keep using their mapping; the next open creates
+ * a new ring. Errors: -EINVAL bad name, -ENOENT, -EACCES. */
+SHMRING_API int shmring_unlink(const char *name);
+
+/* Producer: copies one message of len bytes (0 allowed) into the ring. Never blocks.
+ * Errors: -EAGAIN full (try later); -EMSGSIZE len > shmring_max_msg(); -EPERM not the producer;
+ * -EINVAL NULL msg with len > 0, or a reservation is open; -EPROTO the shared indices are
+ * corrupt; -EPIPE the consumer closed or died and nothing more will be read (only reported when
+ * the ring is full). */
+SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len);
+
+/* Consumer: copies the oldest message into buf and removes it. Never blocks. Returns its length.
+ * Errors: -EAGAIN empty; -EMSGSIZE cap is smaller than the message (it stays in the ring; see
+ * shmring_peek for its length); -EPIPE empty and the producer closed or died;
+ * -EPERM not the consumer; -EINVAL NULL buf with cap > 0, or a peeked message is not released;
+ * -EBADMSG a record in the ring is malformed; -EPROTO the shared indices are corrupt. */
+SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap);
+
+/* Producer, zero-copy: reserves room for a message of up to len bytes and points *slot at it
+ * (8-byte aligned, contiguous). Write the bytes, then shmring_commit. Errors as shmring_send;
+ * -EINVAL if a reservation is already open. */
+SHMRING_API int shmring_reserve(shmring *r, size_t len, void **slot);
+
+/* Producer: publishes the reserved message with its final length (len <= the reserved length).
+ * Errors: -EINVAL no open reservation or len too large; -EPERM not the producer. */
+SHMRING_API int shmring_commit(shmring *r, size_t len);
+
+/* Producer: drops an open reservation without sending anything. -EINVAL if none is open. */
+SHMRING_API int shmring_abort(shmring *r);
+
+/* Consumer, zero-copy: points *msg at the oldest message without removing it and returns its
+ * length. The same message is returned until shmring_release. Errors as shmring_recv. */
+SHMRING_API ssize_t shmring_peek(shmring *r, const void **msg);
+
+/* Consumer: removes the message returned by shmring_peek. -EINVAL if none is peeked. */
+SHMRING_API int shmring_release(shmring *r);
+
+/* Producer: sends msgs[0..n) in order until one does not fit; returns how many were sent
+ * (0 when the first does not fit). Publishes once for the whole batch.
+ * Errors: -EMSGSIZE only when msgs[0] is larger than shmring_max_msg (a later oversized message
+ * ends the batch before it); -EPERM; -EINVAL; -EPROTO; -EPIPE as shmring_send. */
+SHMRING_API int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n);
+
+/* Called by shmring_drain for each message; msg is valid only during the call. A non-zero
+ * return stops the drain after this message (which counts as consumed). */
+typedef int (*shmring_handler)(void *ctx, const void *msg, size_t len);
+
+/* Consumer: hands up to max messages (0 = no limit) to fn in order; returns how many were
+ * consumed (0 when empty). Publishes once for the whole batch.
+ * Errors (only when nothing was consumed): -EAGAIN is never returned (0 means empty);
+ * -EPIPE empty and the producer is gone; -EPERM; -EINVAL; -EBADMSG; -EPROTO. */
+SHMRING_API int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max);
+
+/* Blocking forms. timeout_ns < 0: wait forever; 0: try once (like the non-blocking call);
+ * > 0: wait at most that long, then -ETIMEDOUT. The waiter spins briefly, then sleeps in the
+ * kernel; the peer wakes it with a system call only when it has said that it sleeps.
+ * -EPIPE: the peer closed or died (reported within about 100 ms of its death); a peer that has
+ * never attached is waited for. -EINTR: a signal interrupted the wait. */
+SHMRING_API int shmring_send_wait(shmring *r, const void *msg, size_t len, int64_t timeout_ns);
+SHMRING_API ssize_t shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns);
+SHMRING_API int shmring_reserve_wait(shmring *r, size_t len, void **slot, int64_t timeout_ns);
+SHMRING_API ssize_t shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns);
+
+/* Largest message that always fits an empty ring, wherever the ring's position is. */
+SHMRING_API size_t shmring_max_msg(const shmring *r);
+
+/* Bytes of the ring's data area (mapping size minus the 512-byte header). */
+SHMRING_API size_t shmring_capacity(const shmring *r);
+
+struct shmring_stats {
+    uint64_t sent_msgs, sent_bytes, recv_msgs, recv_bytes;
+    uint64_t full_events, empty_events; /* a send found the ring full / a recv found it empty */
+    uint64_t producer_sleeps, consumer_sleeps, wakeups;
+    int32_t producer_pid, consumer_pid; /* 0 when that role is free (or its holder died) */
+    uint64_t size, capacity, max_msg;   /* mapping bytes, data-area bytes, largest message */
+    uint64_t head, tail, used_bytes;    /* consumer/producer positions, tail - head */
+    uint32_t flags;                     /* SHMRING_PERSIST when the ring is persistent */
+    uint32_t observers;                 /* reserved; 0 */
+};
+
+/* Any role: reads the ring's counters and state. The counters are updated by each side without
+ * atomic read-modify-write, so a snapshot may be a few messages behind. Errors: -EINVAL. */
+SHMRING_API int shmring_stats(shmring *r, struct shmring_stats *out);
+
+/* The role the handle was opened with, and the ring's name. */
+SHMRING_API int shmring_role(const shmring *r);
+SHMRING_API const char *shmring_name(const shmring *r);
+
+/* A short, distinct description of a code returned by this library (negative or positive). */
+SHMRING_API const char *shmring_strerror(int err);
+
+/* The library's version string, e.g. "1.0.0". */
+SHMRING_API const char *shmring_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMRING_H */

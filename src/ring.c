@@ -1,0 +1,115 @@
+/* The cold half of the ring protocol: formatting, validation and attaching. */
+#include <errno.h>
+#include <string.h>
+
+#include "ring.h"
+
+int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
+{
+    if (mem == NULL || size < SHMRING_HEADER_SIZE + 2 * SHMRING__LINE ||
+        size % SHMRING__ALIGN != 0 || size > SHMRING_MAX_SIZE) {
+        return -EINVAL;
+    }
+    struct shmring__hdr *h = mem;
+    /* Keep counting generations across a fresh start of the same object. */
+    uint64_t gen = atomic_load_explicit(&h->magic, memory_order_relaxed) == SHMRING__MAGIC
+                       ? atomic_load_explicit(&h->generation, memory_order_relaxed) + 1
+                       : 1;
+    /* Not-ready first: an opener that sees version 0 waits or starts afresh. */
+    atomic_store_explicit(&h->version, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    memset((char *)mem + 16, 0, SHMRING_HEADER_SIZE - 16);
+    h->header_size = SHMRING_HEADER_SIZE;
+    h->total_size = size;
+    h->capacity = size - SHMRING_HEADER_SIZE;
+    h->max_msg = (uint32_t)shmring__max_msg_for(h->capacity);
+    h->flags = flags;
+    atomic_store_explicit(&h->generation, gen, memory_order_relaxed);
+    atomic_store_explicit(&h->magic, SHMRING__MAGIC, memory_order_relaxed);
+    /* R0: publishes every header field above; pairs with A0 in shmring__ring_check(). */
+    atomic_store_explicit(&h->version, SHMRING_LAYOUT_VERSION, memory_order_release);
+    return 0;
+}
+
+int shmring__ring_check(const void *mem, uint64_t size)
+{
+    if (mem == NULL || size < SHMRING_HEADER_SIZE + 2 * SHMRING__LINE ||
+        size % SHMRING__ALIGN != 0 || size > SHMRING_MAX_SIZE) {
+        return -EPROTO;
+    }
+    /* The fields are read through a cast-away const only for the atomic loads. */
+    struct shmring__hdr *h = (struct shmring__hdr *)(uintptr_t)mem;
+    /* A0: pairs with R0 in shmring__ring_format(): the fields below are complete. */
+    uint32_t version = atomic_load_explicit(&h->version, memory_order_acquire);
+    uint64_t magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
+    if (version == 0 && (magic == 0 || magic == SHMRING__MAGIC)) {
+        return -EAGAIN;
+    }
+    if (magic != SHMRING__MAGIC || version != SHMRING_LAYOUT_VERSION) {
+        return -EPROTO;
+    }
+    volatile const struct shmring__hdr *v = h; /* each field read once, then checked */
+    uint64_t capacity = v->capacity;
+    if (v->header_size != SHMRING_HEADER_SIZE || v->total_size != size ||
+        capacity != size - SHMRING_HEADER_SIZE || v->max_msg != shmring__max_msg_for(capacity) ||
+        (v->flags & ~(uint32_t)(SHMRING__F_PERSIST | SHMRING__F_LEGACY)) != 0) {
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static void view(struct shmring__hdr *h, uint64_t size, uint8_t **data, uint64_t *cap,
+                 uint64_t *max_msg)
+{
+    /* The bounds come from the size of our own mapping, never from the header again: a peer
+     * that scribbles on the header after the check cannot move them. */
+    *data = (uint8_t *)h + SHMRING_HEADER_SIZE;
+    *cap = size - SHMRING_HEADER_SIZE;
+    *max_msg = shmring__max_msg_for(*cap);
+}
+
+static int positions_ok(uint64_t head, uint64_t tail, uint64_t cap)
+{
+    return tail - head <= cap && head % SHMRING__ALIGN == 0 && tail % SHMRING__ALIGN == 0;
+}
+
+int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size)
+{
+    memset(p, 0, sizeof *p);
+    p->hdr = mem;
+    view(p->hdr, size, &p->data, &p->cap, &p->max_msg);
+    /* Acquire pairs with R1/R2 of an earlier producer and the consumer: we continue from the
+     * committed tail, so a reserved-but-uncommitted record of a dead producer is overwritten. */
+    uint64_t tail = atomic_load_explicit(&p->hdr->tail, memory_order_acquire);
+    uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
+    if (!positions_ok(head, tail, p->cap)) {
+        return -EPROTO;
+    }
+    p->tail = tail;
+    p->widx = tail % p->cap;
+    p->head_cache = head;
+    /* Counters continue from the shared values; only this producer writes them from now on. */
+    p->sent_msgs = atomic_load_explicit(&p->hdr->sent_msgs, memory_order_relaxed);
+    p->sent_bytes = atomic_load_explicit(&p->hdr->sent_bytes, memory_order_relaxed);
+    p->full_events = atomic_load_explicit(&p->hdr->full_events, memory_order_relaxed);
+    return 0;
+}
+
+int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size)
+{
+    memset(c, 0, sizeof *c);
+    c->hdr = mem;
+    view(c->hdr, size, &c->data, &c->cap, &c->max_msg);
+    uint64_t head = atomic_load_explicit(&c->hdr->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
+    if (!positions_ok(head, tail, c->cap)) {
+        return -EPROTO;
+    }
+    c->head = head;
+    c->ridx = head % c->cap;
+    c->tail_cache = head; /* forces a fresh read of tail on the first peek */
+    c->recv_msgs = atomic_load_explicit(&c->hdr->recv_msgs, memory_order_relaxed);
+    c->recv_bytes = atomic_load_explicit(&c->hdr->recv_bytes, memory_order_relaxed);
+    c->empty_events = atomic_load_explicit(&c->hdr->empty_events, memory_order_relaxed);
+    return 0;
+}

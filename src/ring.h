@@ -1,0 +1,195 @@
+/* The SPSC ring protocol over a caller-given byte region laid out as in layout.h. It knows
+ * nothing of names, files or processes and makes no system call, so the same code runs over
+ * heap memory in unit tests, over arbitrary bytes in the fuzzer and over a shared mapping. */
+#ifndef SHMRING_RING_H
+#define SHMRING_RING_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/* Writes a fresh header into mem[0..size) (size >= 1024, a multiple of 8) and publishes its
+ * version last. flags: SHMRING__F_*. Returns 0 or -EINVAL. */
+int shmring__ring_format(void *mem, uint64_t size, uint32_t flags);
+
+/* Checks every header field of mem[0..size) against size without trusting any of them.
+ * 0: valid; -EPROTO: not a shmring header, a different layout version or inconsistent sizes;
+ * -EAGAIN: the version is still 0 (not initialised yet). */
+int shmring__ring_check(const void *mem, uint64_t size);
+
+/* The producer's process-local view. The shared tail is written only through it. */
+struct shmring__prod {
+    struct shmring__hdr *hdr;
+    uint8_t *data;
+    uint64_t cap;        /* data-area bytes */
+    uint64_t max_msg;
+    uint64_t tail;       /* next write position (the shared tail once published) */
+    uint64_t widx;       /* tail % cap, kept incrementally */
+    uint64_t head_cache; /* last head read from the consumer's line */
+    uint64_t resv_len;   /* payload bytes of the open reservation */
+    int resv_open;
+    int broken;          /* a corrupt index was seen: every call fails with -EPROTO */
+    uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the header on publish */
+};
+
+/* The consumer's process-local view. The shared head is written only through it. */
+struct shmring__cons {
+    struct shmring__hdr *hdr;
+    uint8_t *data;
+    uint64_t cap;
+    uint64_t max_msg;
+    uint64_t head;       /* next read position (the shared head once published) */
+    uint64_t ridx;       /* head % cap */
+    uint64_t tail_cache; /* last tail read from the producer's line */
+    uint64_t peek_size;  /* record bytes of the peeked message; 0 = none */
+    uint64_t peek_len;   /* its payload bytes */
+    int broken;          /* -EPROTO or -EBADMSG once corruption was seen, else 0 */
+    int dirty;           /* head moved past padding but is not published yet */
+    uint64_t recv_msgs, recv_bytes, empty_events;
+};
+
+/* Attach to mem[0..size) whose header shmring__ring_check() accepted. -EPROTO if the shared
+ * indices are inconsistent. */
+int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size);
+int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size);
+
+/* The hot path is inline so that shmring_send/recv compile to straight-line code. */
+
+/* Producer: room for a len-byte payload, contiguous and 8-byte aligned, at *slot.
+ * 0, -EAGAIN full, -EMSGSIZE len > max_msg, -EPROTO corrupt head. The caller checks that no
+ * reservation is open. */
+static inline int shmring__prod_reserve(struct shmring__prod *p, uint64_t len, void **slot)
+{
+    if (len > p->max_msg) {
+        return -EMSGSIZE;
+    }
+    uint64_t need = shmring__rec_size(len);
+    uint64_t to_end = p->cap - p->widx;
+    uint64_t total = need <= to_end ? need : to_end + need; /* padding, then the record at 0 */
+    if (p->cap - (p->tail - p->head_cache) < total) {
+        /* A1: pairs with R2 in shmring__cons_publish(): the consumer has finished reading every
+         * byte before head, so they may be overwritten. */
+        uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
+        if (p->tail - head > p->cap || head - p->head_cache > p->cap) {
+            p->broken = 1; /* head ran backwards or past tail: the consumer's line is corrupt */
+            return -EPROTO;
+        }
+        p->head_cache = head;
+        if (p->cap - (p->tail - head) < total) {
+            p->full_events++;
+            return -EAGAIN;
+        }
+    }
+    if (need > to_end) {
+        volatile struct shmring__rec *pad = (volatile struct shmring__rec *)(p->data + p->widx);
+        pad->len = (uint32_t)(to_end - SHMRING__REC_HDR);
+        pad->tag = SHMRING__REC_PAD;
+        p->tail += to_end;
+        p->widx = 0;
+    }
+    p->resv_len = len;
+    p->resv_open = 1;
+    *slot = p->data + p->widx + SHMRING__REC_HDR;
+    return 0;
+}
+
+/* Producer: finishes the open reservation with len <= reserved bytes (not yet visible). */
+static inline void shmring__prod_commit(struct shmring__prod *p, uint64_t len)
+{
+    volatile struct shmring__rec *rec = (volatile struct shmring__rec *)(p->data + p->widx);
+    uint64_t size = shmring__rec_size(len);
+    rec->len = (uint32_t)len;
+    rec->tag = SHMRING__REC_MSG;
+    p->tail += size;
+    p->widx += size;
+    if (p->widx == p->cap) {
+        p->widx = 0;
+    }
+    p->resv_open = 0;
+    p->sent_msgs++;
+    p->sent_bytes += len;
+}
+
+/* Producer: makes every commit so far visible to the consumer (one release store). */
+static inline void shmring__prod_publish(struct shmring__prod *p)
+{
+    /* Counters: only the producer writes them; readers take a relaxed snapshot. */
+    atomic_store_explicit(&p->hdr->sent_msgs, p->sent_msgs, memory_order_relaxed);
+    atomic_store_explicit(&p->hdr->sent_bytes, p->sent_bytes, memory_order_relaxed);
+    /* R1: publishes the record headers and payloads written above; pairs with A2 in
+     * shmring__cons_peek(). */
+    atomic_store_explicit(&p->hdr->tail, p->tail, memory_order_release);
+}
+
+/* Consumer: the oldest message, without removing it. Returns its length, -EAGAIN when empty,
+ * -EBADMSG for a malformed record, -EPROTO for a corrupt tail. Every value read from the ring
+ * is read once into a local and checked before use: the producer may be hostile. */
+static inline int64_t shmring__cons_peek(struct shmring__cons *c, const void **msg)
+{
+    for (;;) {
+        if (c->head == c->tail_cache) {
+            /* A2: pairs with R1 in shmring__prod_publish(): records before tail are complete. */
+            uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
+            if (tail - c->head > c->cap || tail - c->tail_cache > c->cap) {
+                c->broken = -EPROTO; /* tail ran backwards or too far: the producer's line */
+                return -EPROTO;
+            }
+            c->tail_cache = tail;
+            if (tail == c->head) {
+                return -EAGAIN;
+            }
+        }
+        uint64_t avail = c->tail_cache - c->head;
+        uint64_t to_end = c->cap - c->ridx;
+        volatile const struct shmring__rec *rec =
+            (volatile const struct shmring__rec *)(c->data + c->ridx);
+        uint32_t len = rec->len;
+        uint32_t tag = rec->tag;
+        if (tag == SHMRING__REC_MSG) {
+            uint64_t size = shmring__rec_size(len);
+            if (len > c->max_msg || size > to_end || size > avail) {
+                c->broken = -EBADMSG;
+                return -EBADMSG;
+            }
+            c->peek_size = size;
+            c->peek_len = len;
+            *msg = c->data + c->ridx + SHMRING__REC_HDR;
+            return (int64_t)len;
+        }
+        if (tag != SHMRING__REC_PAD || len != to_end - SHMRING__REC_HDR || to_end > avail) {
+            c->broken = -EBADMSG;
+            return -EBADMSG;
+        }
+        c->head += to_end; /* skip the padding; the loop ends because avail shrinks */
+        c->ridx = 0;
+        c->dirty = 1;
+    }
+}
+
+/* Consumer: removes the peeked message locally (not yet visible to the producer). */
+static inline void shmring__cons_consume(struct shmring__cons *c)
+{
+    c->head += c->peek_size;
+    c->ridx += c->peek_size;
+    if (c->ridx == c->cap) {
+        c->ridx = 0;
+    }
+    c->recv_msgs++;
+    c->recv_bytes += c->peek_len;
+    c->peek_size = 0;
+    c->dirty = 1;
+}
+
+/* Consumer: gives the consumed bytes back to the producer (one release store). */
+static inline void shmring__cons_publish(struct shmring__cons *c)
+{
+    atomic_store_explicit(&c->hdr->recv_msgs, c->recv_msgs, memory_order_relaxed);
+    atomic_store_explicit(&c->hdr->recv_bytes, c->recv_bytes, memory_order_relaxed);
+    /* R2: tells the producer that every byte before head has been read; pairs with A1 in
+     * shmring__prod_reserve(). */
+    atomic_store_explicit(&c->hdr->head, c->head, memory_order_release);
+    c->dirty = 0;
+}
+
+#endif /* SHMRING_RING_H */

@@ -1,0 +1,52 @@
+/* A named mapping's lifecycle: create-or-attach, first-attacher initialisation, validation,
+ * roles, liveness of peers and removal of the name by the last process. */
+#ifndef SHMRING_SEGMENT_H
+#define SHMRING_SEGMENT_H
+
+#include <stdint.h>
+
+#include "layout.h"
+#include "platform.h"
+
+struct shmring__seg {
+    struct shmring__plat_seg map;
+    struct shmring__hdr *hdr;
+    uint64_t generation; /* of the header when we attached */
+    char path[SHMRING_NAME_MAX + 2]; /* "/<name>" */
+};
+
+/* Bounds the wait for another process's open or close (they hold the init lock briefly). */
+#define SHMRING__INIT_TIMEOUT_NS (5 * 1000000000ll)
+
+/* "/<name>" into path, or -EINVAL for an invalid name. */
+int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2]);
+
+/* Opens or creates the named mapping and attaches to it (see shmring_open for the rules).
+ * size: 0 = the default when creating, anything else must equal the existing size.
+ * hdr_flags: SHMRING__F_LEGACY for the set/get mapping, 0 for a queue. */
+int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, unsigned mode,
+                      unsigned flags, uint32_t hdr_flags);
+
+/* Detaches; removes the name when this was the last attached handle and it is not persistent. */
+void shmring__seg_close(struct shmring__seg *s);
+
+/* Drops the mapping and descriptor without touching shared state (a forked child). */
+void shmring__seg_forget(struct shmring__seg *s);
+
+/* Role locks (SHMRING__LOCK_PRODUCER/CONSUMER): 0 or -EBUSY. */
+int shmring__seg_take_role(struct shmring__seg *s, int lock_byte);
+void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte);
+/* 1 if a handle other than ours holds the role, 0 if nobody does. */
+int shmring__seg_role_held(struct shmring__seg *s, int lock_byte);
+
+/* Facts about a name without attaching: its size and owner, whether any live process has it
+ * attached, and whether its header checks out (0, -EPROTO, -EAGAIN). For tools. */
+struct shmring__seg_probe {
+    struct shmring__plat_stat st;
+    int in_use;
+    int check;
+    uint32_t flags;
+};
+int shmring__seg_probe(const char *name, struct shmring__seg_probe *out);
+
+#endif /* SHMRING_SEGMENT_H */

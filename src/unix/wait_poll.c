@@ -1,0 +1,42 @@
+/* Portable fallback where no futex exists: spin, then sleep in short naps. A wake is a no-op, so
+ * a waiter notices new data within one nap (at most 1 ms). Barriers are plain seq_cst fences. */
+#include <errno.h>
+
+#include "../platform.h"
+
+int shmring__plat_light_is_fence = 1;
+
+void shmring__plat_barrier_init(void)
+{
+}
+
+void shmring__plat_heavy_barrier(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+{
+    int64_t nap = 50000;
+    int64_t start = shmring__plat_now_ns();
+    /* Pairs with the waker's store that changes *word (acquire keeps later reads after it). */
+    while (atomic_load_explicit(word, memory_order_acquire) == expected) {
+        int64_t left = timeout_ns < 0 ? nap : timeout_ns - (shmring__plat_now_ns() - start);
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        shmring__plat_sleep_ns(left < nap ? left : nap);
+        nap = nap < 1000000 ? nap * 2 : nap;
+    }
+    return 0;
+}
+
+void shmring__plat_wake(_Atomic uint32_t *word)
+{
+    (void)word;
+}
+
+int shmring__plat_has_futex(void)
+{
+    return 0;
+}

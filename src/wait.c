@@ -1,0 +1,140 @@
+/* Blocking calls: spin briefly, then sleep on a futex word in the mapping. The sleeper raises
+ * its "waiting" flag, runs the heavy barrier and checks the ring once more before sleeping; the
+ * publisher stores its index, runs the light barrier and reads the flag (handle.h). One of the
+ * two always sees the other, so no wake-up is lost, and a publisher whose peer is awake makes no
+ * system call at all. Sleeps are cut into slices so a dead peer is noticed within ~40 ms. */
+#include <errno.h>
+
+#include "handle.h"
+
+#define SPIN_ROUNDS 2000               /* ~20-60 us of polling before the first sleep */
+#define SLICE_NS (40 * 1000000ll)      /* the longest sleep between liveness probes */
+
+typedef int (*try_fn)(shmring *r, void *arg);
+
+/* Runs try until it returns something other than -EAGAIN, the deadline passes, or the peer is
+ * gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
+static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
+                     _Atomic uint64_t *sleeps)
+{
+    int res = try(r, arg);
+    if (res != -EAGAIN || timeout_ns == 0) {
+        return res;
+    }
+    int64_t deadline = timeout_ns < 0 ? INT64_MAX : shmring__plat_now_ns() + timeout_ns;
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        shmring__plat_cpu_relax();
+        if ((res = try(r, arg)) != -EAGAIN) {
+            return res;
+        }
+    }
+    for (;;) {
+        int64_t now = shmring__plat_now_ns();
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        atomic_store_explicit(mine, 1, memory_order_relaxed);
+        /* H1: pairs with the light barrier in shmring__wake_peer(): after it, either our try
+         * sees the peer's publish, or the peer sees our flag and wakes us. */
+        shmring__plat_heavy_barrier();
+        res = try(r, arg);
+        if (res != -EAGAIN) {
+            atomic_store_explicit(mine, 0, memory_order_relaxed);
+            return res;
+        }
+        if (shmring__peer_gone(r, 1)) {
+            atomic_store_explicit(mine, 0, memory_order_relaxed);
+            res = try(r, arg); /* anything published before the peer went is still ours */
+            return res == -EAGAIN ? -EPIPE : res;
+        }
+        int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
+        r->sleeps++;
+        atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
+        int w = shmring__plat_wait(mine, 1, slice);
+        atomic_store_explicit(mine, 0, memory_order_relaxed);
+        if (w == -EINTR) {
+            return -EINTR;
+        }
+    }
+}
+
+struct send_args {
+    const void *msg;
+    size_t len;
+};
+
+static int try_send(shmring *r, void *arg)
+{
+    struct send_args *a = arg;
+    return shmring_send(r, a->msg, a->len);
+}
+
+int shmring_send_wait(shmring *r, const void *msg, size_t len, int64_t timeout_ns)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_PRODUCER) {
+        return shmring_send(r, msg, len); /* the same argument errors */
+    }
+    struct send_args a = {msg, len};
+    return wait_loop(r, try_send, &a, timeout_ns, &r->hdr->producer_waiting,
+                     &r->hdr->producer_sleeps);
+}
+
+struct reserve_args {
+    size_t len;
+    void **slot;
+};
+
+static int try_reserve(shmring *r, void *arg)
+{
+    struct reserve_args *a = arg;
+    return shmring_reserve(r, a->len, a->slot);
+}
+
+int shmring_reserve_wait(shmring *r, size_t len, void **slot, int64_t timeout_ns)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_PRODUCER) {
+        return shmring_reserve(r, len, slot);
+    }
+    struct reserve_args a = {len, slot};
+    return wait_loop(r, try_reserve, &a, timeout_ns, &r->hdr->producer_waiting,
+                     &r->hdr->producer_sleeps);
+}
+
+struct recv_args {
+    void *buf;
+    size_t cap;
+    const void **msg;
+};
+
+/* ssize_t results fit int here: a message is at most SHMRING_MAX_SIZE / 2 bytes. */
+static int try_recv(shmring *r, void *arg)
+{
+    struct recv_args *a = arg;
+    return (int)shmring_recv(r, a->buf, a->cap);
+}
+
+static int try_peek(shmring *r, void *arg)
+{
+    struct recv_args *a = arg;
+    return (int)shmring_peek(r, a->msg);
+}
+
+ssize_t shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
+        return shmring_recv(r, buf, cap);
+    }
+    struct recv_args a = {buf, cap, NULL};
+    return wait_loop(r, try_recv, &a, timeout_ns, &r->hdr->consumer_waiting,
+                     &r->hdr->consumer_sleeps);
+}
+
+ssize_t shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
+        return shmring_peek(r, msg);
+    }
+    struct recv_args a = {NULL, 0, msg};
+    return wait_loop(r, try_peek, &a, timeout_ns, &r->hdr->consumer_waiting,
+                     &r->hdr->consumer_sleeps);
+}
