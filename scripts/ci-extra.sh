@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# ci-extra.sh: what CI runs after the README's test command. Each step is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh cmake make gcc clang libcmocka-dev clang-format valgrind
+jobs=$(nproc)
+step() { echo; echo "--- $*"; }
+
+step "clang, warnings as errors"
+cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DSHMRING_WERROR=ON -DSHMRING_BENCH=OFF >/dev/null
+cmake --build build-clang -j"$jobs" >/dev/null
+echo "ok"
+
+step "clang-format"
+bad=$(git ls-files '*.c' '*.h' '*.cc' | xargs clang-format --dry-run --Werror 2>&1 | grep -c 'error:' || true)
+if [ "$bad" != "0" ]; then
+  git ls-files '*.c' '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+  exit 1
+fi
+echo "ok"
+
+step "ASan + UBSan: the whole suite"
+cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DSHMRING_SANITIZE="address;undefined" \
+  -DSHMRING_BENCH=OFF -DSHMRING_EXAMPLES=ON >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+ctest --test-dir build-asan --output-on-failure -j2 -LE soak
+
+step "TSan: threaded tests (one mapping)"
+cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSHMRING_SANITIZE=thread -DSHMRING_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" >/dev/null
+ctest --test-dir build-tsan --output-on-failure -L threads
+
+if [ -x scripts/fuzz.sh ]; then
+  step "fuzz targets, bounded"
+  ./scripts/fuzz.sh "${SHMRING_CI_FUZZ_SECONDS:-60}"
+fi
+
+if [ -x scripts/bench-smoke.sh ]; then
+  step "benchmark smoke run (never fails on timing)"
+  ./scripts/bench-smoke.sh
+fi
+
+step "examples under valgrind memcheck"
+for ex in "build-test/examples/demo 0.2" "build-test/examples/pingpong 2000"; do
+  valgrind -q --error-exitcode=1 --leak-check=full --trace-children=yes $ex >/dev/null
+done
+echo "ok"
