@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MSG 64
+#define MSG   64
 #define BATCH 4096 /* the producer looks at the clock once per batch */
 
 static double now_s(void)
@@ -50,8 +50,8 @@ static double ring_run(const char *name, double seconds, uint64_t *sent)
         fprintf(stderr, "demo: open %s: %s\n", name, shmring_strerror(err));
         return -1;
     }
-    printf("ring '%s': %zu-byte data area, largest message %zu bytes\n", name,
-           shmring_capacity(r), shmring_max_msg(r));
+    printf("ring '%s': %zu-byte data area, largest message %zu bytes\n", name, shmring_capacity(r),
+           shmring_max_msg(r));
     fflush(NULL); /* the child must not inherit unflushed output */
     pid_t pid = fork();
     if (pid == 0) {
@@ -148,7 +148,6 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("pipe:    %12.0f messages/s\n", pipe_rate);
-    printf("shmring is %.1fx a pipe on this machine for %d-byte messages\n", ring / pipe_rate,
-           MSG);
+    printf("shmring is %.1fx a pipe on this machine for %d-byte messages\n", ring / pipe_rate, MSG);
     return 0;
 }

@@ -36,18 +36,18 @@ extern "C" {
 #define SHMRING_API __attribute__((visibility("default")))
 #endif
 
-#define SHMRING_VERSION_MAJOR 1
-#define SHMRING_VERSION_MINOR 0
-#define SHMRING_VERSION_PATCH 0
+#define SHMRING_VERSION_MAJOR  1
+#define SHMRING_VERSION_MINOR  0
+#define SHMRING_VERSION_PATCH  0
 #define SHMRING_VERSION_STRING "1.0.0"
 
 /* Version of the shared-memory layout; processes using different majors refuse each other. */
 #define SHMRING_LAYOUT_VERSION 1
 
-#define SHMRING_DEFAULT_SIZE 4096u  /* total bytes of a mapping created with size 0 */
-#define SHMRING_HEADER_SIZE 512u    /* bytes of the mapping taken by the header */
-#define SHMRING_NAME_MAX 200u       /* longest valid name */
-#define SHMRING_MAX_SIZE (1ull << 32) /* largest mapping (4 GiB) */
+#define SHMRING_DEFAULT_SIZE 4096u        /* total bytes of a mapping created with size 0 */
+#define SHMRING_HEADER_SIZE  512u         /* bytes of the mapping taken by the header */
+#define SHMRING_NAME_MAX     200u         /* longest valid name */
+#define SHMRING_MAX_SIZE     (1ull << 32) /* largest mapping (4 GiB) */
 
 typedef struct shmring shmring; /* opaque per-process handle */
 

@@ -7,7 +7,7 @@
 #include "segment.h"
 
 #define SHMRING__HANDLE_MAGIC 0x52494e47u /* catches use after close */
-#define SHMRING__ROLE_LEGACY 16           /* internal: the SetSharedMem/GetSharedMem handle */
+#define SHMRING__ROLE_LEGACY  16          /* internal: the SetSharedMem/GetSharedMem handle */
 
 /* A liveness probe of the peer costs a system call; on the non-blocking empty/full path it runs
  * at most this often. Blocking waits probe on every sleep slice instead. */
@@ -20,7 +20,7 @@ struct shmring {
         struct shmring__cons cons;
     } side;
     struct shmring__hdr *hdr;
-    int role;     /* SHMRING_PRODUCER/CONSUMER/OBSERVER, SHMRING__ROLE_LEGACY, 0 after fork */
+    int role; /* SHMRING_PRODUCER/CONSUMER/OBSERVER, SHMRING__ROLE_LEGACY, 0 after fork */
     uint32_t magic;
     int64_t next_liveness_ns;
     uint64_t sleeps; /* this side's sleeps, mirrored to the header */

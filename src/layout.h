@@ -13,12 +13,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "cross-process atomics must be lock-
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "cross-process atomics must be lock-free");
 
 #define SHMRING__MAGIC 0x474e49524d485353ull /* "SSHMRING" little-endian */
-#define SHMRING__LINE 128 /* a cache-line pair: adjacent-line prefetchers make 64 too little */
-#define SHMRING__ALIGN 8u /* every record starts 8-byte aligned */
+#define SHMRING__LINE  128 /* a cache-line pair: adjacent-line prefetchers make 64 too little */
+#define SHMRING__ALIGN 8u  /* every record starts 8-byte aligned */
 
 /* Header flags (hdr->flags). */
 #define SHMRING__F_PERSIST 0x1u /* keep the name after the last process detaches */
-#define SHMRING__F_LEGACY 0x2u  /* the SetSharedMem/GetSharedMem value area, not a queue */
+#define SHMRING__F_LEGACY  0x2u /* the SetSharedMem/GetSharedMem value area, not a queue */
 
 /* Peer states (hdr->producer_state, hdr->consumer_state). */
 enum { SHMRING__PEER_NEVER = 0, SHMRING__PEER_ATTACHED = 1, SHMRING__PEER_CLOSED = 2 };
@@ -29,13 +29,13 @@ enum { SHMRING__PEER_NEVER = 0, SHMRING__PEER_ATTACHED = 1, SHMRING__PEER_CLOSED
  * handle, so the hot path never divides. Only the producer writes tail, only the consumer head. */
 struct shmring__hdr {
     /* Line 0: written by the initialiser before version is published, read-only after. */
-    _Atomic uint64_t magic;   /* SHMRING__MAGIC */
-    _Atomic uint32_t version; /* SHMRING_LAYOUT_VERSION; 0 = not initialised; written last */
-    uint32_t header_size;     /* SHMRING_HEADER_SIZE */
-    uint64_t total_size;      /* bytes of the whole mapping */
-    uint64_t capacity;        /* bytes of the data area (total_size - header_size) */
-    uint32_t max_msg;         /* largest message that fits an empty ring at any position */
-    uint32_t flags;           /* SHMRING__F_* */
+    _Atomic uint64_t magic;      /* SHMRING__MAGIC */
+    _Atomic uint32_t version;    /* SHMRING_LAYOUT_VERSION; 0 = not initialised; written last */
+    uint32_t header_size;        /* SHMRING_HEADER_SIZE */
+    uint64_t total_size;         /* bytes of the whole mapping */
+    uint64_t capacity;           /* bytes of the data area (total_size - header_size) */
+    uint32_t max_msg;            /* largest message that fits an empty ring at any position */
+    uint32_t flags;              /* SHMRING__F_* */
     _Atomic uint64_t generation; /* bumped each time the name is (re)initialised */
     /* Legacy value (SHMRING__F_LEGACY only): a seqlock over one string in the data area. */
     _Atomic uint64_t legacy_seq; /* odd while a setter overwrites the current value in place */

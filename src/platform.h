@@ -9,16 +9,16 @@
 
 /* A named segment as this process sees it. */
 struct shmring__plat_seg {
-    int fd;         /* -1 when closed */
-    void *base;     /* mapping, NULL when unmapped */
-    uint64_t size;  /* bytes mapped */
+    int fd;        /* -1 when closed */
+    void *base;    /* mapping, NULL when unmapped */
+    uint64_t size; /* bytes mapped */
 };
 
 /* Facts about a named object, read without trusting its content. */
 struct shmring__plat_stat {
     uint64_t size;
     uint32_t uid;
-    uint32_t mode;  /* permission bits */
+    uint32_t mode; /* permission bits */
     uint64_t dev, ino;
 };
 

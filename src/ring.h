@@ -22,14 +22,14 @@ int shmring__ring_check(const void *mem, uint64_t size);
 struct shmring__prod {
     struct shmring__hdr *hdr;
     uint8_t *data;
-    uint64_t cap;        /* data-area bytes */
+    uint64_t cap; /* data-area bytes */
     uint64_t max_msg;
     uint64_t tail;       /* next write position (the shared tail once published) */
     uint64_t widx;       /* tail % cap, kept incrementally */
     uint64_t head_cache; /* last head read from the consumer's line */
     uint64_t resv_len;   /* payload bytes of the open reservation */
     int resv_open;
-    int broken;          /* a corrupt index was seen: every call fails with -EPROTO */
+    int broken; /* a corrupt index was seen: every call fails with -EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the header on publish */
 };
 

@@ -11,7 +11,7 @@
 struct shmring__seg {
     struct shmring__plat_seg map;
     struct shmring__hdr *hdr;
-    uint64_t generation; /* of the header when we attached */
+    uint64_t generation;             /* of the header when we attached */
     char path[SHMRING_NAME_MAX + 2]; /* "/<name>" */
 };
 

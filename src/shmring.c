@@ -7,7 +7,7 @@
 
 #include "handle.h"
 
-#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- process-wide handle list ---------------------------------------------------------- */
@@ -296,8 +296,7 @@ static inline int consumer_ready(shmring *r)
 static int producer_full(shmring *r, int err)
 {
     if (err == -EAGAIN) {
-        atomic_store_explicit(&r->hdr->full_events, r->side.prod.full_events,
-                              memory_order_relaxed);
+        atomic_store_explicit(&r->hdr->full_events, r->side.prod.full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
             return -EPIPE;
         }

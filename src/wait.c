@@ -7,8 +7,8 @@
 
 #include "handle.h"
 
-#define SPIN_ROUNDS 2000               /* ~20-60 us of polling before the first sleep */
-#define SLICE_NS (40 * 1000000ll)      /* the longest sleep between liveness probes */
+#define SPIN_ROUNDS 2000             /* ~20-60 us of polling before the first sleep */
+#define SLICE_NS    (40 * 1000000ll) /* the longest sleep between liveness probes */
 
 typedef int (*try_fn)(shmring *r, void *arg);
 

@@ -15,8 +15,7 @@ const char *t_name(const char *tag)
     static unsigned next;
     const char *prefix = getenv("SHMRING_TEST_PREFIX");
     char *s = slots[next++ % 8];
-    snprintf(s, sizeof slots[0], "%s-%d-%s", prefix ? prefix : "shmring-test", (int)getpid(),
-             tag);
+    snprintf(s, sizeof slots[0], "%s-%d-%s", prefix ? prefix : "shmring-test", (int)getpid(), tag);
     return s;
 }
 
