@@ -157,11 +157,16 @@ static inline int64_t shmring__cons_peek(struct shmring__cons *c, const void **m
             *msg = c->data + c->ridx + SHMRING__REC_HDR;
             return (int64_t)len;
         }
-        if (tag != SHMRING__REC_PAD || len != to_end - SHMRING__REC_HDR || to_end > avail) {
+        /* Padding at offset 0 would span the whole data area: no producer writes it (a record
+         * needs at most capacity / 2 bytes, so it always fits at 0). Refusing it also bounds
+         * this loop to one skip per call: otherwise a hostile producer that keeps adding the
+         * capacity to tail could hold a non-blocking call here indefinitely. */
+        if (tag != SHMRING__REC_PAD || len != to_end - SHMRING__REC_HDR || to_end > avail ||
+            c->ridx == 0) {
             c->broken = -EBADMSG;
             return -EBADMSG;
         }
-        c->head += to_end; /* skip the padding; the loop ends because avail shrinks */
+        c->head += to_end; /* skip the padding; after it ridx is 0, so no second skip follows */
         c->ridx = 0;
         c->dirty = 1;
     }

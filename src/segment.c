@@ -91,6 +91,12 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
+    /* A peer that closed or died in an earlier session is not this session's peer: without
+     * this, a consumer (producer) starting on an unused persistent ring would get -EPIPE at once
+     * instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is attached
+     * (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores. */
+    atomic_store_explicit(&h->producer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
+    atomic_store_explicit(&h->consumer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     return 0;
 }
 

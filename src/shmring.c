@@ -62,14 +62,6 @@ static void process_init(void)
     atexit(on_exit_detach_all);
 }
 
-static void list_add(shmring *r)
-{
-    pthread_mutex_lock(&list_lock);
-    r->next = list_head;
-    list_head = r;
-    pthread_mutex_unlock(&list_lock);
-}
-
 static void list_remove(shmring *r)
 {
     pthread_mutex_lock(&list_lock);
@@ -201,20 +193,27 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         return -ENOMEM;
     }
     unsigned mode = opts->mode ? opts->mode : 0600;
+    /* The list lock is held across the whole open: a fork from another thread waits for it
+     * (fork_prepare), so a child can never inherit descriptors that its handler cannot see. */
+    pthread_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
+    if (err == 0) {
+        r->hdr = r->seg.hdr;
+        r->role = role;
+        r->magic = SHMRING__HANDLE_MAGIC;
+        if ((err = role_attach(r)) < 0) {
+            shmring__seg_close(&r->seg);
+        }
+    }
+    if (err == 0) {
+        r->next = list_head;
+        list_head = r;
+    }
+    pthread_mutex_unlock(&list_lock);
     if (err < 0) {
         free(r);
         return err;
     }
-    r->hdr = r->seg.hdr;
-    r->role = role;
-    r->magic = SHMRING__HANDLE_MAGIC;
-    if ((err = role_attach(r)) < 0) {
-        shmring__seg_close(&r->seg);
-        free(r);
-        return err;
-    }
-    list_add(r);
     *out = r;
     return 0;
 }
@@ -343,7 +342,9 @@ int shmring_send(shmring *r, const void *msg, size_t len)
         p->resv_open = 0;
         return producer_full(r, err);
     }
-    memcpy(slot, msg, len);
+    if (len != 0) { /* msg may be NULL then, and memcpy(NULL, ...) is undefined even for 0 */
+        memcpy(slot, msg, len);
+    }
     shmring__prod_commit(p, len);
     shmring__prod_publish(p);
     shmring__wake_peer(r, &r->hdr->consumer_waiting);
@@ -415,7 +416,9 @@ int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n)
             p->resv_open = 0;
             break;
         }
-        memcpy(slot, m->iov_base, m->iov_len);
+        if (m->iov_len != 0) { /* iov_base may be NULL then */
+            memcpy(slot, m->iov_base, m->iov_len);
+        }
         shmring__prod_commit(p, m->iov_len);
     }
     if (sent > 0) {
@@ -451,7 +454,9 @@ ssize_t shmring_recv(shmring *r, void *buf, size_t cap)
         c->peek_size = 0; /* leave it in place */
         return -EMSGSIZE;
     }
-    memcpy(buf, msg, (size_t)len);
+    if (len != 0) { /* buf may be NULL then (cap 0) */
+        memcpy(buf, msg, (size_t)len);
+    }
     shmring__cons_consume(c);
     shmring__cons_publish(c);
     shmring__wake_peer(r, &r->hdr->producer_waiting);

@@ -55,6 +55,12 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         if (w == -EINTR) {
             return -EINTR;
         }
+        /* Woken, usually by the peer's publish: look before raising the flag again, so that a
+         * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The futex call
+         * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
+        if ((res = try(r, arg)) != -EAGAIN) {
+            return res;
+        }
     }
 }
 

@@ -24,7 +24,9 @@ int shmring__plat_open(const char *path, int create_excl, unsigned mode, int *fd
     int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create_excl ? O_CREAT | O_EXCL : 0);
     int r = shm_open(path, flags, (mode_t)mode);
     if (r < 0) {
-        return -errno;
+        /* ELOOP is O_NOFOLLOW refusing a symlink: a name someone planted that we may not use,
+         * reported like any other name we are not allowed to open. */
+        return errno == ELOOP ? -EACCES : -errno;
     }
     if (create_excl && fchmod(r, (mode_t)mode) != 0) { /* the umask must not change the mode */
         int e = -errno;

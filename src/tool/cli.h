@@ -1,0 +1,114 @@
+/* The shmring command-line tool: what the subcommand files share (exit codes, errors, option
+ * parsing, number parsing, output escaping, signals). Tool-only: nothing here is library API. */
+#ifndef SHMRING_CLI_H
+#define SHMRING_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shmring.h"
+
+/* Exit codes: documented in docs/readme/cli.md and `shmring --help`; scripts rely on them. */
+enum {
+    CLI_OK = 0,
+    CLI_USAGE = 1,     /* bad command line, name, size, mode or number */
+    CLI_NOTFOUND = 2,  /* -ENOENT: no such ring */
+    CLI_PERM = 3,      /* -EACCES, -EPERM: permissions, or owned by another user */
+    CLI_PROTO = 4,     /* -EPROTO, -EBADMSG: not a shmring mapping, other layout, corrupt */
+    CLI_EMPTY = 5,     /* -ETIMEDOUT, -EAGAIN: timed out, or nothing to receive */
+    CLI_PEER_GONE = 6, /* -EPIPE: the peer closed or died */
+    CLI_BUSY = 7,      /* -EBUSY, -EEXIST: role held by a live process, or the name exists */
+    CLI_OTHER = 8      /* anything else: too large, out of memory, I/O error, failed bench */
+};
+
+/* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
+int cmd_create(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_recv(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* ---- errors (util.c) ---------------------------------------------------------------------- */
+
+/* The exit code for a negative errno value from the library or the system. */
+int cli_exit_code(int err);
+/* Text for err: shmring_strerror() for the library's codes, strerror() for the rest. */
+const char *cli_strerror(int err);
+/* Prints "shmring: <what>: <text of err>" to stderr and returns cli_exit_code(err). */
+int cli_fail(const char *what, int err);
+/* Prints "shmring: <formatted>" to stderr. */
+void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "shmring: <cmd>: <formatted>" and "Try 'shmring <cmd> --help'." and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- options (util.c) --------------------------------------------------------------------- */
+
+/* One option: --name (and -s when short_name != 0). Exactly one of value/flag is set: value
+ * receives the option's argument (--name=V or --name V), flag is set to 1. */
+struct cli_opt {
+    const char *name;
+    char short_name;
+    const char **value;
+    int *flag;
+};
+
+/* Parses argv[1..argc) (argv[0] is the subcommand) against opts (ended by a zeroed entry).
+ * Options and positional arguments may be mixed; "--" ends the options. The positionals are
+ * moved to the front of argv+1 in order: on return *npos of them start at argv[1].
+ * --help/-h sets *help. Returns 0, or CLI_USAGE after printing what was wrong. */
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int *help);
+
+/* Checks a ring name like the library does. Returns 0, or CLI_USAGE after printing why not. */
+int cli_check_name(const char *cmd, const char *name);
+
+/* ---- numbers (util.c): each returns 0, or -EINVAL / -ERANGE ------------------------------ */
+
+/* "4096", "64K", "1M", "2G" (also "64KiB", "64KB"): powers of 1024. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* A non-negative decimal integer. */
+int cli_parse_u64(const char *s, uint64_t *out);
+/* Seconds, fractions allowed ("0.5"); into nanoseconds. */
+int cli_parse_seconds(const char *s, int64_t *out_ns);
+/* Octal permission bits ("0660", "660"), at most 0777. */
+int cli_parse_mode(const char *s, unsigned *out);
+/* "64K", "1M" when exact, else the byte count; into buf. */
+const char *cli_fmt_size(uint64_t n, char buf[32]);
+
+/* ---- output (out.c) ------------------------------------------------------------------------ */
+
+/* Writes msg[0..len) on one line's worth of text: printable ASCII and well-formed UTF-8 as is,
+ * backslash as \\, \n \r \t as such, every other byte as \xHH. The result never contains a
+ * newline and can be decoded back to the exact bytes. */
+void cli_write_escaped(FILE *f, const void *msg, size_t len);
+/* Writes s as a JSON string literal (quotes included). */
+void cli_json_str(FILE *f, const char *s);
+/* Writes a 32-bit little-endian length, the record format of send/recv --binary. */
+void cli_put_le32(unsigned char out[4], uint32_t v);
+uint32_t cli_get_le32(const unsigned char in[4]);
+/* Flushes stdout; on failure prints the error and returns CLI_OTHER, else 0. */
+int cli_flush_stdout(const char *cmd);
+
+/* ---- signals and time (util.c) ------------------------------------------------------------ */
+
+/* The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP), or 0. */
+extern volatile sig_atomic_t cli_stop_signal;
+/* Catches SIGINT/SIGTERM/SIGHUP into cli_stop_signal (so waits end and rings are closed
+ * cleanly) and ignores SIGPIPE (a closed stdout becomes a write error). */
+void cli_catch_signals(void);
+/* The exit code for a stop by signal: 128 + its number. */
+int cli_signal_exit(void);
+/* Monotonic nanoseconds. */
+int64_t cli_now_ns(void);
+/* Blocking waits are cut into slices this long so a stop signal is seen promptly. */
+#define CLI_SLICE_NS (200 * 1000000ll)
+/* The wait for the next slice: min(deadline - now, CLI_SLICE_NS), at least 0. A deadline of
+ * INT64_MAX means forever. */
+int64_t cli_slice(int64_t deadline);
+
+#endif /* SHMRING_CLI_H */

@@ -1,0 +1,157 @@
+/* shmring recv NAME [--count N] [--timeout SECONDS] [--follow] [--binary] */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "handle.h"
+
+static const char help[] =
+    "Usage: shmring recv NAME [--count N] [--timeout SECONDS] [--follow] [--binary]\n"
+    "\n"
+    "Receives messages and prints each on its own line. Bytes other than printable ASCII and\n"
+    "well-formed UTF-8 are escaped: \\\\ \\n \\r \\t and \\xHH. The ring must exist.\n"
+    "\n"
+    "By default prints the messages waiting now and exits (waiting up to --timeout for the\n"
+    "first one).\n"
+    "  -n, --count N          stop after N messages, waiting for each as long as needed\n"
+    "  -f, --follow           keep waiting for new messages until the producer is gone\n"
+    "  -t, --timeout SECONDS  longest wait for any one message (default: 0 without --count\n"
+    "                         and --follow, else forever)\n"
+    "  -b, --binary           write each message as a record instead: a 4-byte little-endian\n"
+    "                         length then the bytes (what 'shmring send --binary' reads)\n"
+    "\n"
+    "Exit codes: 0 received (all N with --count), 2 no such ring, 5 nothing arrived in time,\n"
+    "6 the producer closed or died and every message it sent was printed, 7 another process\n"
+    "is the consumer (see 'shmring --help').\n";
+
+struct receiver {
+    shmring *ring;
+    const char *name;
+    int binary;
+};
+
+/* The next message, waiting until deadline in slices so that a stop signal is seen promptly.
+ * Flushes our output before sleeping, so a follower's reader sees each message when it
+ * arrives, while a burst still goes out in large writes. */
+static ssize_t next(struct receiver *rc, const void **msg, int64_t deadline)
+{
+    ssize_t n = shmring_peek(rc->ring, msg);
+    if (n != -EAGAIN) {
+        return n;
+    }
+    if (fflush(stdout) != 0) {
+        return -errno;
+    }
+    for (;;) {
+        if (cli_stop_signal) {
+            return -EINTR;
+        }
+        n = shmring_peek_wait(rc->ring, msg, cli_slice(deadline));
+        if (n != -ETIMEDOUT && n != -EAGAIN && n != -EINTR) {
+            return n;
+        }
+        if (n != -EINTR && cli_now_ns() >= deadline) {
+            return -ETIMEDOUT;
+        }
+    }
+}
+
+static void print(struct receiver *rc, const void *msg, size_t len)
+{
+    if (rc->binary) {
+        unsigned char hdr[4];
+        cli_put_le32(hdr, (uint32_t)len);
+        fwrite(hdr, 1, sizeof hdr, stdout);
+        fwrite(msg, 1, len, stdout);
+    } else {
+        cli_write_escaped(stdout, msg, len);
+        putchar('\n');
+    }
+}
+
+int cmd_recv(int argc, char **argv)
+{
+    const char *count_s = NULL, *timeout_s = NULL;
+    int follow = 0, npos, want_help;
+    struct receiver rc = {NULL, NULL, 0};
+    const struct cli_opt opts[] = {
+        {"count", 'n', &count_s, NULL}, {"timeout", 't', &timeout_s, NULL},
+        {"follow", 'f', NULL, &follow}, {"binary", 'b', NULL, &rc.binary},
+        {NULL, 0, NULL, NULL},
+    };
+    int r = cli_parse(argc, argv, opts, &npos, &want_help);
+    if (r != 0) {
+        return r;
+    }
+    if (want_help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    if (npos != 1) {
+        return cli_usage_error("recv", npos == 0 ? "missing ring name" : "too many arguments");
+    }
+    rc.name = argv[1];
+    if ((r = cli_check_name("recv", rc.name)) != 0) {
+        return r;
+    }
+    uint64_t count = 0; /* 0: no limit */
+    if (count_s != NULL && (cli_parse_u64(count_s, &count) < 0 || count == 0)) {
+        return cli_usage_error("recv", "bad count '%s': need a positive integer", count_s);
+    }
+    int drain = count_s == NULL && !follow; /* print what is there, then exit */
+    int64_t timeout_ns = drain ? 0 : -1;
+    if (timeout_s != NULL && cli_parse_seconds(timeout_s, &timeout_ns) < 0) {
+        return cli_usage_error("recv", "bad timeout '%s': need seconds, e.g. 5 or 0.5", timeout_s);
+    }
+    cli_catch_signals();
+    struct shmring_opts o = {0, 0, 0}; /* no SHMRING_CREATE */
+    char what[SHMRING_NAME_MAX + 16];
+    snprintf(what, sizeof what, "recv '%s'", rc.name);
+    if ((r = shmring_open(rc.name, SHMRING_CONSUMER, &o, &rc.ring)) < 0) {
+        return cli_fail(what, r);
+    }
+    uint64_t got = 0;
+    uint64_t end = 0; /* draining: the producer's position when the first message was there */
+    ssize_t n = 0;
+    while (count == 0 || got < count) {
+        /* "What is waiting now" must end even while a producer keeps sending: stop at the
+         * position the producer had reached when we started. */
+        if (drain && got > 0 && rc.ring->side.cons.head - end < (UINT64_MAX >> 1)) {
+            n = -ETIMEDOUT; /* reads as "drained" below */
+            break;
+        }
+        /* Draining: only the first message is waited for. */
+        int64_t wait = drain && got > 0 ? 0 : timeout_ns;
+        const void *msg;
+        n = next(&rc, &msg, wait < 0 ? INT64_MAX : cli_now_ns() + wait);
+        if (n < 0) {
+            break;
+        }
+        if (drain && got == 0) {
+            /* Relaxed: only a bound for this loop; the peek above made the records up to at
+             * least this message visible, and later ones are seen by later peeks (A2). */
+            end = atomic_load_explicit(&rc.ring->hdr->tail, memory_order_relaxed);
+        }
+        /* Peek, print, release: the message leaves the ring only once it is in our buffer. */
+        print(&rc, msg, (size_t)n);
+        shmring_release(rc.ring);
+        got++;
+        if (ferror(stdout)) {
+            break;
+        }
+    }
+    int code = cli_flush_stdout("recv");
+    if (code == 0 && n < 0) { /* the loop ended before the count (if any) was reached */
+        if (n == -EINTR && cli_stop_signal) {
+            code = cli_signal_exit();
+        } else if (drain && got > 0 && (n == -ETIMEDOUT || n == -EPIPE)) {
+            code = CLI_OK; /* drained what was there */
+        } else {
+            /* Not waiting at all, "timed out" would mislead: say the ring was empty. */
+            int err = n == -ETIMEDOUT && timeout_ns == 0 ? -EAGAIN : (int)n;
+            code = cli_fail(what, err);
+        }
+    }
+    shmring_close(rc.ring);
+    return code;
+}

@@ -1,0 +1,135 @@
+/* shmring stat NAME [--json] */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "cli.h"
+#include "view.h"
+
+static const char help[] =
+    "Usage: shmring stat NAME [--json]\n"
+    "\n"
+    "Shows a ring's size, fill, messages waiting, positions, peers and counters. Reads the\n"
+    "mapping without attaching to it, so it changes nothing (not even an idle ring).\n"
+    "\n"
+    "  -j, --json  one JSON object instead of text; the field names are stable:\n"
+    "              name kind persistent in_use size capacity max_msg used_bytes messages\n"
+    "              head tail generation uid mode producer consumer counters\n"
+    "              (messages is null when it cannot be counted cheaply; producer and\n"
+    "              consumer are {pid, alive, state})\n";
+
+static void text(const char *name, const struct view_info *v)
+{
+    const struct shmring_stats *s = &v->stats;
+    char a[32], b[64], c[64];
+    int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
+    printf("name        %s\n", name);
+    printf("kind        %s%s\n", legacy ? "legacy value (shmring set/get)" : "ring",
+           s->flags & SHMRING_PERSIST ? ", persistent" : "");
+    printf("size        %s (%" PRIu64 " bytes); data area %" PRIu64 " bytes",
+           cli_fmt_size(s->size, a), s->size, s->capacity);
+    if (!legacy) {
+        printf("; largest message %" PRIu64 " bytes", s->max_msg);
+    }
+    putchar('\n');
+    printf("open        %s\n", v->in_use ? "yes" : "no (no live process has it open)");
+    if (legacy) {
+        printf("value       %" PRIu64 " bytes\n", v->legacy_bytes);
+    } else {
+        printf("used        %" PRIu64 " bytes (%.1f%%)", s->used_bytes,
+               100.0 * (double)s->used_bytes / (double)s->capacity);
+        if (v->messages >= 0) {
+            printf(", %" PRId64 " message%s waiting", v->messages, v->messages == 1 ? "" : "s");
+        }
+        printf("\nhead/tail   %" PRIu64 " / %" PRIu64 "\n", s->head, s->tail);
+        printf("producer    %s\n", view_peer_text(&v->producer, b));
+        printf("consumer    %s\n", view_peer_text(&v->consumer, c));
+        printf("sent        %" PRIu64 " messages, %" PRIu64 " bytes; found full %" PRIu64
+               " times, slept %" PRIu64 " times\n",
+               s->sent_msgs, s->sent_bytes, s->full_events, s->producer_sleeps);
+        printf("received    %" PRIu64 " messages, %" PRIu64 " bytes; found empty %" PRIu64
+               " times, slept %" PRIu64 " times\n",
+               s->recv_msgs, s->recv_bytes, s->empty_events, s->consumer_sleeps);
+        printf("wakeups     %" PRIu64 "\n", s->wakeups);
+    }
+    printf("generation  %" PRIu64 "\n", v->generation);
+    printf("owner       uid %u, mode %04o\n", (unsigned)v->st.uid, (unsigned)v->st.mode);
+}
+
+static void json_peer(const char *key, const struct view_peer *p)
+{
+    printf("\"%s\":{\"pid\":%d,\"alive\":%s,\"state\":\"%s\"}", key, (int)p->pid,
+           p->alive ? "true" : "false", view_peer_state(p));
+}
+
+static void json(const char *name, const struct view_info *v)
+{
+    const struct shmring_stats *s = &v->stats;
+    int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
+    printf("{\"name\":");
+    cli_json_str(stdout, name);
+    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
+           s->flags & SHMRING_PERSIST ? "true" : "false", v->in_use ? "true" : "false");
+    printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
+           s->capacity, s->max_msg);
+    if (legacy) {
+        printf(",\"value_bytes\":%" PRIu64, v->legacy_bytes);
+    } else {
+        printf(",\"used_bytes\":%" PRIu64 ",\"messages\":", s->used_bytes);
+        if (v->messages >= 0) {
+            printf("%" PRId64, v->messages);
+        } else {
+            printf("null");
+        }
+        printf(",\"head\":%" PRIu64 ",\"tail\":%" PRIu64, s->head, s->tail);
+    }
+    printf(",\"generation\":%" PRIu64 ",\"uid\":%u,\"mode\":\"%04o\",", v->generation,
+           (unsigned)v->st.uid, (unsigned)v->st.mode);
+    json_peer("producer", &v->producer);
+    putchar(',');
+    json_peer("consumer", &v->consumer);
+    printf(",\"counters\":{\"sent_msgs\":%" PRIu64 ",\"sent_bytes\":%" PRIu64
+           ",\"recv_msgs\":%" PRIu64 ",\"recv_bytes\":%" PRIu64 ",\"full_events\":%" PRIu64
+           ",\"empty_events\":%" PRIu64 ",\"producer_sleeps\":%" PRIu64
+           ",\"consumer_sleeps\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}}\n",
+           s->sent_msgs, s->sent_bytes, s->recv_msgs, s->recv_bytes, s->full_events,
+           s->empty_events, s->producer_sleeps, s->consumer_sleeps, s->wakeups);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    int as_json = 0, npos, want_help;
+    const struct cli_opt opts[] = {
+        {"json", 'j', NULL, &as_json},
+        {NULL, 0, NULL, NULL},
+    };
+    int r = cli_parse(argc, argv, opts, &npos, &want_help);
+    if (r != 0) {
+        return r;
+    }
+    if (want_help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    if (npos != 1) {
+        return cli_usage_error("stat", npos == 0 ? "missing ring name" : "too many arguments");
+    }
+    const char *name = argv[1];
+    if ((r = cli_check_name("stat", name)) != 0) {
+        return r;
+    }
+    char what[SHMRING_NAME_MAX + 16];
+    snprintf(what, sizeof what, "stat '%s'", name);
+    struct view_info v;
+    if ((r = view_load(name, &v)) < 0) {
+        return cli_fail(what, r);
+    }
+    if (v.check != 0) {
+        return view_fail_check(what, &v);
+    }
+    if (as_json) {
+        json(name, &v);
+    } else {
+        text(name, &v);
+    }
+    return cli_flush_stdout("stat");
+}

@@ -1,0 +1,337 @@
+/* Shared helpers of the tool: exit codes, error messages, option and number parsing, signals. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "segment.h"
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+int cli_exit_code(int err)
+{
+    switch (err < 0 ? -err : err) {
+    case 0:
+        return CLI_OK;
+    case EINVAL:
+        return CLI_USAGE;
+    case ENOENT:
+        return CLI_NOTFOUND;
+    case EACCES:
+    case EPERM:
+        return CLI_PERM;
+    case EPROTO:
+    case EBADMSG:
+        return CLI_PROTO;
+    case ETIMEDOUT:
+    case EAGAIN:
+        return CLI_EMPTY;
+    case EPIPE:
+        return CLI_PEER_GONE;
+    case EBUSY:
+    case EEXIST:
+        return CLI_BUSY;
+    default:
+        return CLI_OTHER;
+    }
+}
+
+const char *cli_strerror(int err)
+{
+    const char *text = shmring_strerror(err);
+    /* The library's table covers its own codes; an errno it does not know (an I/O error on
+     * stdout, say) still deserves the system's text rather than "unknown error". */
+    if (strcmp(text, "unknown error") == 0) {
+        return strerror(err < 0 ? -err : err);
+    }
+    return text;
+}
+
+int cli_fail(const char *what, int err)
+{
+    fprintf(stderr, "shmring: %s: %s\n", what, cli_strerror(err));
+    return cli_exit_code(err);
+}
+
+void cli_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("shmring: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "shmring: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'shmring %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+static const struct cli_opt *find_long(const struct cli_opt *opts, const char *name, size_t n)
+{
+    for (; opts->name != NULL; opts++) {
+        if (strlen(opts->name) == n && strncmp(opts->name, name, n) == 0) {
+            return opts;
+        }
+    }
+    return NULL;
+}
+
+static const struct cli_opt *find_short(const struct cli_opt *opts, char c)
+{
+    for (; opts->name != NULL; opts++) {
+        if (opts->short_name == c) {
+            return opts;
+        }
+    }
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int *help)
+{
+    const char *cmd = argv[0];
+    int pos = 1; /* next slot for a positional; never passes i, so moving them is safe */
+    int only_pos = 0;
+    *help = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == '\0') { /* "-" alone is a positional */
+            argv[pos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        const struct cli_opt *o;
+        const char *inline_val = NULL;
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t n = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            o = find_long(opts, a + 2, n);
+            if (o == NULL) {
+                return cli_usage_error(cmd, "unknown option '%.*s'", (int)(n + 2), a);
+            }
+            inline_val = eq != NULL ? eq + 1 : NULL;
+        } else {
+            if (a[2] != '\0' || (o = find_short(opts, a[1])) == NULL) {
+                return cli_usage_error(cmd,
+                                       "unknown option '%s' (use -- before an argument "
+                                       "that starts with '-')",
+                                       a);
+            }
+        }
+        if (o->flag != NULL) {
+            if (inline_val != NULL) {
+                return cli_usage_error(cmd, "option '--%s' takes no value", o->name);
+            }
+            *o->flag = 1;
+        } else if (inline_val != NULL) {
+            *o->value = inline_val;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            return cli_usage_error(cmd, "option '--%s' needs a value", o->name);
+        }
+    }
+    *npos = pos - 1;
+    return 0;
+}
+
+int cli_check_name(const char *cmd, const char *name)
+{
+    char path[SHMRING_NAME_MAX + 2];
+    if (shmring__seg_path(name, path) < 0) {
+        return cli_usage_error(cmd,
+                               "invalid ring name '%s': 1-%u characters of A-Z a-z 0-9 . _ -, "
+                               "not '.' or '..'",
+                               name, SHMRING_NAME_MAX);
+    }
+    return 0;
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (s[0] < '0' || s[0] > '9') {
+        return -EINVAL;
+    }
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    if (*s != '\0') {
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    char digits[32];
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9') {
+        n++;
+    }
+    if (n == 0 || n >= sizeof digits) {
+        return n == 0 ? -EINVAL : -ERANGE;
+    }
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    uint64_t v;
+    int r = cli_parse_u64(digits, &v);
+    if (r < 0) {
+        return r;
+    }
+    const char *suf = s + n;
+    unsigned shift = 0;
+    switch (*suf) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    }
+    if (shift != 0) {
+        suf++;
+        if (strcmp(suf, "iB") == 0 || strcmp(suf, "B") == 0) {
+            suf += strlen(suf);
+        }
+    } else if (strcmp(suf, "B") == 0) {
+        suf++;
+    }
+    if (*suf != '\0') {
+        return -EINVAL;
+    }
+    if (shift != 0 && v > (UINT64_MAX >> shift)) {
+        return -ERANGE;
+    }
+    *out = v << shift;
+    return 0;
+}
+
+int cli_parse_seconds(const char *s, int64_t *out_ns)
+{
+    if (s[0] < '0' || s[0] > '9') {
+        return -EINVAL; /* no sign, no "inf", no "nan" */
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno != 0) {
+        return -EINVAL;
+    }
+    if (v > 9.0e9) { /* ~285 years: keeps the nanoseconds inside int64_t */
+        return -ERANGE;
+    }
+    *out_ns = (int64_t)(v * 1e9);
+    return 0;
+}
+
+int cli_parse_mode(const char *s, unsigned *out)
+{
+    if (*s == '\0') {
+        return -EINVAL;
+    }
+    unsigned v = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '7' || v > 0777) {
+            return -EINVAL;
+        }
+        v = v * 8 + (unsigned)(*s - '0');
+    }
+    if (v > 0777) {
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_fmt_size(uint64_t n, char buf[32])
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+    uint64_t v = n;
+    while (v != 0 && v % 1024 == 0 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0) {
+        snprintf(buf, 32, "%llu", (unsigned long long)n);
+    } else {
+        snprintf(buf, 32, "%llu%c", (unsigned long long)v, units[u]);
+    }
+    return buf;
+}
+
+/* ---- signals and time --------------------------------------------------------------------- */
+
+volatile sig_atomic_t cli_stop_signal;
+
+static void on_stop(int sig)
+{
+    cli_stop_signal = sig;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read or futex wait returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int cli_signal_exit(void)
+{
+    return 128 + (int)cli_stop_signal;
+}
+
+int64_t cli_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cli_slice(int64_t deadline)
+{
+    int64_t now = cli_now_ns();
+    if (now >= deadline) {
+        return 0;
+    }
+    return deadline - now < CLI_SLICE_NS ? deadline - now : CLI_SLICE_NS;
+}

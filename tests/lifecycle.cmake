@@ -1,0 +1,17 @@
+# Issue 4: lifetime, roles, death of a peer, blocking waits. Every test forks real processes.
+shmring_add_test(test_lifecycle SOURCES test_lifecycle.c LABELS xproc TIMEOUT 60)
+shmring_add_test(test_death SOURCES test_death.c LABELS xproc TIMEOUT 120)
+shmring_add_test(test_wait SOURCES test_wait.c LABELS xproc TIMEOUT 120)
+# 10 million messages with both sides sleeping often; the futex wait is wrapped at link time to
+# catch lost wake-ups (see the file). Twice: membarrier barriers, then plain fences. About 12 s
+# each on a quiet 2-core machine; when other heavy processes compete for the cores both sides
+# sleep far more often and a run took 280 s, hence the generous timeout.
+shmring_add_test(test_wait_stress SOURCES test_wait_stress.c LABELS stress TIMEOUT 900)
+target_link_options(test_wait_stress PRIVATE -Wl,--wrap=shmring__plat_wait)
+add_test(NAME test_wait_stress_fence COMMAND test_wait_stress --fence)
+set_tests_properties(test_wait_stress_fence PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+  LABELS stress RUN_SERIAL TRUE ENVIRONMENT "SHMRING_TEST_PREFIX=ttest_wait_stress_fence")
+# Proves the lost-wake-up detector above can fire (simulated broken barrier), in ~1 s.
+add_test(NAME test_wait_stress_detector COMMAND test_wait_stress --detector-selftest)
+set_tests_properties(test_wait_stress_detector PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+  LABELS stress RUN_SERIAL TRUE ENVIRONMENT "SHMRING_TEST_PREFIX=ttest_wait_stress_detector")
