@@ -43,13 +43,13 @@ static int parse(int argc, char **argv, const char *help, int *hold, int *npos)
     return r;
 }
 
+#ifdef SHMRING_CLI_COMPAT
+
 static const char *mapping_name(void)
 {
     const char *env = getenv("SHMRING_COMPAT_NAME");
     return env != NULL && env[0] != '\0' ? env : "dllmemfilemap";
 }
-
-#ifdef SHMRING_CLI_COMPAT
 
 /* Sleeps until a stop signal, without the race of checking a flag and then pausing. */
 static void wait_for_stop(void)
