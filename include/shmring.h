@@ -73,8 +73,9 @@ struct shmring_opts {
  * that had it open has died, the next open starts it afresh (unless it was created persistent).
  * Errors: -EINVAL bad name, role, size or flags, or a size different from the existing mapping;
  * -ENOENT no such ring and no SHMRING_CREATE; -EEXIST SHMRING_EXCL and it exists;
- * -EACCES permissions, or owned by another user without SHMRING_ANY_OWNER; -EPROTO not a shmring
- * mapping, or another layout version; -EBUSY the role is held by a live process;
+ * -EACCES permissions, owned by another user without SHMRING_ANY_OWNER, or the name is a
+ * symlink (never followed); -EPROTO not a shmring mapping, or another layout version;
+ * -EBUSY the role is held by a live process;
  * -ETIMEDOUT another process kept the name locked for too long; -ENOMEM and other errno
  * values from the system. On success *out is a handle to pass to shmring_close. */
 SHMRING_API int shmring_open(const char *name, int role, const struct shmring_opts *opts,

@@ -1,0 +1,74 @@
+/* shmring_compat: the classic SetSharedMem/GetSharedMem calls, for programs written against the
+ * old DLL that kept one string in a 4 KiB named mapping called "dllmemfilemap".
+ *
+ * Existing callers keep working unchanged: same names, C linkage, cdecl, link with -lshmring
+ * (shared or static). They may keep declaring the two functions themselves; this header is only
+ * a convenience and adds shmring_compat_status().
+ *
+ * Semantics (every process that uses the same name shares one value):
+ *  - the last complete value set by any process wins; reading does not consume it; before any
+ *    set the value is the empty string;
+ *  - a get never returns a torn string: always one that some set wrote, whole;
+ *  - strings longer than SHMRING_COMPAT_MAX_STRING bytes are truncated to that length;
+ *  - the mapping is attached on the first call in a process (a program that never calls these
+ *    pays nothing) and detached at exit; the last process to detach removes the name. If every
+ *    process using it was killed, the next one to attach starts afresh with the empty string.
+ *  - the calls never crash, abort or print. A set waits at most about one second for another
+ *    setter, a get at most about one second for a setter that overwrites the value (see
+ *    shmring_compat_status for what happens then); the first call's attach may wait up to 5 s
+ *    for a process that is opening or closing the name. Thread-safe; not async-signal-safe.
+ *
+ * Environment: SHMRING_COMPAT_NAME overrides the name "dllmemfilemap" (read at attach). The
+ * mapping is created with mode 0600: only processes of the same user share it.
+ */
+#ifndef SHMRING_COMPAT_H
+#define SHMRING_COMPAT_H
+
+#include "shmring.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The legacy DLL's calling convention; the default everywhere but 32-bit Windows. */
+#if defined(_WIN32) && !defined(_WIN64)
+#define SHMRING_CDECL __cdecl
+#else
+#define SHMRING_CDECL
+#endif
+
+#define SHMRING_COMPAT_DEFAULT_NAME "dllmemfilemap"
+#define SHMRING_COMPAT_SIZE         4096u /* bytes of the whole mapping, as in the DLL */
+#define SHMRING_COMPAT_MAX_STRING   3072u /* longest value, without its NUL; longer is cut */
+
+/* Copies the NUL-terminated string lpszBuf (at most SHMRING_COMPAT_MAX_STRING bytes of it) into
+ * the shared value. NULL is a no-op. Any process may call it; concurrent setters are serialised.
+ * Blocks only while another setter writes (at most about 1 s, then gives up: status -ETIMEDOUT,
+ * value unchanged). If the caller dies inside the call, the previous value stays readable when
+ * the old and the new string together fit in 3584 bytes (see docs/readme/compat.md). */
+SHMRING_API void SHMRING_CDECL SetSharedMem(const char *lpszBuf);
+
+/* Copies the current value into lpszBuf: at most cchSize - 1 bytes, then a NUL (a longer value
+ * is cut to fit). Writes nothing when lpszBuf is NULL or cchSize is 0. On an error it stores the
+ * empty string and shmring_compat_status() says why. Any process, any number of times. */
+SHMRING_API void SHMRING_CDECL GetSharedMem(char *lpszBuf, unsigned int cchSize);
+
+/* The outcome of the most recent SetSharedMem/GetSharedMem call in this process that did
+ * anything (calls with NULL or cchSize 0 leave it unchanged): 0 on success, otherwise a negative
+ * errno value (shmring_strerror gives its text):
+ *   attaching failed (retried on the next call): -EINVAL bad SHMRING_COMPAT_NAME, -EACCES the
+ *     name belongs to another user, -EPROTO the name is not a set/get mapping (e.g. a queue),
+ *     -ENOMEM, -ENOSPC, -EMFILE ... from the system;
+ *   -ETIMEDOUT set: another setter held the value for more than ~1 s (value unchanged);
+ *              get: a live setter was overwriting the value for more than ~1 s ("" returned);
+ *   -EOWNERDEAD get: a setter died while overwriting the value; "" is returned until the next
+ *              set repairs it;
+ *   -EPROTO get: the shared value's bounds are corrupt ("" returned; the next set repairs it).
+ * The status is per process, not per thread. */
+SHMRING_API int SHMRING_CDECL shmring_compat_status(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMRING_COMPAT_H */

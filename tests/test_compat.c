@@ -1,0 +1,1328 @@
+/* SetSharedMem/GetSharedMem across real processes.
+ *
+ * The test process itself never calls the two functions: every call runs in an "agent", a child
+ * (this program executed afresh) that executes commands sent over a pipe (set, get with a given
+ * buffer, exit, ...) and answers with the result and shmring_compat_status(). So each test decides
+ * exactly which processes are attached, can SIGKILL or SIGSTOP any of them, and can check /dev/shm
+ * afterwards. Each test uses its own name through SHMRING_COMPAT_NAME.
+ *
+ *   test_compat          the functional tests
+ *   test_compat threads  threads of one process setting and getting (also run under TSan)
+ *   test_compat stress   4 setter and 4 getter processes, 200,000 operations each
+ * COMPAT_TEST_FILTER='*kill*' runs only the matching tests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "layout.h" /* the hostile-peer test writes the shared header directly */
+#include "shmring.h"
+#include "shmring_compat.h"
+#include "testutil.h"
+
+#define MAXS        SHMRING_COMPAT_MAX_STRING
+#define DATA_CAP    (SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE)
+#define REPLY_MS    20000 /* an agent that does not answer within this is hung: fail */
+#define HOOK_ENV    "SHMRING_COMPAT_TEST_STOP_MIDCOPY"
+#define NAME_ENV    "SHMRING_COMPAT_NAME"
+#define GUARD       0xAA /* the byte agents pre-fill get buffers with */
+#define MAX_CMD_BUF 8192
+
+/* ---- self-checking strings ------------------------------------------------------------------
+ * "II:SSSSSSSSSS:LLLL:HHHHHHHHHHHHHHHH:" then printable filler up to the total length L: setter
+ * id, sequence number, length and a hash over everything after the header. A torn or truncated
+ * string fails the check. */
+#define SC_HDR 36
+
+static void sc_make(char *out, size_t len, unsigned id, uint64_t seq)
+{
+    if (len < SC_HDR) {
+        len = SC_HDR;
+    }
+    uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)id << 56) ^ len;
+    for (size_t i = SC_HDR; i < len; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (char)('a' + (x >> 33) % 26);
+    }
+    out[len] = '\0';
+    uint64_t h = t_hash(out + SC_HDR, len - SC_HDR) ^ (seq * 31 + id);
+    char hdr[SC_HDR + 1];
+    snprintf(hdr, sizeof hdr, "%02u:%010llu:%04zu:%016llx:", id % 100, (unsigned long long)seq, len,
+             (unsigned long long)h);
+    memcpy(out, hdr, SC_HDR);
+}
+
+/* 1 if s is a whole self-checking string; *id and *seq receive its origin. */
+static int sc_check(const char *s, unsigned *id, uint64_t *seq)
+{
+    size_t n = strlen(s);
+    unsigned i;
+    unsigned long long q;
+    size_t len;
+    unsigned long long h;
+    if (n < SC_HDR || sscanf(s, "%2u:%10llu:%4zu:%16llx:", &i, &q, &len, &h) != 4 || len != n ||
+        s[SC_HDR - 1] != ':') {
+        return 0;
+    }
+    if ((t_hash(s + SC_HDR, n - SC_HDR) ^ (q * 31 + i)) != h) {
+        return 0;
+    }
+    *id = i;
+    *seq = q;
+    return 1;
+}
+
+/* ---- pipes ------------------------------------------------------------------------------------
+ */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads exactly n bytes; timeout_ms < 0 waits forever. -1 on EOF, error or timeout. */
+static int read_all(int fd, void *p, size_t n, int timeout_ms)
+{
+    char *b = p;
+    while (n > 0) {
+        if (timeout_ms >= 0) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int r = poll(&pfd, 1, timeout_ms);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                return -1;
+            }
+        }
+        ssize_t got = read(fd, b, n);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return -1;
+        }
+        b += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+/* ---- agents ------------------------------------------------------------------------------------
+ */
+
+struct agent {
+    pid_t pid;
+    int cmd; /* test -> agent */
+    int res; /* agent -> test */
+};
+
+/* Agents still running; a test that fails half-way leaves some, and the teardown kills them
+ * (a stopped one would otherwise stay stopped forever). */
+#define MAX_AGENTS 16
+static pid_t live_agents[MAX_AGENTS];
+
+static void agent_track(pid_t pid, pid_t replace)
+{
+    for (int i = 0; i < MAX_AGENTS; i++) {
+        if (live_agents[i] == replace) {
+            live_agents[i] = pid;
+            return;
+        }
+    }
+}
+
+static int kill_agents(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MAX_AGENTS; i++) {
+        if (live_agents[i] > 0) {
+            kill(live_agents[i], SIGKILL);
+            t_wait(live_agents[i]);
+            live_agents[i] = 0;
+        }
+    }
+    return 0;
+}
+
+struct cmd {
+    char op;
+    uint32_t a, b;
+};
+
+static int agent_threads(uint32_t nthreads, uint32_t iters);
+static int agent_fork_check(const char *newval);
+static int agent_local_overwrite(const char *val);
+static int agent_two_setters(void);
+
+/* 'A': registers an exit handler, before the agent's first call, so it runs after the library's
+ * own exit handler has detached: it gets the value, sets "set at exit", and sends back the status
+ * of both calls and the value it read. */
+static int exit_res_fd = -1;
+
+static void exit_handler(void)
+{
+    char got[MAXS + 1];
+    GetSharedMem(got, sizeof got);
+    int32_t rc = shmring_compat_status();
+    SetSharedMem("set at exit");
+    if (rc == 0) {
+        rc = shmring_compat_status();
+    }
+    uint32_t len = (uint32_t)strlen(got);
+    if (write_all(exit_res_fd, &rc, sizeof rc) != 0 || write_all(exit_res_fd, &len, 4) != 0 ||
+        write_all(exit_res_fd, got, len) != 0) {
+        _exit(6);
+    }
+}
+
+/* The agent's loop; runs in the child until EOF or 'X' (both leave through exit()). */
+static void agent_main(int cmd_fd, int res_fd)
+{
+    static char buf[MAX_CMD_BUF + 64];
+    for (;;) {
+        struct cmd c;
+        if (read_all(cmd_fd, &c, sizeof c, -1) != 0) {
+            exit(0);
+        }
+        int32_t rc = 0;
+        switch (c.op) {
+        case 'S': /* set the a bytes that follow */
+        case 'F': /* fork a child that checks the inherited state, sets them, exits */
+        case 'E': /* set SHMRING_COMPAT_NAME to them (unset when a == 0) */
+        case 'W': /* set them in a second thread, get in this one meanwhile */
+            if (c.a > MAX_CMD_BUF || read_all(cmd_fd, buf, c.a, -1) != 0) {
+                exit(3);
+            }
+            buf[c.a] = '\0';
+            if (c.op == 'S') {
+                SetSharedMem(buf);
+                rc = shmring_compat_status();
+            } else if (c.op == 'F') {
+                rc = agent_fork_check(buf);
+            } else if (c.op == 'W') {
+                rc = agent_local_overwrite(buf);
+            } else if (c.a == 0) {
+                unsetenv(NAME_ENV);
+            } else {
+                setenv(NAME_ENV, buf, 1);
+            }
+            break;
+        case 'Z':
+            SetSharedMem(NULL);
+            rc = shmring_compat_status();
+            break;
+        case 'G': { /* GetSharedMem(buf, a) into guard bytes; the first b are sent back */
+            if (c.b > MAX_CMD_BUF) {
+                exit(3);
+            }
+            memset(buf, GUARD, MAX_CMD_BUF);
+            GetSharedMem(buf, c.a); /* a may exceed the buffer: see test_cch_size */
+            rc = shmring_compat_status();
+            if (write_all(res_fd, &rc, sizeof rc) != 0 || write_all(res_fd, buf, c.b) != 0) {
+                exit(4);
+            }
+            continue;
+        }
+        case 'N':
+            GetSharedMem(NULL, c.a);
+            rc = shmring_compat_status();
+            break;
+        case 'P':
+            rc = shmring_compat_status();
+            break;
+        case 'T':
+            rc = agent_threads(c.a, c.b);
+            break;
+        case 'V':
+            rc = agent_two_setters();
+            break;
+        case 'A':
+            exit_res_fd = res_fd;
+            atexit(exit_handler);
+            break;
+        case 'X':
+            exit(0);
+        default:
+            exit(5);
+        }
+        if (write_all(res_fd, &rc, sizeof rc) != 0) {
+            exit(4);
+        }
+    }
+}
+
+/* Starts an agent: this test program executed afresh as "test_compat agent CMD_FD RES_FD", so
+ * that it inherits nothing from the test process but the environment (no exit or fork handlers
+ * of the library, no CMocka state). hook != 0 sets the test hook of compat.c to that value in it
+ * (1: SIGSTOP in the middle of each set's copy, 2: the setting thread sleeps 300 ms there). */
+static void agent_start(struct agent *ag, int hook)
+{
+    int to[2];
+    int from[2];
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test process that died */
+        /* Keep only our two pipe ends: a copy of another agent's command pipe would keep that
+         * agent from ever seeing end of input. */
+        for (int fd = 3; fd < 1024; fd++) {
+            if (fd != to[0] && fd != from[1]) {
+                close(fd);
+            }
+        }
+        if (hook) {
+            setenv(HOOK_ENV, hook == 1 ? "1" : "2", 1);
+        }
+        char cmd_fd[16];
+        char res_fd[16];
+        snprintf(cmd_fd, sizeof cmd_fd, "%d", to[0]);
+        snprintf(res_fd, sizeof res_fd, "%d", from[1]);
+        execl("/proc/self/exe", "test_compat", "agent", cmd_fd, res_fd, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    agent_track(pid, 0);
+    ag->pid = pid;
+    ag->cmd = to[1];
+    ag->res = from[0];
+}
+
+static void agent_send(struct agent *ag, char op, uint32_t a, uint32_t b, const void *data)
+{
+    struct cmd c;
+    memset(&c, 0, sizeof c);
+    c.op = op;
+    c.a = a;
+    c.b = b;
+    assert_int_equal(write_all(ag->cmd, &c, sizeof c), 0);
+    if (data != NULL) {
+        assert_int_equal(write_all(ag->cmd, data, a), 0);
+    }
+}
+
+static int agent_reply(struct agent *ag)
+{
+    int32_t rc;
+    if (read_all(ag->res, &rc, sizeof rc, REPLY_MS) != 0) {
+        fail_msg("agent %d did not answer", (int)ag->pid);
+    }
+    return rc;
+}
+
+/* SetSharedMem(s) in the agent; returns its status. */
+static int agent_set(struct agent *ag, const char *s)
+{
+    agent_send(ag, 'S', (uint32_t)strlen(s), 0, s);
+    return agent_reply(ag);
+}
+
+/* GetSharedMem(buf, cch) in the agent, whose buffer is pre-filled with GUARD; the first size
+ * bytes of it are copied back into out. Returns the status. */
+static int agent_get_raw(struct agent *ag, unsigned cch, unsigned size, char *out)
+{
+    agent_send(ag, 'G', cch, size, NULL);
+    int rc = agent_reply(ag);
+    if (read_all(ag->res, out, size, REPLY_MS) != 0) {
+        fail_msg("agent %d did not send its buffer", (int)ag->pid);
+    }
+    return rc;
+}
+
+/* GetSharedMem with a buffer big enough for any value; out holds MAXS + 1 bytes. */
+static int agent_get(struct agent *ag, char *out)
+{
+    static char buf[MAXS + 64];
+    int rc = agent_get_raw(ag, MAXS + 1, MAXS + 64, buf);
+    assert_non_null(memchr(buf, '\0', MAXS + 1));
+    memcpy(out, buf, MAXS + 1);
+    return rc;
+}
+
+static void agent_setenv_name(struct agent *ag, const char *name)
+{
+    agent_send(ag, 'E', (uint32_t)strlen(name), 0, name);
+    assert_int_equal(agent_reply(ag), 0);
+}
+
+static int agent_status(struct agent *ag)
+{
+    agent_send(ag, 'P', 0, 0, NULL);
+    return agent_reply(ag);
+}
+
+/* Asks the agent to exit() and returns its exit status. */
+static int agent_exit(struct agent *ag)
+{
+    agent_send(ag, 'X', 0, 0, NULL);
+    close(ag->cmd);
+    close(ag->res);
+    agent_track(0, ag->pid);
+    return t_wait(ag->pid);
+}
+
+static void agent_kill(struct agent *ag)
+{
+    kill(ag->pid, SIGKILL);
+    agent_track(0, ag->pid);
+    assert_int_equal(t_wait(ag->pid), 128 + SIGKILL);
+    close(ag->cmd);
+    close(ag->res);
+}
+
+/* Waits until the agent stops (the test hook's SIGSTOP). */
+static void agent_wait_stopped(struct agent *ag)
+{
+    int st;
+    pid_t r;
+    while ((r = waitpid(ag->pid, &st, WUNTRACED)) < 0 && errno == EINTR) {
+    }
+    assert_int_equal(r, ag->pid);
+    assert_true(WIFSTOPPED(st));
+}
+
+/* 'F': a forked child must see the value its parent sees (after re-attaching: the inherited
+ * handle is dropped), set newval, read it back, and leave through exit(). */
+static int agent_fork_check(const char *newval)
+{
+    char before[MAXS + 1];
+    GetSharedMem(before, sizeof before);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        char got[MAXS + 1];
+        GetSharedMem(got, sizeof got);
+        if (strcmp(got, before) != 0 || shmring_compat_status() != 0) {
+            _exit(11);
+        }
+        SetSharedMem(newval);
+        if (shmring_compat_status() != 0) {
+            _exit(12);
+        }
+        GetSharedMem(got, sizeof got);
+        if (strcmp(got, newval) != 0) {
+            _exit(13);
+        }
+        exit(0);
+    }
+    return t_wait(pid);
+}
+
+/* 'W' (with hook 2): while a thread of this process overwrites the value in place and sleeps in
+ * the middle of its copy, another thread's get must wait for it (the kernel lock of our own
+ * process is invisible to us, so only the process-local flag says the writer lives) and return
+ * the new value, not "" with -EOWNERDEAD. */
+static void *local_setter(void *p)
+{
+    SetSharedMem(p);
+    return NULL;
+}
+
+static int agent_local_overwrite(const char *val)
+{
+    pthread_t th;
+    char got[MAXS + 1];
+    if (pthread_create(&th, NULL, local_setter, (void *)(uintptr_t)val) != 0) {
+        return -1;
+    }
+    usleep(100000); /* the setter is inside its 300 ms pause now */
+    GetSharedMem(got, sizeof got);
+    int rc = shmring_compat_status();
+    pthread_join(th, NULL);
+    if (rc == 0 && strcmp(got, val) != 0) {
+        rc = 1000;
+    }
+    return rc;
+}
+
+/* 'V' (with hook 2): a second thread's set that starts while the first one sleeps inside its copy
+ * waits for it (the kernel lock does not exclude threads of one process) and wins. Its value is
+ * one byte, which the hook does not pause: without the wait, the first setter would finish last
+ * and publish its value with the second's byte in it. */
+static int agent_two_setters(void)
+{
+    static char v1[MAXS + 1];
+    char got[MAXS + 1];
+    pthread_t th;
+    sc_make(v1, 1500, 7, 1);
+    if (pthread_create(&th, NULL, local_setter, v1) != 0) {
+        return -1;
+    }
+    usleep(100000);
+    SetSharedMem("Z");
+    int rc = shmring_compat_status();
+    pthread_join(th, NULL);
+    GetSharedMem(got, sizeof got);
+    if (rc == 0) {
+        rc = shmring_compat_status();
+    }
+    if (rc == 0 && strcmp(got, "Z") != 0) {
+        rc = 1000;
+    }
+    return rc;
+}
+
+/* 'T': nthreads threads of one process, half setting, half getting self-checking strings. */
+struct thr {
+    unsigned id;
+    uint32_t iters;
+    int setter;
+    int bad;
+};
+
+static void *thr_main(void *p)
+{
+    struct thr *t = p;
+    char s[MAXS + 1];
+    uint64_t rnd = t->id * 7919 + 1;
+    for (uint32_t i = 0; i < t->iters; i++) {
+        if (t->setter) {
+            size_t len = t_rand(&rnd) % 4 == 0 ? 1500 + t_rand(&rnd) % (MAXS - 1500 + 1)
+                                               : SC_HDR + t_rand(&rnd) % 300;
+            sc_make(s, len, t->id, i);
+            SetSharedMem(s);
+            t->bad += shmring_compat_status() != 0;
+        } else {
+            unsigned id;
+            uint64_t seq;
+            GetSharedMem(s, sizeof s);
+            t->bad += shmring_compat_status() != 0 || !sc_check(s, &id, &seq);
+        }
+    }
+    return NULL;
+}
+
+static int agent_threads(uint32_t nthreads, uint32_t iters)
+{
+    pthread_t th[16];
+    struct thr t[16];
+    char s[MAXS + 1];
+    if (nthreads > 16) {
+        return -1;
+    }
+    sc_make(s, 100, 99, 0); /* getters never see "" */
+    SetSharedMem(s);
+    for (uint32_t i = 0; i < nthreads; i++) {
+        t[i] = (struct thr){.id = i, .iters = iters, .setter = i % 2 == 0, .bad = 0};
+        pthread_create(&th[i], NULL, thr_main, &t[i]);
+    }
+    int bad = 0;
+    for (uint32_t i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        bad += t[i].bad;
+    }
+    return bad;
+}
+
+/* ---- helpers for the test process -------------------------------------------------------------
+ */
+
+/* Gives this test its own name (inherited by the agents it starts afterwards). */
+static const char *use_name(const char *tag, char *keep, size_t cap)
+{
+    snprintf(keep, cap, "%s", t_name(tag));
+    setenv(NAME_ENV, keep, 1);
+    shmring_unlink(keep); /* a leftover of an earlier, killed run */
+    return keep;
+}
+
+static void pattern(char *s, size_t len, char base)
+{
+    for (size_t i = 0; i < len; i++) {
+        s[i] = (char)(base + i % 23);
+    }
+    s[len] = '\0';
+}
+
+/* ---- tests -------------------------------------------------------------------------------------
+ */
+
+static void test_two_processes(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    use_name("two", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    assert_int_equal(agent_get(&a, got), 0); /* before any set: "" */
+    assert_string_equal(got, "");
+    assert_true(t_shm_exists(name));
+    assert_int_equal(agent_set(&a, "hello from A"), 0);
+    for (int i = 0; i < 3; i++) { /* reads do not consume */
+        assert_int_equal(agent_get(&b, got), 0);
+        assert_string_equal(got, "hello from A");
+    }
+    assert_int_equal(agent_set(&b, "and now from B"), 0);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "and now from B");
+    assert_int_equal(agent_set(&a, ""), 0); /* the empty string is a value like any other */
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_exit(&a), 0);
+    assert_int_equal(agent_exit(&b), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* A get that starts after a set returned (in another process) sees that value: the pipe round
+ * trip orders them. Lengths vary so that both placements and the in-place overwrite occur. */
+static void test_get_after_set(void **state)
+{
+    (void)state;
+    char name[256];
+    char want[MAXS + 1];
+    char got[MAXS + 1];
+    use_name("order", name, sizeof name);
+    struct agent ag[2];
+    agent_start(&ag[0], 0);
+    agent_start(&ag[1], 0);
+    for (unsigned i = 0; i < 2000; i++) {
+        size_t len = i % 5 == 4 ? 2000 + (i * 131) % (MAXS - 2000) : SC_HDR + (i * 37) % 500;
+        sc_make(want, len, i % 2, i);
+        assert_int_equal(agent_set(&ag[i % 2], want), 0);
+        assert_int_equal(agent_get(&ag[(i + 1) % 2], got), 0);
+        assert_string_equal(got, want);
+    }
+    struct agent late;
+    agent_start(&late, 0); /* a process started afterwards sees the last value too */
+    assert_int_equal(agent_get(&late, got), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(agent_exit(&late), 0);
+    assert_int_equal(agent_exit(&ag[0]), 0);
+    assert_int_equal(agent_exit(&ag[1]), 0);
+    assert_false(t_shm_exists(name));
+}
+
+static void test_truncation(void **state)
+{
+    (void)state;
+    char name[256];
+    static char s[6000];
+    static char got[MAXS + 1];
+    use_name("trunc", name, sizeof name);
+    struct agent a;
+    agent_start(&a, 0);
+    static const size_t lens[] = {MAXS - 1, MAXS, MAXS + 1, 5000, 1, 0};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        pattern(s, lens[i], (char)('A' + i));
+        assert_int_equal(agent_set(&a, s), 0);
+        assert_int_equal(agent_get(&a, got), 0);
+        size_t want = lens[i] < MAXS ? lens[i] : MAXS;
+        assert_int_equal(strlen(got), want);
+        assert_memory_equal(got, s, want);
+    }
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* cchSize 0, 1, exact, short, and larger than the real buffer: never a byte past the bound. */
+static void test_cch_size(void **state)
+{
+    (void)state;
+    char name[256];
+    char buf[64];
+    use_name("cch", name, sizeof name);
+    struct agent a;
+    agent_start(&a, 0);
+    const char *v = "hello world"; /* 11 bytes */
+    assert_int_equal(agent_set(&a, v), 0);
+    char guard[64];
+    memset(guard, GUARD, sizeof guard);
+
+    assert_int_equal(agent_get_raw(&a, 0, 16, buf), 0); /* 0: nothing written */
+    assert_memory_equal(buf, guard, 16);
+
+    assert_int_equal(agent_get_raw(&a, 1, 16, buf), 0); /* 1: just the terminator */
+    assert_int_equal(buf[0], '\0');
+    assert_memory_equal(buf + 1, guard, 15);
+
+    assert_int_equal(agent_get_raw(&a, 12, 16, buf), 0); /* exact: the string and its NUL */
+    assert_string_equal(buf, v);
+    assert_memory_equal(buf + 12, guard, 4);
+
+    assert_int_equal(agent_get_raw(&a, 11, 16, buf), 0); /* one short: cut by one */
+    assert_string_equal(buf, "hello worl");
+    assert_memory_equal(buf + 11, guard, 5);
+
+    assert_int_equal(agent_get_raw(&a, 6, 16, buf), 0); /* short */
+    assert_string_equal(buf, "hello");
+    assert_memory_equal(buf + 6, guard, 10);
+
+    /* A caller that passes a size larger than its buffer (e.g. a negative Pascal Integer): only
+     * the string and its NUL are written. */
+    assert_int_equal(agent_get_raw(&a, UINT_MAX, 64, buf), 0);
+    assert_string_equal(buf, v);
+    assert_memory_equal(buf + 12, guard, 52);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+static void test_null_arguments(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    char buf[16];
+    char guard[16];
+    memset(guard, GUARD, sizeof guard);
+    use_name("null", name, sizeof name);
+    struct agent a;
+    agent_start(&a, 0);
+    /* No-ops do not even attach. */
+    agent_send(&a, 'Z', 0, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    agent_send(&a, 'N', 100, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_get_raw(&a, 0, 16, buf), 0);
+    assert_memory_equal(buf, guard, 16);
+    assert_false(t_shm_exists(name));
+    /* And once attached they change nothing. */
+    assert_int_equal(agent_set(&a, "keep me"), 0);
+    agent_send(&a, 'Z', 0, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    agent_send(&a, 'N', 100, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "keep me");
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+static int child_uses_queue_only(void *arg)
+{
+    const char *qname = arg;
+    shmring *r;
+    if (shmring_open(qname, SHMRING_PRODUCER, NULL, &r) != 0) {
+        return 1;
+    }
+    shmring_send(r, "x", 1);
+    (void)shmring_compat_status();
+    shmring_close(r);
+    return 0;
+}
+
+/* A program that never calls the functions never creates the mapping (not even when it uses the
+ * rest of the library, or asks for the status). */
+static void test_never_called(void **state)
+{
+    (void)state;
+    char name[256];
+    char qname[256];
+    use_name("never", name, sizeof name);
+    snprintf(qname, sizeof qname, "%s", t_name("never-q"));
+    struct agent a;
+    agent_start(&a, 0);
+    assert_int_equal(agent_status(&a), 0);
+    assert_false(t_shm_exists(name));
+    assert_int_equal(agent_exit(&a), 0);
+    pid_t pid = t_spawn(child_uses_queue_only, qname);
+    assert_int_equal(t_wait(pid), 0);
+    assert_false(t_shm_exists(name));
+    assert_false(t_shm_exists(qname));
+}
+
+/* Lifetime after normal exits: the name lives while someone is attached, then is removed. */
+static void test_lifetime_exit(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    use_name("life", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    assert_int_equal(agent_set(&a, "lives on"), 0);
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_true(t_shm_exists(name)); /* b is still attached */
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, "lives on");
+    /* b leaves by end of input (returning from its loop through exit()). */
+    close(b.cmd);
+    agent_track(0, b.pid);
+    assert_int_equal(t_wait(b.pid), 0);
+    close(b.res);
+    assert_false(t_shm_exists(name));
+    /* The next user starts with the empty string. */
+    agent_start(&a, 0);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* Every attached process killed: the name stays (nobody could remove it); the next attacher
+ * finds no live user, starts afresh, and removes the name when it exits. */
+static void test_lifetime_sigkill(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    use_name("kill", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    struct agent c;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    assert_int_equal(agent_set(&a, "doomed"), 0);
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, "doomed");
+    agent_kill(&a);
+    agent_kill(&b);
+    assert_true(t_shm_exists(name));
+    agent_start(&c, 0);
+    assert_int_equal(agent_get(&c, got), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_set(&c, "fresh"), 0);
+    assert_int_equal(agent_get(&c, got), 0);
+    assert_string_equal(got, "fresh");
+    assert_int_equal(agent_exit(&c), 0);
+    assert_false(t_shm_exists(name));
+}
+
+static int64_t ms_since(int64_t t0)
+{
+    return t_now_ms() - t0;
+}
+
+/* A setter SIGKILLed inside SetSharedMem when old + new fit the data area together: the previous
+ * value stays readable throughout, and later sets and gets do not hang. */
+static void test_kill_midcopy_fits(void **state)
+{
+    (void)state;
+    char name[256];
+    char prev[MAXS + 1];
+    char next[MAXS + 1];
+    char got[MAXS + 1];
+    use_name("midfit", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    struct agent k;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    agent_start(&k, 1);
+    sc_make(prev, 1500, 1, 1);
+    sc_make(next, 2000, 2, 2); /* 1500 + 2000 <= 3584: written beside the previous value */
+    assert_int_equal(agent_set(&a, prev), 0);
+    agent_send(&k, 'S', (uint32_t)strlen(next), 0, next);
+    agent_wait_stopped(&k); /* half of next is in the data area now */
+
+    int64_t t0 = t_now_ms();
+    assert_int_equal(agent_get(&b, got), 0); /* the live, stopped setter does not block gets */
+    assert_string_equal(got, prev);
+    assert_true(ms_since(t0) < 900);
+    /* It does hold the setters' lock: another set gives up after about a second. */
+    t0 = t_now_ms();
+    assert_int_equal(agent_set(&b, "blocked"), -ETIMEDOUT);
+    int64_t waited = ms_since(t0);
+    assert_true(waited >= 900 && waited < 5000);
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, prev);
+
+    agent_kill(&k); /* killed inside the copy */
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, prev);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, prev);
+    t0 = t_now_ms();
+    assert_int_equal(agent_set(&b, "after the kill"), 0); /* the kernel dropped its lock */
+    assert_true(ms_since(t0) < 900);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "after the kill");
+    assert_int_equal(agent_exit(&a), 0);
+    assert_int_equal(agent_exit(&b), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* The same when old + new do not fit together: the setter overwrites in place, so its death
+ * loses the value. Getters then report "" with -EOWNERDEAD (never a torn string), and the next
+ * set repairs it. While the setter is alive but stuck, gets give up after about a second. */
+static void test_kill_midcopy_overwrite(void **state)
+{
+    (void)state;
+    char name[256];
+    char prev[MAXS + 1];
+    char next[MAXS + 1];
+    char got[MAXS + 1];
+    use_name("midover", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    struct agent k;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    agent_start(&k, 1);
+    sc_make(prev, 3000, 1, 1);
+    sc_make(next, 3000, 2, 2); /* 3000 + 3000 > 3584: in place */
+    assert_int_equal(agent_set(&a, prev), 0);
+    agent_send(&k, 'S', (uint32_t)strlen(next), 0, next);
+    agent_wait_stopped(&k);
+
+    int64_t t0 = t_now_ms();
+    assert_int_equal(agent_get(&b, got), -ETIMEDOUT);
+    int64_t waited = ms_since(t0);
+    assert_string_equal(got, "");
+    assert_true(waited >= 900 && waited < 5000);
+
+    agent_kill(&k);
+    t0 = t_now_ms();
+    assert_int_equal(agent_get(&b, got), -EOWNERDEAD);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_get(&a, got), -EOWNERDEAD);
+    assert_string_equal(got, "");
+    assert_true(ms_since(t0) < 900);
+    assert_int_equal(agent_set(&b, "repaired"), 0);
+    assert_true(ms_since(t0) < 1900);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "repaired");
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, "repaired");
+    assert_int_equal(agent_exit(&a), 0);
+    assert_int_equal(agent_exit(&b), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* A hostile or buggy process scribbles on the value's bounds and sequence: gets report it
+ * without reading outside the data area, and the next set repairs the value. */
+static void test_hostile_header(void **state)
+{
+    (void)state;
+    char name[256];
+    char path[300];
+    char got[MAXS + 1];
+    use_name("hostile", name, sizeof name);
+    snprintf(path, sizeof path, "/%s", name);
+    struct agent a;
+    agent_start(&a, 0);
+    assert_int_equal(agent_set(&a, "abc"), 0);
+    int fd = shm_open(path, O_RDWR, 0);
+    assert_true(fd >= 0);
+    struct shmring__hdr *h =
+        mmap(NULL, SHMRING_COMPAT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(h != MAP_FAILED);
+    assert_true(h->flags & SHMRING__F_LEGACY);
+
+    static const uint64_t bad[] = {(uint64_t)4000 << 32 | 100, (uint64_t)3500 << 32 | 100,
+                                   0xffffffffull, (uint64_t)0xffffffff << 32 | 0xffffffff,
+                                   (uint64_t)1 << 32 | DATA_CAP};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        atomic_store(&h->legacy_cur, bad[i]);
+        assert_int_equal(agent_get(&a, got), -EPROTO);
+        assert_string_equal(got, "");
+        assert_int_equal(agent_set(&a, "fixed"), 0);
+        assert_int_equal(agent_get(&a, got), 0);
+        assert_string_equal(got, "fixed");
+    }
+    /* An odd sequence with no setter alive looks like a setter that died overwriting. */
+    atomic_store(&h->legacy_seq, atomic_load(&h->legacy_seq) | 1);
+    assert_int_equal(agent_get(&a, got), -EOWNERDEAD);
+    assert_int_equal(agent_set(&a, "again"), 0);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "again");
+    munmap(h, SHMRING_COMPAT_SIZE);
+    close(fd);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* A failed attach is reported by shmring_compat_status, leaves "" in the buffer, and is retried
+ * on the next call. */
+static void test_attach_errors(void **state)
+{
+    (void)state;
+    char name[256];
+    char qname[256];
+    char got[MAXS + 1];
+    use_name("attach", name, sizeof name);
+    snprintf(qname, sizeof qname, "%s", t_name("attach-q"));
+    struct agent a;
+    agent_start(&a, 0);
+    agent_setenv_name(&a, "bad/name");
+    assert_int_equal(agent_get(&a, got), -EINVAL);
+    assert_string_equal(got, "");
+    assert_int_equal(agent_set(&a, "x"), -EINVAL);
+    assert_int_equal(agent_status(&a), -EINVAL);
+
+    /* A queue under that name is not a set/get mapping. */
+    shmring *q;
+    assert_int_equal(shmring_open(qname, SHMRING_PRODUCER, NULL, &q), 0);
+    agent_setenv_name(&a, qname);
+    assert_int_equal(agent_set(&a, "x"), -EPROTO);
+    assert_int_equal(agent_get(&a, got), -EPROTO);
+    assert_int_equal(shmring_close(q), 0);
+    assert_false(t_shm_exists(qname));
+
+    /* Retried on the next call: now it works. */
+    assert_int_equal(agent_set(&a, "works now"), 0);
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, "works now");
+    assert_true(t_shm_exists(qname));
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(qname));
+    assert_false(t_shm_exists(name));
+}
+
+/* A forked child drops the inherited attachment and re-attaches on its first call; its exit
+ * does not remove the name while the parent is attached. */
+static void test_fork_child(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    use_name("fork", name, sizeof name);
+    struct agent a;
+    agent_start(&a, 0);
+    assert_int_equal(agent_set(&a, "set by the parent"), 0);
+    const char *v = "set by the child";
+    agent_send(&a, 'F', (uint32_t)strlen(v), 0, v);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_true(t_shm_exists(name));
+    assert_int_equal(agent_get(&a, got), 0);
+    assert_string_equal(got, v);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* Threads of one process share one lock owner in the kernel: they must still never tear. */
+static void test_threads_one_process(void **state)
+{
+    (void)state;
+    char name[256];
+    use_name("threads", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    agent_send(&a, 'T', 4, 20000, NULL);
+    agent_send(&b, 'T', 4, 20000, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_reply(&b), 0);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_int_equal(agent_exit(&b), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* An in-place overwrite by a live setter that takes long: readers of the same process and of
+ * other processes wait for it and get the new value. */
+static void test_slow_overwrite(void **state)
+{
+    (void)state;
+    char name[256];
+    char prev[MAXS + 1];
+    char next[MAXS + 1];
+    char got[MAXS + 1];
+    use_name("slow", name, sizeof name);
+    struct agent a;
+    struct agent w;
+    agent_start(&a, 0);
+    agent_start(&w, 2);
+    sc_make(prev, 3000, 1, 1);
+    sc_make(next, 3000, 2, 2);
+    assert_int_equal(agent_set(&a, prev), 0);
+    agent_send(&w, 'W', (uint32_t)strlen(next), 0, next);
+    usleep(100000);
+    assert_int_equal(agent_get(&a, got), 0); /* another process */
+    assert_string_equal(got, next);
+    assert_int_equal(agent_reply(&w), 0); /* a thread of the writer's own process */
+    sc_make(prev, 3000, 1, 3);
+    agent_send(&w, 'W', (uint32_t)strlen(prev), 0, prev); /* once more, without the reader */
+    assert_int_equal(agent_reply(&w), 0);
+    agent_send(&w, 'V', 0, 0, NULL);
+    assert_int_equal(agent_reply(&w), 0);
+    assert_int_equal(agent_exit(&a), 0);
+    assert_int_equal(agent_exit(&w), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* Calls from an exit handler that runs after the library's own (which detached the process)
+ * still work, and the last detacher still removes the name. */
+static void test_call_from_exit_handler(void **state)
+{
+    (void)state;
+    char name[256];
+    char got[MAXS + 1];
+    use_name("atexit", name, sizeof name);
+    struct agent a;
+    struct agent b;
+    agent_start(&a, 0);
+    agent_start(&b, 0);
+    agent_send(&a, 'A', 0, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_set(&a, "before exit"), 0);
+    assert_int_equal(agent_get(&b, got), 0);
+    agent_send(&a, 'X', 0, 0, NULL);
+    int32_t rc;
+    uint32_t len;
+    assert_int_equal(read_all(a.res, &rc, sizeof rc, REPLY_MS), 0);
+    assert_int_equal(read_all(a.res, &len, sizeof len, REPLY_MS), 0);
+    assert_true(len <= MAXS);
+    assert_int_equal(read_all(a.res, got, len, REPLY_MS), 0);
+    got[len] = '\0';
+    assert_int_equal(rc, 0);
+    assert_string_equal(got, "before exit");
+    close(a.cmd);
+    close(a.res);
+    agent_track(0, a.pid);
+    assert_int_equal(t_wait(a.pid), 0);
+    assert_int_equal(agent_get(&b, got), 0);
+    assert_string_equal(got, "set at exit");
+    assert_int_equal(agent_exit(&b), 0);
+    assert_false(t_shm_exists(name));
+
+    /* Alone: the library's exit handler was the last detacher (the value is gone); the handler's
+     * calls attach afresh, and their attachment, the last again, removes the name. */
+    agent_start(&a, 0);
+    agent_send(&a, 'A', 0, 0, NULL);
+    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_set(&a, "alone"), 0);
+    agent_send(&a, 'X', 0, 0, NULL);
+    assert_int_equal(read_all(a.res, &rc, sizeof rc, REPLY_MS), 0);
+    assert_int_equal(read_all(a.res, &len, sizeof len, REPLY_MS), 0);
+    assert_true(len <= MAXS);
+    assert_int_equal(read_all(a.res, got, len, REPLY_MS), 0);
+    got[len] = '\0';
+    assert_int_equal(rc, 0);
+    assert_string_equal(got, ""); /* the library's exit handler detached the last user */
+    close(a.cmd);
+    close(a.res);
+    agent_track(0, a.pid);
+    assert_int_equal(t_wait(a.pid), 0);
+    assert_false(t_shm_exists(name));
+}
+
+/* Without SHMRING_COMPAT_NAME the name is "dllmemfilemap", as in the DLL. */
+static void test_default_name(void **state)
+{
+    (void)state;
+    char keep[256];
+    use_name("default", keep, sizeof keep);
+    if (t_shm_exists(SHMRING_COMPAT_DEFAULT_NAME)) {
+        print_message("skipped: /dev/shm/%s is in use by someone else\n",
+                      SHMRING_COMPAT_DEFAULT_NAME);
+        return;
+    }
+    struct agent a;
+    agent_start(&a, 0);
+    agent_setenv_name(&a, "");
+    assert_int_equal(agent_set(&a, "default"), 0);
+    assert_true(t_shm_exists(SHMRING_COMPAT_DEFAULT_NAME));
+    assert_int_equal(agent_exit(&a), 0);
+    assert_false(t_shm_exists(SHMRING_COMPAT_DEFAULT_NAME));
+}
+
+/* ---- stress: 4 setter and 4 getter processes
+ * ------------------------------------------------------ */
+
+#define ST_SETTERS 4
+#define ST_GETTERS 4
+#define ST_OPS     200000
+
+struct st_result {
+    uint64_t ops, torn, errors, stale, overwrites;
+};
+
+struct st_shared {
+    _Atomic int ready;
+    _Atomic int go;
+    struct st_result r[ST_SETTERS + ST_GETTERS];
+};
+
+struct st_arg {
+    struct st_shared *sh;
+    unsigned id;
+};
+
+static void st_start(struct st_shared *sh)
+{
+    char s[64];
+    GetSharedMem(s, sizeof s); /* attach before the clock starts */
+    atomic_fetch_add(&sh->ready, 1);
+    while (!atomic_load(&sh->go)) {
+        usleep(1000);
+    }
+}
+
+static int st_setter(void *p)
+{
+    struct st_arg *a = p;
+    struct st_result *r = &a->sh->r[a->id];
+    static char s[MAXS + 1];
+    uint64_t rnd = a->id * 2654435761u + 17;
+    size_t prev = 0;
+    st_start(a->sh);
+    for (uint64_t i = 1; i <= ST_OPS; i++) {
+        /* Mostly short strings; one in four long, so that long + long overwrites in place. */
+        size_t len = t_rand(&rnd) % 4 == 0 ? 1500 + t_rand(&rnd) % (MAXS - 1500 + 1)
+                                           : SC_HDR + t_rand(&rnd) % 400;
+        sc_make(s, len, a->id, i);
+        SetSharedMem(s);
+        r->errors += shmring_compat_status() != 0;
+        r->overwrites += prev + len > DATA_CAP; /* a lower bound: other setters interleave */
+        prev = len;
+        r->ops++;
+    }
+    return 0;
+}
+
+static int st_getter(void *p)
+{
+    struct st_arg *a = p;
+    struct st_result *r = &a->sh->r[a->id];
+    static char s[MAXS + 1];
+    uint64_t last[ST_SETTERS + 1] = {0};
+    st_start(a->sh);
+    for (uint64_t i = 0; i < ST_OPS; i++) {
+        GetSharedMem(s, sizeof s);
+        unsigned id;
+        uint64_t seq;
+        if (shmring_compat_status() != 0) {
+            r->errors++;
+        } else if (!sc_check(s, &id, &seq) || id > ST_SETTERS) {
+            if (r->torn++ < 5) {
+                fprintf(stderr, "getter %u: torn read: \"%.60s...\" (%zu bytes)\n", a->id, s,
+                        strlen(s));
+            }
+        } else if (seq < last[id]) {
+            r->stale++; /* a value older than one this getter already saw from that setter */
+        } else {
+            last[id] = seq;
+        }
+        r->ops++;
+    }
+    return 0;
+}
+
+static void test_stress(void **state)
+{
+    (void)state;
+    char name[256];
+    char first[128];
+    use_name("stress", name, sizeof name);
+    struct st_shared *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(sh != MAP_FAILED);
+    memset(sh, 0, sizeof *sh);
+    struct agent keeper; /* sets the first value (getters never see "") and stays attached */
+    agent_start(&keeper, 0);
+    sc_make(first, 100, ST_SETTERS, 0);
+    assert_int_equal(agent_set(&keeper, first), 0);
+
+    struct st_arg args[ST_SETTERS + ST_GETTERS];
+    pid_t pids[ST_SETTERS + ST_GETTERS];
+    for (unsigned i = 0; i < ST_SETTERS + ST_GETTERS; i++) {
+        args[i] = (struct st_arg){.sh = sh, .id = i};
+        pids[i] = t_spawn(i < ST_SETTERS ? st_setter : st_getter, &args[i]);
+    }
+    while (atomic_load(&sh->ready) < ST_SETTERS + ST_GETTERS) {
+        usleep(1000);
+    }
+    int64_t t0 = t_now_ms();
+    atomic_store(&sh->go, 1);
+    for (unsigned i = 0; i < ST_SETTERS + ST_GETTERS; i++) {
+        assert_int_equal(t_wait(pids[i]), 0);
+    }
+    int64_t ms = ms_since(t0);
+    struct st_result sum = {0};
+    for (unsigned i = 0; i < ST_SETTERS + ST_GETTERS; i++) {
+        struct st_result *r = &sh->r[i];
+        print_message("%s %u: %llu ops, %llu torn, %llu errors, %llu stale\n",
+                      i < ST_SETTERS ? "setter" : "getter", i, (unsigned long long)r->ops,
+                      (unsigned long long)r->torn, (unsigned long long)r->errors,
+                      (unsigned long long)r->stale);
+        assert_int_equal(r->ops, ST_OPS);
+        sum.torn += r->torn;
+        sum.errors += r->errors;
+        sum.stale += r->stale;
+        sum.overwrites += r->overwrites;
+    }
+    print_message("%d ms; at least %llu in-place overwrites\n", (int)ms,
+                  (unsigned long long)sum.overwrites);
+    assert_int_equal(sum.torn, 0);
+    assert_int_equal(sum.errors, 0);
+    assert_int_equal(sum.stale, 0);
+    assert_true(sum.overwrites > 0);
+    assert_int_equal(agent_exit(&keeper), 0);
+    assert_false(t_shm_exists(name));
+    munmap(sh, sizeof *sh);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc == 4 && strcmp(argv[1], "agent") == 0) {
+        agent_main(atoi(argv[2]), atoi(argv[3]));
+        return 0;
+    }
+    if (getenv("COMPAT_TEST_FILTER") != NULL) { /* e.g. COMPAT_TEST_FILTER='*kill*' */
+        cmocka_set_test_filter(getenv("COMPAT_TEST_FILTER"));
+    }
+    if (argc > 1 && strcmp(argv[1], "stress") == 0) {
+        const struct CMUnitTest stress[] = {cmocka_unit_test_teardown(test_stress, kill_agents)};
+        return cmocka_run_group_tests_name("compat_stress", stress, NULL, NULL);
+    }
+    if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+        const struct CMUnitTest threads[] = {
+            cmocka_unit_test_teardown(test_threads_one_process, kill_agents),
+            cmocka_unit_test_teardown(test_slow_overwrite, kill_agents),
+        };
+        return cmocka_run_group_tests_name("compat_threads", threads, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_two_processes, kill_agents),
+        cmocka_unit_test_teardown(test_get_after_set, kill_agents),
+        cmocka_unit_test_teardown(test_truncation, kill_agents),
+        cmocka_unit_test_teardown(test_cch_size, kill_agents),
+        cmocka_unit_test_teardown(test_null_arguments, kill_agents),
+        cmocka_unit_test_teardown(test_never_called, kill_agents),
+        cmocka_unit_test_teardown(test_lifetime_exit, kill_agents),
+        cmocka_unit_test_teardown(test_lifetime_sigkill, kill_agents),
+        cmocka_unit_test_teardown(test_kill_midcopy_fits, kill_agents),
+        cmocka_unit_test_teardown(test_kill_midcopy_overwrite, kill_agents),
+        cmocka_unit_test_teardown(test_hostile_header, kill_agents),
+        cmocka_unit_test_teardown(test_attach_errors, kill_agents),
+        cmocka_unit_test_teardown(test_fork_child, kill_agents),
+        cmocka_unit_test_teardown(test_call_from_exit_handler, kill_agents),
+        cmocka_unit_test_teardown(test_default_name, kill_agents),
+    };
+    return cmocka_run_group_tests_name("compat", tests, NULL, NULL);
+}
