@@ -1,0 +1,11 @@
+# Core tests: the ring protocol over heap memory, opening and validation through the public API,
+# cross-process transfer and threaded transfer. See docs/readme/testing-core.md.
+shmring_add_test(test_ring SOURCES test_ring.c LABELS unit TIMEOUT 60)
+shmring_add_test(test_open SOURCES test_open.c LABELS unit TIMEOUT 60)
+# Forks a producer and a consumer that move 10 million messages: ~30 s on 2 idle cores, minutes
+# on a loaded one (the children report 20 s without progress themselves, so the long timeout is
+# only a backstop); a tenth of the messages under a sanitizer. xproc/stress tests run alone.
+shmring_add_test(test_xproc SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900)
+# Two spinning threads: alone too, or they starve each other's neighbours on a small machine.
+shmring_add_test(test_threads SOURCES test_threads.c LABELS threads TIMEOUT 300)
+set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)

@@ -1,0 +1,514 @@
+/* Cross-process transfer: a producer process and a consumer process (both forked) pass millions
+ * of self-checking messages of random sizes, and every message is checked: its sequence number
+ * (so loss, duplication and reordering show), its exact length (both sides draw the lengths from
+ * the same PRNG) and a checksum over its bytes (so corruption shows).
+ *
+ * The parent never calls into the library: each child is a process in which shmring runs its
+ * once-per-process setup (and reads SHMRING_NO_MEMBARRIER) for the first time.
+ *
+ * Message counts: SHMRING_XPROC_SCALE=<percent> scales them (default 100; 10 under a sanitizer,
+ * which slows the checksums by an order of magnitude). */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "platform.h" /* shmring__plat_light_is_fence: which barrier pair is in effect */
+#include "shmring.h"
+#include "testutil.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define X_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define X_SANITIZED 1
+#endif
+#endif
+#ifndef X_SANITIZED
+#define X_SANITIZED 0
+#endif
+
+#define X_WAIT_NS   (10 * 1000000000ll) /* one blocking call; a healthy run never gets near */
+#define X_STUCK_MS  20000               /* no progress for this long in a spinning loop */
+#define X_STALL_MS  35                  /* a blocking call this slow slept a whole slice */
+#define X_MAX_STALL 100                 /* stalls allowed to scheduling noise on a busy host */
+
+enum { V_SPIN, V_BLOCKING, V_ZEROCOPY, V_BATCH };
+
+struct xrun {
+    const char *what;
+    size_t size; /* mapping bytes; 0 = the default 4096 */
+    uint64_t count;
+    int variant;
+    int no_membarrier; /* SHMRING_NO_MEMBARRIER=1 in both processes */
+    int pauses;        /* now and then one side pauses, so that the other sleeps in the kernel */
+};
+
+struct xshared {
+    _Atomic uint32_t cons_ready;
+    char name[256];
+    uint64_t seed;
+    int fence[2]; /* shmring__plat_light_is_fence seen by producer, consumer */
+    uint64_t received;
+    uint64_t stalls[2];
+    struct shmring_stats st; /* the consumer's, after the producer closed */
+    char err[2][256];
+};
+
+struct xarg {
+    const struct xrun *run;
+    struct xshared *sh;
+};
+
+/* Lengths 1..max: mostly log-uniform (every power of two equally often, so tiny messages are
+ * frequent), 1 in 8 uniform over 1..max, and max itself 1 in 256. For a big ring (max > 2048)
+ * the log-uniform part stops at 2048, 1 in 16384 is uniform over 1..max and 1 in 65536 is max:
+ * every length can occur, yet the bytes moved (which is what costs time here: every byte is
+ * generated and checksummed) stay bounded. */
+static size_t x_len(uint64_t *rng, size_t max)
+{
+    uint64_t r = t_rand(rng);
+    unsigned pick = (unsigned)(r & 0xffff);
+    r >>= 16;
+    size_t top = max;
+    if (max > 2048) {
+        if (pick == 0) {
+            return max;
+        }
+        if (pick < 4) {
+            return 1 + (size_t)(r % max);
+        }
+        top = 2048;
+    } else if ((pick & 0xff) == 0) {
+        return max;
+    } else if ((pick & 0x700) == 0) {
+        return 1 + (size_t)(r % max);
+    }
+    unsigned bits = 0;
+    while (((size_t)1 << bits) <= top) {
+        bits++;
+    }
+    unsigned k = (unsigned)(r % bits);
+    r >>= 8;
+    size_t lo = (size_t)1 << k;
+    size_t hi = (lo << 1) - 1 < top ? (lo << 1) - 1 : top;
+    return lo + (size_t)(r % (hi - lo + 1));
+}
+
+/* 1 in 4096 messages, when pauses are on: far longer than the peer's spin phase (~50 us, several
+ * times that under a sanitizer), so the peer goes to sleep in the kernel and must be woken. */
+static void x_maybe_pause(const struct xrun *run, uint64_t *rng)
+{
+    if (run->pauses && (t_rand(rng) & 4095) == 0) {
+        usleep(1000);
+    }
+}
+
+struct spin {
+    unsigned n;
+    int64_t since_ms;
+};
+
+/* One round of waiting in a spinning loop; 0 when stuck for X_STUCK_MS. */
+static int spin_once(struct spin *s)
+{
+    if (s->n++ == 0) {
+        s->since_ms = t_now_ms();
+    }
+    if (s->n < 1024) {
+        /* The first ~30 us: the peer is most likely just busy on the other core. */
+        shmring__plat_cpu_relax();
+        return 1;
+    }
+    /* Longer: on a busy host the peer may be waiting for our core. sched_yield does not reliably
+     * hand the core over (and is a costly system call on a virtual machine); a short sleep does. */
+    usleep(20);
+    return (s->n & 63) != 0 || t_now_ms() - s->since_ms <= X_STUCK_MS;
+}
+
+static void x_setenv(const struct xrun *run)
+{
+    /* Read once per process, at the first shmring_open: so this must come first. */
+    if (run->no_membarrier) {
+        setenv("SHMRING_NO_MEMBARRIER", "1", 1);
+    } else {
+        unsetenv("SHMRING_NO_MEMBARRIER");
+    }
+}
+
+#define X_FAIL(side, ...)                                                                          \
+    do {                                                                                           \
+        snprintf(a->sh->err[side], sizeof a->sh->err[side], __VA_ARGS__);                          \
+        return 1;                                                                                  \
+    } while (0)
+
+/* ---- producer ------------------------------------------------------------------------------- */
+
+static int x_producer(void *p)
+{
+    struct xarg *a = p;
+    const struct xrun *run = a->run;
+    x_setenv(run);
+    /* The consumer opened first: the name exists and must not be re-created by us. */
+    const struct shmring_opts o = {run->size, 0, 0};
+    shmring *r = NULL;
+    int rc = shmring_open(a->sh->name, SHMRING_PRODUCER, &o, &r);
+    if (rc != 0) {
+        X_FAIL(0, "producer open: %s", shmring_strerror(rc));
+    }
+    a->sh->fence[0] = shmring__plat_light_is_fence;
+    const size_t max = shmring_max_msg(r);
+    uint8_t *buf = malloc(max * 32 + 64);
+    struct iovec iov[32];
+    uint64_t rng = a->sh->seed, prng = a->sh->seed ^ 0x5555;
+    struct spin s = {0};
+    for (uint64_t seq = 0; seq < run->count;) {
+        if (run->variant == V_BATCH) {
+            /* Up to 32 messages per call; what does not fit is offered again. */
+            size_t n = (size_t)(1 + t_rand(&prng) % 32);
+            if (n > run->count - seq) {
+                n = (size_t)(run->count - seq);
+            }
+            uint64_t rng_save = rng;
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                iov[i].iov_len = x_len(&rng, max);
+                iov[i].iov_base = buf + off;
+                t_msg_fill(iov[i].iov_base, iov[i].iov_len, seq + i);
+                off += (iov[i].iov_len + 7) & ~(size_t)7;
+            }
+            rc = shmring_send_batch(r, iov, n);
+            if (rc < 0) {
+                X_FAIL(0, "send_batch at %llu: %s", (unsigned long long)seq, shmring_strerror(rc));
+            }
+            /* Replay the lengths of the messages that went, so both PRNGs stay in step. */
+            rng = rng_save;
+            for (int i = 0; i < rc; i++) {
+                x_len(&rng, max);
+            }
+            if (rc == 0 && !spin_once(&s)) {
+                X_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
+            }
+            if (rc > 0) {
+                s.n = 0;
+            }
+            seq += (uint64_t)rc;
+            continue;
+        }
+        size_t len = x_len(&rng, max);
+        int64_t t0 = run->variant == V_SPIN ? 0 : t_now_ms();
+        if (run->variant == V_ZEROCOPY) {
+            /* Reserve a little more than needed, now and then, and commit the real length. */
+            size_t extra = (size_t)(t_rand(&prng) % 4 == 0 ? t_rand(&prng) % 64 : 0);
+            size_t rlen = len + extra <= max ? len + extra : max;
+            void *slot = NULL;
+            rc = shmring_reserve_wait(r, rlen, &slot, X_WAIT_NS);
+            if (rc == 0) {
+                t_msg_fill(slot, len, seq);
+                rc = shmring_commit(r, len);
+            }
+        } else if (run->variant == V_BLOCKING) {
+            t_msg_fill(buf, len, seq);
+            rc = shmring_send_wait(r, buf, len, X_WAIT_NS);
+        } else {
+            t_msg_fill(buf, len, seq);
+            while ((rc = shmring_send(r, buf, len)) == -EAGAIN) {
+                if (!spin_once(&s)) {
+                    X_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
+                }
+            }
+            s.n = 0;
+        }
+        if (rc != 0) {
+            X_FAIL(0, "send at %llu (len %zu): %s", (unsigned long long)seq, len,
+                   shmring_strerror(rc));
+        }
+        if (run->variant != V_SPIN && t_now_ms() - t0 >= X_STALL_MS) {
+            a->sh->stalls[0]++;
+        }
+        x_maybe_pause(run, &prng);
+        seq++;
+    }
+    free(buf);
+    shmring_close(r); /* the consumer drains the rest, then sees -EPIPE */
+    return 0;
+}
+
+/* ---- consumer ------------------------------------------------------------------------------- */
+
+struct xcheck {
+    uint64_t rng, seq;
+    size_t max;
+    int bad;
+    char why[200];
+};
+
+/* Checks that (msg, len) is message number c->seq. */
+static int x_check(struct xcheck *c, const void *msg, size_t len)
+{
+    size_t want = x_len(&c->rng, c->max);
+    if (len != want) {
+        snprintf(c->why, sizeof c->why, "message %llu: length %zu, want %zu",
+                 (unsigned long long)c->seq, len, want);
+        c->bad = 1;
+        return 1;
+    }
+    if (!t_msg_check(msg, len, c->seq)) {
+        uint64_t got = 0;
+        memcpy(&got, msg, len < 8 ? len : 8);
+        snprintf(c->why, sizeof c->why,
+                 "message %llu (len %zu): bad content (its first bytes say seq %llu)",
+                 (unsigned long long)c->seq, len, (unsigned long long)got);
+        c->bad = 1;
+        return 1;
+    }
+    c->seq++;
+    return 0;
+}
+
+static int drain_check(void *ctx, const void *msg, size_t len)
+{
+    return x_check(ctx, msg, len);
+}
+
+static int x_consumer(void *p)
+{
+    struct xarg *a = p;
+    const struct xrun *run = a->run;
+    x_setenv(run);
+    const struct shmring_opts o = {run->size, 0, SHMRING_CREATE | SHMRING_EXCL};
+    shmring *r = NULL;
+    int rc = shmring_open(a->sh->name, SHMRING_CONSUMER, &o, &r);
+    if (rc != 0) {
+        X_FAIL(1, "consumer open: %s", shmring_strerror(rc));
+    }
+    a->sh->fence[1] = shmring__plat_light_is_fence;
+    atomic_store(&a->sh->cons_ready, 1);
+    const size_t max = shmring_max_msg(r);
+    uint8_t *buf = malloc(max + 1);
+    struct xcheck chk = {a->sh->seed, 0, max, 0, ""};
+    uint64_t prng = a->sh->seed ^ 0xAAAA;
+    struct spin s = {0};
+    while (chk.seq < run->count && !chk.bad) {
+        if (run->variant == V_BATCH) {
+            size_t lim = (size_t)(t_rand(&prng) % 64); /* 0 = everything visible */
+            if (lim > run->count - chk.seq) {
+                lim = (size_t)(run->count - chk.seq);
+            }
+            rc = shmring_drain(r, drain_check, &chk, lim);
+            if (rc < 0) {
+                X_FAIL(1, "drain at %llu: %s", (unsigned long long)chk.seq, shmring_strerror(rc));
+            }
+            if (rc == 0 && !spin_once(&s)) {
+                X_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
+            }
+            if (rc > 0) {
+                s.n = 0;
+            }
+            continue;
+        }
+        int64_t t0 = run->variant == V_SPIN ? 0 : t_now_ms();
+        ssize_t n;
+        if (run->variant == V_ZEROCOPY) {
+            const void *msg = NULL;
+            n = shmring_peek_wait(r, &msg, X_WAIT_NS);
+            if (n >= 0) {
+                x_check(&chk, msg, (size_t)n);
+                rc = shmring_release(r);
+                if (rc != 0) {
+                    X_FAIL(1, "release: %s", shmring_strerror(rc));
+                }
+            }
+        } else if (run->variant == V_BLOCKING) {
+            n = shmring_recv_wait(r, buf, max + 1, X_WAIT_NS);
+            if (n >= 0) {
+                x_check(&chk, buf, (size_t)n);
+            }
+        } else {
+            while ((n = shmring_recv(r, buf, max + 1)) == -EAGAIN) {
+                if (!spin_once(&s)) {
+                    X_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
+                }
+            }
+            s.n = 0;
+            if (n >= 0) {
+                x_check(&chk, buf, (size_t)n);
+            }
+        }
+        if (n < 0) {
+            X_FAIL(1, "receive at %llu: %s", (unsigned long long)chk.seq, shmring_strerror((int)n));
+        }
+        if (run->variant != V_SPIN && t_now_ms() - t0 >= X_STALL_MS) {
+            a->sh->stalls[1]++;
+        }
+        x_maybe_pause(run, &prng);
+    }
+    a->sh->received = chk.seq;
+    if (chk.bad) {
+        X_FAIL(1, "%s", chk.why);
+    }
+    /* Nothing after the last message: the next receive reports the producer's close. */
+    s.n = 0;
+    while ((rc = (int)shmring_recv_wait(r, buf, max + 1, X_WAIT_NS)) == -EAGAIN) {
+        if (!spin_once(&s)) {
+            break;
+        }
+    }
+    if (rc != -EPIPE) {
+        X_FAIL(1, "after the last message: %d (%s), want -EPIPE", rc, shmring_strerror(rc));
+    }
+    shmring_stats(r, &a->sh->st);
+    free(buf);
+    shmring_close(r);
+    return 0;
+}
+
+/* ---- the runs ------------------------------------------------------------------------------- */
+
+static uint64_t scaled(uint64_t n)
+{
+    const char *e = getenv("SHMRING_XPROC_SCALE");
+    uint64_t pct = e != NULL ? strtoull(e, NULL, 10) : X_SANITIZED ? 10 : 100;
+    uint64_t m = n * pct / 100;
+    return m > 1000 ? m : 1000;
+}
+
+/* 1 when this kernel offers the membarrier commands the library uses. */
+static int have_membarrier(void)
+{
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    return cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+           (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+}
+
+static void x_run(const struct xrun *run0, const char *tag)
+{
+    struct xrun run = *run0;
+    run.count = scaled(run.count);
+    struct xshared *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(sh != MAP_FAILED);
+    memset(sh, 0, sizeof *sh);
+    snprintf(sh->name, sizeof sh->name, "%s", t_name(tag));
+    sh->seed = 0x1234567ull + (uint64_t)getpid() * 7919;
+    struct xarg arg = {&run, sh};
+    int64_t t0 = t_now_ms();
+    pid_t c = t_spawn(x_consumer, &arg);
+    assert_true(c > 0);
+    int64_t until = t_now_ms() + 10000;
+    while (atomic_load(&sh->cons_ready) == 0 && t_now_ms() < until) {
+        usleep(200);
+    }
+    if (atomic_load(&sh->cons_ready) == 0) {
+        kill(c, SIGKILL);
+        t_wait(c);
+        fail_msg("%s: consumer did not start: %s", run.what, sh->err[1]);
+    }
+    pid_t p = t_spawn(x_producer, &arg);
+    assert_true(p > 0);
+    int sp = t_wait(p);
+    int sc = t_wait(c);
+    int64_t ms = t_now_ms() - t0;
+    printf("    %s: %llu msgs, %llu bytes in %lld ms; sleeps p/c %llu/%llu, wakeups %llu, "
+           "full/empty %llu/%llu, stalls p/c %llu/%llu, fence p/c %d/%d\n",
+           run.what, (unsigned long long)sh->st.recv_msgs, (unsigned long long)sh->st.recv_bytes,
+           (long long)ms, (unsigned long long)sh->st.producer_sleeps,
+           (unsigned long long)sh->st.consumer_sleeps, (unsigned long long)sh->st.wakeups,
+           (unsigned long long)sh->st.full_events, (unsigned long long)sh->st.empty_events,
+           (unsigned long long)sh->stalls[0], (unsigned long long)sh->stalls[1], sh->fence[0],
+           sh->fence[1]);
+    if (sp != 0 || sc != 0) {
+        fail_msg("%s: producer exit %d [%s], consumer exit %d [%s]", run.what, sp, sh->err[0], sc,
+                 sh->err[1]);
+    }
+    assert_int_equal(sh->received, run.count);
+    assert_int_equal(sh->st.sent_msgs, run.count);
+    assert_int_equal(sh->st.recv_msgs, run.count);
+    assert_int_equal(sh->st.sent_bytes, sh->st.recv_bytes);
+    assert_int_equal(sh->st.used_bytes, 0);
+    assert_int_equal(sh->st.size, run.size ? run.size : SHMRING_DEFAULT_SIZE);
+    /* Which barrier pair ran: the fallback when asked for, membarrier otherwise if present. */
+    int want_fence = run.no_membarrier || !have_membarrier();
+    assert_int_equal(sh->fence[0], want_fence);
+    assert_int_equal(sh->fence[1], want_fence);
+    if (run.pauses) {
+        /* The pauses must have sent both sides to sleep in the kernel, and woken them. */
+        assert_true(sh->st.producer_sleeps > 0 || run.variant == V_BATCH);
+        assert_true(sh->st.consumer_sleeps > 0);
+        assert_true(sh->st.wakeups > 0);
+    }
+    /* A lost wake-up costs a whole sleep slice (~40 ms) instead of microseconds. */
+    if (sh->stalls[0] + sh->stalls[1] > X_MAX_STALL) {
+        fail_msg("%s: %llu blocking calls took >= %d ms: lost wake-ups?", run.what,
+                 (unsigned long long)(sh->stalls[0] + sh->stalls[1]), X_STALL_MS);
+    }
+    assert_false(t_shm_exists(sh->name)); /* the last close removed it */
+    munmap(sh, sizeof *sh);
+}
+
+static void test_spin_4k(void **state)
+{
+    (void)state;
+    const struct xrun run = {"send/recv spinning, 4 KiB", 0, 10000000, V_SPIN, 0, 0};
+    x_run(&run, "spin4k");
+}
+
+static void test_spin_1m(void **state)
+{
+    (void)state;
+    const struct xrun run = {"send/recv spinning, 1 MiB", 1 << 20, 10000000, V_SPIN, 0, 0};
+    x_run(&run, "spin1m");
+}
+
+static void test_blocking_4k(void **state)
+{
+    (void)state;
+    const struct xrun run = {"send_wait/recv_wait, 4 KiB", 0, 1000000, V_BLOCKING, 0, 1};
+    x_run(&run, "block4k");
+}
+
+static void test_blocking_no_membarrier(void **state)
+{
+    (void)state;
+    const struct xrun run = {
+        "send_wait/recv_wait, SHMRING_NO_MEMBARRIER=1, 4 KiB", 0, 1000000, V_BLOCKING, 1, 1};
+    x_run(&run, "blocknomb");
+}
+
+static void test_zerocopy_4k(void **state)
+{
+    (void)state;
+    const struct xrun run = {
+        "reserve_wait/commit + peek_wait/release, 4 KiB", 0, 1000000, V_ZEROCOPY, 0, 1};
+    x_run(&run, "zc4k");
+}
+
+static void test_batch_1m(void **state)
+{
+    (void)state;
+    const struct xrun run = {"send_batch/drain, 1 MiB", 1 << 20, 2000000, V_BATCH, 0, 0};
+    x_run(&run, "batch1m");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spin_4k),     cmocka_unit_test(test_spin_1m),
+        cmocka_unit_test(test_blocking_4k), cmocka_unit_test(test_blocking_no_membarrier),
+        cmocka_unit_test(test_zerocopy_4k), cmocka_unit_test(test_batch_1m),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
