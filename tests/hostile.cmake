@@ -29,6 +29,8 @@ if(SHMRING_FUZZ)
   add_subdirectory(fuzz)
 endif()
 
+# Permissions and names: creation modes, close-on-exec, symlinks, a held INIT lock; the second
+# entry runs the other-user checks (root only: children drop to uid 65534/65533; else skipped).
 shmring_add_test(test_perms SOURCES test_perms.c LABELS unit TIMEOUT 60)
 add_test(NAME test_perms_other_user COMMAND test_perms --other-user)
 set_tests_properties(test_perms_other_user PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77
