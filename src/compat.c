@@ -316,7 +316,8 @@ static int get_value(shmring *h, char *buf, uint64_t cch)
             uint64_t cur = atomic_load_explicit(&hdr->legacy_cur, memory_order_acquire);
             uint64_t off = cur >> 32;
             uint64_t len = cur & 0xffffffffu;
-            int bad = len > v.cap || off > v.cap - len;
+            /* A setter never stores more than the maximum: a longer value is a scribble. */
+            int bad = len > SHMRING_COMPAT_MAX_STRING || len > v.cap || off > v.cap - len;
             uint64_t k = 0;
             if (!bad) {
                 k = len < cch - 1 ? len : cch - 1;
