@@ -64,6 +64,14 @@ struct cli_opt {
  * --help/-h sets *help. Returns 0, or CLI_USAGE after printing what was wrong. */
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int *help);
 
+/* cli_parse, then --help: CLI_CONTINUE to go on, or the exit code to return (CLI_OK after
+ * printing help, CLI_USAGE after printing what was wrong). */
+#define CLI_CONTINUE (-1)
+int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *help, int *npos);
+
+/* Exactly one positional, a valid ring name, into *name: 0, or CLI_USAGE after printing why. */
+int cli_one_name(const char *cmd, int npos, char **argv, const char **name);
+
 /* Checks a ring name like the library does. Returns 0, or CLI_USAGE after printing why not. */
 int cli_check_name(const char *cmd, const char *name);
 

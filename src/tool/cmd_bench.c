@@ -667,19 +667,15 @@ static void report(const struct cfg *c, const struct run *runs, int n)
 int cmd_bench(int argc, char **argv)
 {
     const char *size_s = NULL, *seconds_s = NULL, *ring_s = NULL;
-    int npos, want_help, no_pin = 0;
+    int npos, no_pin = 0;
     const struct cli_opt opts[] = {
         {"size", 's', &size_s, NULL}, {"seconds", 'd', &seconds_s, NULL},
         {"ring", 'r', &ring_s, NULL}, {"no-pin", 0, NULL, &no_pin},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
-    }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
     }
     if (npos != 0) {
         return cli_usage_error("bench", "takes no arguments");

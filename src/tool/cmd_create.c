@@ -23,26 +23,19 @@ static const char help[] =
 int cmd_create(int argc, char **argv)
 {
     const char *size_s = NULL, *mode_s = NULL;
-    int persist = 0, npos, want_help;
+    int persist = 0, npos;
     const struct cli_opt opts[] = {
         {"size", 's', &size_s, NULL},
         {"mode", 'm', &mode_s, NULL},
         {"persist", 'p', NULL, &persist},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
     }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (npos != 1) {
-        return cli_usage_error("create", npos == 0 ? "missing ring name" : "too many arguments");
-    }
-    const char *name = argv[1];
-    if ((r = cli_check_name("create", name)) != 0) {
+    const char *name;
+    if ((r = cli_one_name("create", npos, argv, &name)) != 0) {
         return r;
     }
     uint64_t size = SHMRING_DEFAULT_SIZE;

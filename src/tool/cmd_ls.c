@@ -151,18 +151,14 @@ static void json(const struct entry *e, size_t n)
 
 int cmd_ls(int argc, char **argv)
 {
-    int as_json = 0, npos, want_help;
+    int as_json = 0, npos;
     const struct cli_opt opts[] = {
         {"json", 'j', NULL, &as_json},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
-    }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
     }
     if (npos != 0) {
         return cli_usage_error("ls", "takes no arguments");

@@ -72,20 +72,16 @@ static void print(struct receiver *rc, const void *msg, size_t len)
 int cmd_recv(int argc, char **argv)
 {
     const char *count_s = NULL, *timeout_s = NULL;
-    int follow = 0, npos, want_help;
+    int follow = 0, npos;
     struct receiver rc = {NULL, NULL, 0};
     const struct cli_opt opts[] = {
         {"count", 'n', &count_s, NULL}, {"timeout", 't', &timeout_s, NULL},
         {"follow", 'f', NULL, &follow}, {"binary", 'b', NULL, &rc.binary},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
-    }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
     }
     if (npos != 1) {
         return cli_usage_error("recv", npos == 0 ? "missing ring name" : "too many arguments");

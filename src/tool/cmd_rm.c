@@ -133,20 +133,16 @@ static int remove_stale(char **only, int nonly, int force, int dry_run)
 
 int cmd_rm(int argc, char **argv)
 {
-    int stale = 0, force = 0, dry_run = 0, npos, want_help;
+    int stale = 0, force = 0, dry_run = 0, npos;
     const struct cli_opt opts[] = {
         {"stale", 's', NULL, &stale},
         {"force", 'f', NULL, &force},
         {"dry-run", 'n', NULL, &dry_run},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
-    }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
     }
     for (int i = 1; i <= npos; i++) {
         if ((r = cli_check_name("rm", argv[i])) != 0) {

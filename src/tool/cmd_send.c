@@ -147,19 +147,15 @@ static void warn_if_dropped(struct sender *s)
 int cmd_send(int argc, char **argv)
 {
     const char *timeout_s = NULL;
-    int binary = 0, npos, want_help;
+    int binary = 0, npos;
     const struct cli_opt opts[] = {
         {"timeout", 't', &timeout_s, NULL},
         {"binary", 'b', NULL, &binary},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
-    }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
     }
     if (npos < 1) {
         return cli_usage_error("send", "missing ring name");

@@ -97,24 +97,17 @@ static void json(const char *name, const struct view_info *v)
 
 int cmd_stat(int argc, char **argv)
 {
-    int as_json = 0, npos, want_help;
+    int as_json = 0, npos;
     const struct cli_opt opts[] = {
         {"json", 'j', NULL, &as_json},
         {NULL, 0, NULL, NULL},
     };
-    int r = cli_parse(argc, argv, opts, &npos, &want_help);
-    if (r != 0) {
+    int r = cli_start(argc, argv, opts, help, &npos);
+    if (r != CLI_CONTINUE) {
         return r;
     }
-    if (want_help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (npos != 1) {
-        return cli_usage_error("stat", npos == 0 ? "missing ring name" : "too many arguments");
-    }
-    const char *name = argv[1];
-    if ((r = cli_check_name("stat", name)) != 0) {
+    const char *name;
+    if ((r = cli_one_name("stat", npos, argv, &name)) != 0) {
         return r;
     }
     char what[SHMRING_NAME_MAX + 16];

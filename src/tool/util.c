@@ -335,3 +335,26 @@ int64_t cli_slice(int64_t deadline)
     }
     return deadline - now < CLI_SLICE_NS ? deadline - now : CLI_SLICE_NS;
 }
+
+int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *help, int *npos)
+{
+    int want_help = 0;
+    int r = cli_parse(argc, argv, opts, npos, &want_help);
+    if (r != 0) {
+        return r;
+    }
+    if (want_help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    return CLI_CONTINUE;
+}
+
+int cli_one_name(const char *cmd, int npos, char **argv, const char **name)
+{
+    if (npos != 1) {
+        return cli_usage_error(cmd, npos == 0 ? "missing ring name" : "too many arguments");
+    }
+    *name = argv[1];
+    return cli_check_name(cmd, *name);
+}
