@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "layout.h"
 
@@ -54,39 +55,85 @@ struct shmring__cons {
 int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size);
 int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size);
 
-/* The hot path is inline so that shmring_send/recv compile to straight-line code. */
+/* The hot path is inline so that shmring_send/recv compile to straight-line code. The functions
+ * below copy the fields they use into locals and store them back once: the shared-memory stores
+ * (atomics, volatile record headers) could alias the view as far as the compiler knows, so
+ * reading fields after them would reload each one. */
 
-/* Producer: room for a len-byte payload, contiguous and 8-byte aligned, at *slot.
- * 0, -EAGAIN full, -EMSGSIZE len > max_msg, -EPROTO corrupt head. The caller checks that no
- * reservation is open. */
-static inline int shmring__prod_reserve(struct shmring__prod *p, uint64_t len, void **slot)
+/* Copies n bytes. Messages of 16 bytes or less, the common size of small messages, take two
+ * possibly overlapping loads and stores instead of a call into the C library, which is a third
+ * of a small message's cost. Never touches a byte outside [src, src + n) or [dst, dst + n). */
+static inline void shmring__copy(void *dst, const void *src, uint64_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (n > 16) {
+        memcpy(d, s, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {
+        unsigned char a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    }
+}
+
+/* Producer: makes room for a len-byte payload, contiguous and 8-byte aligned, at
+ * p->data + p->widx + SHMRING__REC_HDR (writing a padding record first when the end of the data
+ * area is too close). 0, -EAGAIN full, -EMSGSIZE len > max_msg, -EPROTO corrupt head. */
+static inline int shmring__prod_room(struct shmring__prod *p, uint64_t len)
 {
     if (len > p->max_msg) {
         return -EMSGSIZE;
     }
-    uint64_t need = shmring__rec_size(len);
-    uint64_t to_end = p->cap - p->widx;
-    uint64_t total = need <= to_end ? need : to_end + need; /* padding, then the record at 0 */
-    if (p->cap - (p->tail - p->head_cache) < total) {
+    const uint64_t cap = p->cap;
+    const uint64_t tail = p->tail;
+    const uint64_t widx = p->widx;
+    const uint64_t need = shmring__rec_size(len);
+    const uint64_t to_end = cap - widx;
+    const uint64_t total = need <= to_end ? need : to_end + need; /* padding, then the record */
+    if (cap - (tail - p->head_cache) < total) {
         /* A1: pairs with R2 in shmring__cons_publish(): the consumer has finished reading every
          * byte before head, so they may be overwritten. */
         uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
-        if (p->tail - head > p->cap || head - p->head_cache > p->cap) {
+        if (tail - head > cap || head - p->head_cache > cap) {
             p->broken = 1; /* head ran backwards or past tail: the consumer's line is corrupt */
             return -EPROTO;
         }
         p->head_cache = head;
-        if (p->cap - (p->tail - head) < total) {
+        if (cap - (tail - head) < total) {
             p->full_events++;
             return -EAGAIN;
         }
     }
     if (need > to_end) {
-        volatile struct shmring__rec *pad = (volatile struct shmring__rec *)(p->data + p->widx);
+        volatile struct shmring__rec *pad = (volatile struct shmring__rec *)(p->data + widx);
         pad->len = (uint32_t)(to_end - SHMRING__REC_HDR);
         pad->tag = SHMRING__REC_PAD;
-        p->tail += to_end;
+        p->tail = tail + to_end;
         p->widx = 0;
+    }
+    return 0;
+}
+
+/* Producer: shmring__prod_room(), then opens a reservation at *slot. The caller checks that no
+ * reservation is open. */
+static inline int shmring__prod_reserve(struct shmring__prod *p, uint64_t len, void **slot)
+{
+    int err = shmring__prod_room(p, len);
+    if (err != 0) {
+        return err;
     }
     p->resv_len = len;
     p->resv_open = 1;
@@ -94,18 +141,16 @@ static inline int shmring__prod_reserve(struct shmring__prod *p, uint64_t len, v
     return 0;
 }
 
-/* Producer: finishes the open reservation with len <= reserved bytes (not yet visible). */
+/* Producer: completes a len-byte record at widx whose room was made (not yet visible). */
 static inline void shmring__prod_commit(struct shmring__prod *p, uint64_t len)
 {
-    volatile struct shmring__rec *rec = (volatile struct shmring__rec *)(p->data + p->widx);
-    uint64_t size = shmring__rec_size(len);
+    const uint64_t widx = p->widx;
+    const uint64_t size = shmring__rec_size(len);
+    volatile struct shmring__rec *rec = (volatile struct shmring__rec *)(p->data + widx);
     rec->len = (uint32_t)len;
     rec->tag = SHMRING__REC_MSG;
     p->tail += size;
-    p->widx += size;
-    if (p->widx == p->cap) {
-        p->widx = 0;
-    }
+    p->widx = widx + size == p->cap ? 0 : widx + size;
     p->resv_open = 0;
     p->sent_msgs++;
     p->sent_bytes += len;
@@ -114,47 +159,55 @@ static inline void shmring__prod_commit(struct shmring__prod *p, uint64_t len)
 /* Producer: makes every commit so far visible to the consumer (one release store). */
 static inline void shmring__prod_publish(struct shmring__prod *p)
 {
+    struct shmring__hdr *h = p->hdr;
+    const uint64_t tail = p->tail;
     /* Counters: only the producer writes them; readers take a relaxed snapshot. */
-    atomic_store_explicit(&p->hdr->sent_msgs, p->sent_msgs, memory_order_relaxed);
-    atomic_store_explicit(&p->hdr->sent_bytes, p->sent_bytes, memory_order_relaxed);
+    atomic_store_explicit(&h->sent_msgs, p->sent_msgs, memory_order_relaxed);
+    atomic_store_explicit(&h->sent_bytes, p->sent_bytes, memory_order_relaxed);
     /* R1: publishes the record headers and payloads written above; pairs with A2 in
-     * shmring__cons_peek(). */
-    atomic_store_explicit(&p->hdr->tail, p->tail, memory_order_release);
+     * shmring__cons_next(). */
+    atomic_store_explicit(&h->tail, tail, memory_order_release);
 }
 
-/* Consumer: the oldest message, without removing it. Returns its length, -EAGAIN when empty,
- * -EBADMSG for a malformed record, -EPROTO for a corrupt tail. Every value read from the ring
- * is read once into a local and checked before use: the producer may be hostile. */
-static inline int64_t shmring__cons_peek(struct shmring__cons *c, const void **msg)
+/* Consumer: finds the oldest message without removing it. Returns its length and sets *msg to
+ * its payload and *size to its record bytes; -EAGAIN when empty, -EBADMSG for a malformed
+ * record, -EPROTO for a corrupt tail. A padding record on the way is skipped (c->dirty says the
+ * head moved). Every value read from the ring is read once into a local and checked before use:
+ * the producer may be hostile. */
+static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **msg,
+                                         uint64_t *size)
 {
+    const uint64_t cap = c->cap;
+    uint64_t head = c->head;
+    uint64_t ridx = c->ridx;
+    uint64_t tail = c->tail_cache;
     for (;;) {
-        if (c->head == c->tail_cache) {
+        if (head == tail) {
             /* A2: pairs with R1 in shmring__prod_publish(): records before tail are complete. */
-            uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
-            if (tail - c->head > c->cap || tail - c->tail_cache > c->cap) {
+            tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
+            if (tail - head > cap || tail - c->tail_cache > cap) {
                 c->broken = -EPROTO; /* tail ran backwards or too far: the producer's line */
                 return -EPROTO;
             }
             c->tail_cache = tail;
-            if (tail == c->head) {
+            if (tail == head) {
                 return -EAGAIN;
             }
         }
-        uint64_t avail = c->tail_cache - c->head;
-        uint64_t to_end = c->cap - c->ridx;
+        const uint64_t avail = tail - head;
+        const uint64_t to_end = cap - ridx;
         volatile const struct shmring__rec *rec =
-            (volatile const struct shmring__rec *)(c->data + c->ridx);
-        uint32_t len = rec->len;
-        uint32_t tag = rec->tag;
+            (volatile const struct shmring__rec *)(c->data + ridx);
+        const uint32_t len = rec->len;
+        const uint32_t tag = rec->tag;
         if (tag == SHMRING__REC_MSG) {
-            uint64_t size = shmring__rec_size(len);
-            if (len > c->max_msg || size > to_end || size > avail) {
+            const uint64_t rsize = shmring__rec_size(len);
+            if (len > c->max_msg || rsize > to_end || rsize > avail) {
                 c->broken = -EBADMSG;
                 return -EBADMSG;
             }
-            c->peek_size = size;
-            c->peek_len = len;
-            *msg = c->data + c->ridx + SHMRING__REC_HDR;
+            *size = rsize;
+            *msg = c->data + ridx + SHMRING__REC_HDR;
             return (int64_t)len;
         }
         /* Padding at offset 0 would span the whole data area: no producer writes it (a record
@@ -162,39 +215,60 @@ static inline int64_t shmring__cons_peek(struct shmring__cons *c, const void **m
          * this loop to one skip per call: otherwise a hostile producer that keeps adding the
          * capacity to tail could hold a non-blocking call here indefinitely. */
         if (tag != SHMRING__REC_PAD || len != to_end - SHMRING__REC_HDR || to_end > avail ||
-            c->ridx == 0) {
+            ridx == 0) {
             c->broken = -EBADMSG;
             return -EBADMSG;
         }
-        c->head += to_end; /* skip the padding; after it ridx is 0, so no second skip follows */
+        head += to_end; /* skip the padding; after it ridx is 0, so no second skip follows */
+        ridx = 0;
+        c->head = head;
         c->ridx = 0;
         c->dirty = 1;
     }
 }
 
-/* Consumer: removes the peeked message locally (not yet visible to the producer). */
+/* Consumer: shmring__cons_next(), remembering the message for shmring__cons_consume(). */
+static inline int64_t shmring__cons_peek(struct shmring__cons *c, const void **msg)
+{
+    uint64_t size;
+    int64_t len = shmring__cons_next(c, msg, &size);
+    if (len >= 0) {
+        c->peek_size = size;
+        c->peek_len = (uint64_t)len;
+    }
+    return len;
+}
+
+/* Consumer: removes the message shmring__cons_next() found (size record bytes, len payload
+ * bytes) locally; not yet visible to the producer. */
+static inline void shmring__cons_advance(struct shmring__cons *c, uint64_t size, uint64_t len)
+{
+    const uint64_t ridx = c->ridx + size;
+    c->head += size;
+    c->ridx = ridx == c->cap ? 0 : ridx;
+    c->recv_msgs++;
+    c->recv_bytes += len;
+    c->dirty = 1;
+}
+
+/* Consumer: removes the peeked message locally. */
 static inline void shmring__cons_consume(struct shmring__cons *c)
 {
-    c->head += c->peek_size;
-    c->ridx += c->peek_size;
-    if (c->ridx == c->cap) {
-        c->ridx = 0;
-    }
-    c->recv_msgs++;
-    c->recv_bytes += c->peek_len;
+    shmring__cons_advance(c, c->peek_size, c->peek_len);
     c->peek_size = 0;
-    c->dirty = 1;
 }
 
 /* Consumer: gives the consumed bytes back to the producer (one release store). */
 static inline void shmring__cons_publish(struct shmring__cons *c)
 {
-    atomic_store_explicit(&c->hdr->recv_msgs, c->recv_msgs, memory_order_relaxed);
-    atomic_store_explicit(&c->hdr->recv_bytes, c->recv_bytes, memory_order_relaxed);
-    /* R2: tells the producer that every byte before head has been read; pairs with A1 in
-     * shmring__prod_reserve(). */
-    atomic_store_explicit(&c->hdr->head, c->head, memory_order_release);
+    struct shmring__hdr *h = c->hdr;
+    const uint64_t head = c->head;
     c->dirty = 0;
+    atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
+    atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
+    /* R2: tells the producer that every byte before head has been read; pairs with A1 in
+     * shmring__prod_room(). */
+    atomic_store_explicit(&h->head, head, memory_order_release);
 }
 
 #endif /* SHMRING_RING_H */

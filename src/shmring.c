@@ -336,15 +336,12 @@ int shmring_send(shmring *r, const void *msg, size_t len)
         return -EINVAL;
     }
     struct shmring__prod *p = &r->side.prod;
-    void *slot;
-    err = shmring__prod_reserve(p, len, &slot);
+    err = shmring__prod_room(p, len);
     if (UNLIKELY(err != 0)) {
-        p->resv_open = 0;
         return producer_full(r, err);
     }
-    if (len != 0) { /* msg may be NULL then, and memcpy(NULL, ...) is undefined even for 0 */
-        memcpy(slot, msg, len);
-    }
+    /* msg may be NULL when len is 0: shmring__copy() reads nothing then. */
+    shmring__copy(p->data + p->widx + SHMRING__REC_HDR, msg, len);
     shmring__prod_commit(p, len);
     shmring__prod_publish(p);
     shmring__wake_peer(r, &r->hdr->consumer_waiting);
@@ -410,15 +407,12 @@ int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n)
             err = -EINVAL;
             break;
         }
-        void *slot;
-        err = shmring__prod_reserve(p, m->iov_len, &slot);
+        err = shmring__prod_room(p, m->iov_len);
         if (err != 0) {
-            p->resv_open = 0;
             break;
         }
-        if (m->iov_len != 0) { /* iov_base may be NULL then */
-            memcpy(slot, m->iov_base, m->iov_len);
-        }
+        /* iov_base may be NULL when iov_len is 0: shmring__copy() reads nothing then. */
+        shmring__copy(p->data + p->widx + SHMRING__REC_HDR, m->iov_base, m->iov_len);
         shmring__prod_commit(p, m->iov_len);
     }
     if (sent > 0) {
@@ -446,18 +440,16 @@ ssize_t shmring_recv(shmring *r, void *buf, size_t cap)
         return -EINVAL;
     }
     const void *msg;
-    int64_t len = shmring__cons_peek(c, &msg);
+    uint64_t size;
+    int64_t len = shmring__cons_next(c, &msg, &size);
     if (UNLIKELY(len < 0)) {
         return consumer_empty(r, (int)len);
     }
     if (UNLIKELY((uint64_t)len > cap)) {
-        c->peek_size = 0; /* leave it in place */
-        return -EMSGSIZE;
+        return -EMSGSIZE; /* left in place */
     }
-    if (len != 0) { /* buf may be NULL then (cap 0) */
-        memcpy(buf, msg, (size_t)len);
-    }
-    shmring__cons_consume(c);
+    shmring__copy(buf, msg, (uint64_t)len); /* buf may be NULL when len is 0 (cap 0) */
+    shmring__cons_advance(c, size, (uint64_t)len);
     shmring__cons_publish(c);
     shmring__wake_peer(r, &r->hdr->producer_waiting);
     return (ssize_t)len;
@@ -515,12 +507,13 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
             shmring__wake_peer(r, &r->hdr->producer_waiting);
         }
         const void *msg;
-        len = shmring__cons_peek(c, &msg);
+        uint64_t size;
+        len = shmring__cons_next(c, &msg, &size);
         if (len < 0) {
             break;
         }
         int stop = fn(ctx, msg, (size_t)len);
-        shmring__cons_consume(c);
+        shmring__cons_advance(c, size, (uint64_t)len);
         done++;
         if (stop != 0) {
             break;

@@ -143,6 +143,26 @@ static uint64_t fill_bytes(struct tr *t, uint64_t bytes, uint64_t *seq, uint64_t
 
 /* ---- format and check ---------------------------------------------------------------------- */
 
+/* shmring__copy() takes its own path for 1-3, 4-7, 8-16 and longer messages: every length copies
+ * exactly its bytes, in place, and touches nothing either side of source or destination. */
+static void test_copy_every_length(void **state)
+{
+    (void)state;
+    unsigned char src[64 + 16], dst[64 + 16];
+    for (size_t n = 0; n <= 64; n++) {
+        for (size_t i = 0; i < sizeof src; i++) {
+            src[i] = (unsigned char)(i * 7 + n + 1);
+            dst[i] = 0xa5;
+        }
+        shmring__copy(dst + 8, src + 8, n);
+        for (size_t i = 0; i < sizeof dst; i++) {
+            int inside = i >= 8 && i < 8 + n;
+            assert_int_equal(dst[i], inside ? src[i] : 0xa5);
+        }
+    }
+    shmring__copy(NULL, NULL, 0); /* a zero-length send may pass NULL */
+}
+
 static void test_format_args(void **state)
 {
     (void)state;
@@ -989,6 +1009,7 @@ static void test_model_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_every_length),
         cmocka_unit_test(test_format_args),
         cmocka_unit_test(test_max_msg_formula),
         cmocka_unit_test(test_check_rejects),
