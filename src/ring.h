@@ -174,8 +174,7 @@ static inline void shmring__prod_publish(struct shmring__prod *p)
  * record, -EPROTO for a corrupt tail. A padding record on the way is skipped (c->dirty says the
  * head moved). Every value read from the ring is read once into a local and checked before use:
  * the producer may be hostile. */
-static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **msg,
-                                         uint64_t *size)
+static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **msg, uint64_t *size)
 {
     const uint64_t cap = c->cap;
     uint64_t head = c->head;
