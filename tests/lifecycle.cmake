@@ -5,7 +5,8 @@ shmring_add_test(test_wait SOURCES test_wait.c LABELS xproc TIMEOUT 120)
 # 10 million messages with both sides sleeping often; the futex wait is wrapped at link time to
 # catch lost wake-ups (see the file). Twice: membarrier barriers, then plain fences. About 12 s
 # each on a quiet 2-core machine; when other heavy processes compete for the cores both sides
-# sleep far more often and a run took 280 s, hence the generous timeout.
+# sleep far more often and a run took 285 s, so the producer stops early after 300 s
+# (SHMRING_STRESS_SECONDS; the run then says so and must have moved at least a tenth).
 shmring_add_test(test_wait_stress SOURCES test_wait_stress.c LABELS stress TIMEOUT 900)
 target_link_options(test_wait_stress PRIVATE -Wl,--wrap=shmring__plat_wait)
 add_test(NAME test_wait_stress_fence COMMAND test_wait_stress --fence)
