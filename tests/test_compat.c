@@ -446,6 +446,39 @@ static int agent_fork_check(const char *newval)
     return t_wait(pid);
 }
 
+/* The header of the mapping SHMRING_COMPAT_NAME names, mapped here read-only (the library's own
+ * handle is private to it), so that a process can watch the value's sequence number. NULL when
+ * the object does not exist. */
+static struct shmring__hdr *map_value_header(void)
+{
+    char path[300];
+    const char *name = getenv(NAME_ENV);
+    snprintf(path, sizeof path, "/%s", name != NULL ? name : "");
+    int fd = shm_open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        return NULL;
+    }
+    void *p = mmap(NULL, sizeof(struct shmring__hdr), PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Waits until a set has begun: every set moves the sequence number away from `from` (W1 or W3 in
+ * compat.c) before it copies a byte, and with hook 2 it then sleeps 300 ms in the middle of its
+ * copy. A fixed pause instead would race with a setter that a loaded machine has not run yet.
+ * 0 once it moved, -1 after REPLY_MS. */
+static int await_set_started(struct shmring__hdr *h, uint64_t from)
+{
+    int64_t end = t_now_ms() + REPLY_MS;
+    while (atomic_load(&h->legacy_seq) == from) {
+        if (t_now_ms() > end) {
+            return -1;
+        }
+        usleep(200);
+    }
+    return 0;
+}
+
 /* 'W' (with hook 2): while a thread of this process overwrites the value in place and sleeps in
  * the middle of its copy, another thread's get must wait for it (the kernel lock of our own
  * process is invisible to us, so only the process-local flag says the writer lives) and return
@@ -460,13 +493,23 @@ static int agent_local_overwrite(const char *val)
 {
     pthread_t th;
     char got[MAXS + 1];
+    struct shmring__hdr *h = map_value_header();
+    if (h == NULL) {
+        return 1001;
+    }
+    uint64_t from = atomic_load(&h->legacy_seq);
     if (pthread_create(&th, NULL, local_setter, (void *)(uintptr_t)val) != 0) {
+        munmap(h, sizeof *h);
         return -1;
     }
-    usleep(100000); /* the setter is inside its 300 ms pause now */
+    int started = await_set_started(h, from); /* the setter is inside its 300 ms pause now */
     GetSharedMem(got, sizeof got);
     int rc = shmring_compat_status();
     pthread_join(th, NULL);
+    munmap(h, sizeof *h);
+    if (started != 0) {
+        return 1002;
+    }
     if (rc == 0 && strcmp(got, val) != 0) {
         rc = 1000;
     }
@@ -483,13 +526,23 @@ static int agent_two_setters(void)
     char got[MAXS + 1];
     pthread_t th;
     sc_make(v1, 1500, 7, 1);
+    struct shmring__hdr *h = map_value_header();
+    if (h == NULL) {
+        return 1001;
+    }
+    uint64_t from = atomic_load(&h->legacy_seq);
     if (pthread_create(&th, NULL, local_setter, v1) != 0) {
+        munmap(h, sizeof *h);
         return -1;
     }
-    usleep(100000);
+    int started = await_set_started(h, from); /* the first setter is inside its pause now */
     SetSharedMem("Z");
     int rc = shmring_compat_status();
     pthread_join(th, NULL);
+    munmap(h, sizeof *h);
+    if (started != 0) {
+        return 1002;
+    }
     GetSharedMem(got, sizeof got);
     if (rc == 0) {
         rc = shmring_compat_status();
@@ -1059,8 +1112,12 @@ static void test_slow_overwrite(void **state)
     sc_make(prev, 3000, 1, 1);
     sc_make(next, 3000, 2, 2);
     assert_int_equal(agent_set(&a, prev), 0);
+    struct shmring__hdr *h = map_value_header();
+    assert_non_null(h);
+    uint64_t from = atomic_load(&h->legacy_seq);
     agent_send(&w, 'W', (uint32_t)strlen(next), 0, next);
-    usleep(100000);
+    assert_int_equal(await_set_started(h, from), 0); /* w's setter sleeps inside its copy now */
+    munmap(h, sizeof *h);
     assert_int_equal(agent_get(&a, got), 0); /* another process */
     assert_string_equal(got, next);
     assert_int_equal(agent_reply(&w), 0); /* a thread of the writer's own process */
