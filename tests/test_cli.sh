@@ -252,6 +252,11 @@ yes message | "$BIN" send "$D" >/dev/null 2>&1 &
 YES_PID=$!
 BGPIDS+=("$YES_PID")
 expect "busy producer attached" wait_for peer_alive "$D" producer
+# Attached is not yet sending: a producer descheduled between its open and its first sends (a
+# loaded machine) would leave the ring empty and the drain below would find nothing (exit 5).
+# Once it has hit a full ring, the ring stays full until a consumer comes.
+ring_filled() { "$BIN" stat "$1" --json 2>/dev/null | grep -qE '"full_events":[1-9]'; }
+expect "busy producer filled the ring" wait_for ring_filled "$D"
 timeout 10 "$BIN" recv "$D" >"$TMP/drain.out" 2>"$TMP/drain.err"
 expect "recv drains what was waiting and exits while a producer keeps sending" test $? -eq 0
 expect "the drain printed about a ring's worth" test "$(wc -l <"$TMP/drain.out")" -ge 100 -a \
