@@ -1,5 +1,5 @@
 # Core tests: the ring protocol over heap memory, opening and validation through the public API,
-# cross-process transfer and threaded transfer. See docs/readme/testing-core.md.
+# cross-process transfer and threaded transfer. See README.md, "What the core tests cover".
 shmring_add_test(test_ring SOURCES test_ring.c LABELS unit TIMEOUT 60)
 shmring_add_test(test_open SOURCES test_open.c LABELS unit TIMEOUT 60)
 # Forks a producer and a consumer that move 10 million messages: ~30 s on 2 idle cores, minutes

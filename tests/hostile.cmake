@@ -1,6 +1,6 @@
 # Issue 6: hostile input and faults. Fuzz targets and their regression replays, a scribbling
 # peer, permissions and names, and a soak test (label soak: not in the default run).
-# See docs/readme/security.md.
+# See README.md, "Security: hostile peers and other users".
 
 set(SHMRING_FUZZ_TARGETS mapping api)
 set(SHMRING_FUZZ_HAVE_COMPAT OFF)

@@ -25,7 +25,7 @@
  *
  * Not tested, by design: a peer that ftruncate()s the object smaller. Accesses beyond the new
  * end then raise SIGBUS; POSIX shared memory cannot be sealed against that (see
- * docs/readme/security.md).
+ * README.md, "Security").
  *
  * SHMRING_SCRIBBLE_MS sets the scribbling time (default 2000). */
 #include <errno.h>

@@ -16,7 +16,7 @@
  *                              300 000 messages while the consumer hides its flag before some
  *                              sleeps (a simulated broken barrier): the detector must fire
  *   test_wait_stress --mixed   consumer with fences, producer with membarrier (not run by CTest:
- *                              mixing is unsupported in theory; see docs/readme/lifecycle.md)
+ *                              mixing is unsupported in theory; see README.md, "Known limits")
  * SHMRING_STRESS_MSGS=n overrides the message count (10 000 000). The work is also bounded in time:
  * the producer stops early once SHMRING_STRESS_SECONDS (default 300, a third of the CTest
  * timeout) have passed. A quiet 2-core machine moves 10 million messages in ~12 s; a loaded one

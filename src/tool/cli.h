@@ -10,7 +10,7 @@
 
 #include "shmring.h"
 
-/* Exit codes: documented in docs/readme/cli.md and `shmring --help`; scripts rely on them. */
+/* Exit codes: documented in README.md ("Exit codes") and `shmring --help`; scripts rely on them. */
 enum {
     CLI_OK = 0,
     CLI_USAGE = 1,     /* bad command line, name, size, mode or number */
