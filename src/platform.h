@@ -83,6 +83,8 @@ int64_t shmring__plat_now_ns(void);
 int64_t shmring__plat_coarse_ns(void);
 void shmring__plat_sleep_ns(int64_t ns);
 void shmring__plat_cpu_relax(void);
+/* Lets another runnable thread of this CPU run (returns at once when there is none). */
+void shmring__plat_yield(void);
 int32_t shmring__plat_pid(void);
 
 /* Fork handlers (pthread_atfork): prepare/parent run around fork in the parent, child in the

@@ -7,8 +7,13 @@
 
 #include "handle.h"
 
-#define SPIN_ROUNDS 2000             /* ~20-60 us of polling before the first sleep */
-#define SLICE_NS    (40 * 1000000ll) /* the longest sleep between liveness probes */
+#define SPIN_ROUNDS 2000 /* ~20-60 us of polling before the first sleep */
+/* After the first rounds the spin yields the CPU now and then: when the peer shares this CPU
+ * (a one-CPU container, or both pinned together), it gets to run and answer instead of waiting
+ * for our spin to end. With a CPU of its own the yield returns at once. */
+#define SPIN_YIELD_EVERY 512 /* rounds 128, 640, 1152, 1664: a few, as a yield under load can */
+#define SPIN_YIELD_AT    128 /* hand the CPU away for a whole time slice of another process */
+#define SLICE_NS         (40 * 1000000ll) /* the longest sleep between liveness probes */
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
@@ -23,7 +28,11 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
     }
     int64_t deadline = timeout_ns < 0 ? INT64_MAX : shmring__plat_now_ns() + timeout_ns;
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        shmring__plat_cpu_relax();
+        if (i % SPIN_YIELD_EVERY == SPIN_YIELD_AT) {
+            shmring__plat_yield();
+        } else {
+            shmring__plat_cpu_relax();
+        }
         if ((res = try(r, arg)) != -EAGAIN) {
             return res;
         }

@@ -212,6 +212,11 @@ void shmring__plat_cpu_relax(void)
 #endif
 }
 
+void shmring__plat_yield(void)
+{
+    sched_yield();
+}
+
 int32_t shmring__plat_pid(void)
 {
     return (int32_t)getpid();
