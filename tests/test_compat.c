@@ -345,11 +345,17 @@ static int agent_reply(struct agent *ag)
     return rc;
 }
 
+/* Sends a command that is answered by its status alone; returns that. */
+static int agent_call(struct agent *ag, char op, uint32_t a, uint32_t b, const void *data)
+{
+    agent_send(ag, op, a, b, data);
+    return agent_reply(ag);
+}
+
 /* SetSharedMem(s) in the agent; returns its status. */
 static int agent_set(struct agent *ag, const char *s)
 {
-    agent_send(ag, 'S', (uint32_t)strlen(s), 0, s);
-    return agent_reply(ag);
+    return agent_call(ag, 'S', (uint32_t)strlen(s), 0, s);
 }
 
 /* GetSharedMem(buf, cch) in the agent, whose buffer is pre-filled with GUARD; the first size
@@ -374,26 +380,65 @@ static int agent_get(struct agent *ag, char *out)
     return rc;
 }
 
+/* GetSharedMem in ag must return status rc and the string want. A macro, so that a failure
+ * names the test's line. */
+static char get_buf[MAXS + 1];
+#define assert_get(ag, rc, want)                                                                   \
+    do {                                                                                           \
+        assert_int_equal(agent_get((ag), get_buf), (rc));                                          \
+        assert_string_equal(get_buf, (want));                                                      \
+    } while (0)
+
 static void agent_setenv_name(struct agent *ag, const char *name)
 {
-    agent_send(ag, 'E', (uint32_t)strlen(name), 0, name);
-    assert_int_equal(agent_reply(ag), 0);
+    assert_int_equal(agent_call(ag, 'E', (uint32_t)strlen(name), 0, name), 0);
 }
 
 static int agent_status(struct agent *ag)
 {
-    agent_send(ag, 'P', 0, 0, NULL);
-    return agent_reply(ag);
+    return agent_call(ag, 'P', 0, 0, NULL);
+}
+
+/* Closes both pipes (end of input: the agent exit()s) and returns its exit status. */
+static int agent_reap(struct agent *ag)
+{
+    close(ag->cmd);
+    close(ag->res);
+    agent_track(0, ag->pid);
+    return t_wait(ag->pid);
 }
 
 /* Asks the agent to exit() and returns its exit status. */
 static int agent_exit(struct agent *ag)
 {
     agent_send(ag, 'X', 0, 0, NULL);
-    close(ag->cmd);
-    close(ag->res);
-    agent_track(0, ag->pid);
-    return t_wait(ag->pid);
+    return agent_reap(ag);
+}
+
+/* agent_exit for an agent that ran 'A': reads its exit handler's report (the status, and the
+ * value it read into got), checks that it exited with 0, and returns the status. */
+static int agent_exit_handler_report(struct agent *ag, char *got)
+{
+    int32_t rc;
+    uint32_t len;
+    agent_send(ag, 'X', 0, 0, NULL);
+    assert_int_equal(read_all(ag->res, &rc, sizeof rc, REPLY_MS), 0);
+    assert_int_equal(read_all(ag->res, &len, sizeof len, REPLY_MS), 0);
+    assert_true(len <= MAXS);
+    assert_int_equal(read_all(ag->res, got, len, REPLY_MS), 0);
+    got[len] = '\0';
+    assert_int_equal(agent_reap(ag), 0);
+    return rc;
+}
+
+/* Both agents exit with 0 (b may be NULL), and the last exit removes the name. */
+static void agents_exit(const char *name, struct agent *a, struct agent *b)
+{
+    assert_int_equal(agent_exit(a), 0);
+    if (b != NULL) {
+        assert_int_equal(agent_exit(b), 0);
+    }
+    assert_false(t_shm_exists(name));
 }
 
 static void agent_kill(struct agent *ag)
@@ -632,29 +677,22 @@ static void test_two_processes(void **state)
 {
     (void)state;
     char name[256];
-    char got[MAXS + 1];
     use_name("two", name, sizeof name);
     struct agent a;
     struct agent b;
     agent_start(&a, 0);
     agent_start(&b, 0);
-    assert_int_equal(agent_get(&a, got), 0); /* before any set: "" */
-    assert_string_equal(got, "");
+    assert_get(&a, 0, ""); /* before any set */
     assert_true(t_shm_exists(name));
     assert_int_equal(agent_set(&a, "hello from A"), 0);
     for (int i = 0; i < 3; i++) { /* reads do not consume */
-        assert_int_equal(agent_get(&b, got), 0);
-        assert_string_equal(got, "hello from A");
+        assert_get(&b, 0, "hello from A");
     }
     assert_int_equal(agent_set(&b, "and now from B"), 0);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "and now from B");
+    assert_get(&a, 0, "and now from B");
     assert_int_equal(agent_set(&a, ""), 0); /* the empty string is a value like any other */
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, "");
-    assert_int_equal(agent_exit(&a), 0);
-    assert_int_equal(agent_exit(&b), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&b, 0, "");
+    agents_exit(name, &a, &b);
 }
 
 /* A get that starts after a set returned (in another process) sees that value: the pipe round
@@ -664,7 +702,6 @@ static void test_get_after_set(void **state)
     (void)state;
     char name[256];
     char want[MAXS + 1];
-    char got[MAXS + 1];
     use_name("order", name, sizeof name);
     struct agent ag[2];
     agent_start(&ag[0], 0);
@@ -673,17 +710,13 @@ static void test_get_after_set(void **state)
         size_t len = i % 5 == 4 ? 2000 + (i * 131) % (MAXS - 2000) : SC_HDR + (i * 37) % 500;
         sc_make(want, len, i % 2, i);
         assert_int_equal(agent_set(&ag[i % 2], want), 0);
-        assert_int_equal(agent_get(&ag[(i + 1) % 2], got), 0);
-        assert_string_equal(got, want);
+        assert_get(&ag[(i + 1) % 2], 0, want);
     }
     struct agent late;
     agent_start(&late, 0); /* a process started afterwards sees the last value too */
-    assert_int_equal(agent_get(&late, got), 0);
-    assert_string_equal(got, want);
+    assert_get(&late, 0, want);
     assert_int_equal(agent_exit(&late), 0);
-    assert_int_equal(agent_exit(&ag[0]), 0);
-    assert_int_equal(agent_exit(&ag[1]), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &ag[0], &ag[1]);
 }
 
 static void test_truncation(void **state)
@@ -704,8 +737,7 @@ static void test_truncation(void **state)
         assert_int_equal(strlen(got), want);
         assert_memory_equal(got, s, want);
     }
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &a, NULL);
 }
 
 /* cchSize 0, 1, exact, short, and larger than the real buffer: never a byte past the bound. */
@@ -746,15 +778,13 @@ static void test_cch_size(void **state)
     assert_int_equal(agent_get_raw(&a, UINT_MAX, 64, buf), 0);
     assert_string_equal(buf, v);
     assert_memory_equal(buf + 12, guard, 52);
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &a, NULL);
 }
 
 static void test_null_arguments(void **state)
 {
     (void)state;
     char name[256];
-    char got[MAXS + 1];
     char buf[16];
     char guard[16];
     memset(guard, GUARD, sizeof guard);
@@ -762,23 +792,17 @@ static void test_null_arguments(void **state)
     struct agent a;
     agent_start(&a, 0);
     /* No-ops do not even attach. */
-    agent_send(&a, 'Z', 0, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
-    agent_send(&a, 'N', 100, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_call(&a, 'Z', 0, 0, NULL), 0);
+    assert_int_equal(agent_call(&a, 'N', 100, 0, NULL), 0);
     assert_int_equal(agent_get_raw(&a, 0, 16, buf), 0);
     assert_memory_equal(buf, guard, 16);
     assert_false(t_shm_exists(name));
     /* And once attached they change nothing. */
     assert_int_equal(agent_set(&a, "keep me"), 0);
-    agent_send(&a, 'Z', 0, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
-    agent_send(&a, 'N', 100, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "keep me");
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    assert_int_equal(agent_call(&a, 'Z', 0, 0, NULL), 0);
+    assert_int_equal(agent_call(&a, 'N', 100, 0, NULL), 0);
+    assert_get(&a, 0, "keep me");
+    agents_exit(name, &a, NULL);
 }
 
 static int child_uses_queue_only(void *arg)
@@ -829,20 +853,14 @@ static void test_lifetime_exit(void **state)
     assert_int_equal(agent_get(&b, got), 0);
     assert_int_equal(agent_exit(&a), 0);
     assert_true(t_shm_exists(name)); /* b is still attached */
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, "lives on");
+    assert_get(&b, 0, "lives on");
     /* b leaves by end of input (returning from its loop through exit()). */
-    close(b.cmd);
-    agent_track(0, b.pid);
-    assert_int_equal(t_wait(b.pid), 0);
-    close(b.res);
+    assert_int_equal(agent_reap(&b), 0);
     assert_false(t_shm_exists(name));
     /* The next user starts with the empty string. */
     agent_start(&a, 0);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "");
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&a, 0, "");
+    agents_exit(name, &a, NULL);
 }
 
 /* Every attached process killed: the name stays (nobody could remove it); the next attacher
@@ -851,7 +869,6 @@ static void test_lifetime_sigkill(void **state)
 {
     (void)state;
     char name[256];
-    char got[MAXS + 1];
     use_name("kill", name, sizeof name);
     struct agent a;
     struct agent b;
@@ -859,24 +876,33 @@ static void test_lifetime_sigkill(void **state)
     agent_start(&a, 0);
     agent_start(&b, 0);
     assert_int_equal(agent_set(&a, "doomed"), 0);
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, "doomed");
+    assert_get(&b, 0, "doomed");
     agent_kill(&a);
     agent_kill(&b);
     assert_true(t_shm_exists(name));
     agent_start(&c, 0);
-    assert_int_equal(agent_get(&c, got), 0);
-    assert_string_equal(got, "");
+    assert_get(&c, 0, "");
     assert_int_equal(agent_set(&c, "fresh"), 0);
-    assert_int_equal(agent_get(&c, got), 0);
-    assert_string_equal(got, "fresh");
-    assert_int_equal(agent_exit(&c), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&c, 0, "fresh");
+    agents_exit(name, &c, NULL);
 }
 
 static int64_t ms_since(int64_t t0)
 {
     return t_now_ms() - t0;
+}
+
+/* Starts agents a and b, sets prev through a, and starts k (hook 1), which stops half-way
+ * through its set of next: half of next is in the data area then. */
+static void start_midcopy(struct agent *a, struct agent *b, struct agent *k, const char *prev,
+                          const char *next)
+{
+    agent_start(a, 0);
+    agent_start(b, 0);
+    agent_start(k, 1);
+    assert_int_equal(agent_set(a, prev), 0);
+    agent_send(k, 'S', (uint32_t)strlen(next), 0, next);
+    agent_wait_stopped(k);
 }
 
 /* A setter SIGKILLed inside SetSharedMem when old + new fit the data area together: the previous
@@ -887,45 +913,32 @@ static void test_kill_midcopy_fits(void **state)
     char name[256];
     char prev[MAXS + 1];
     char next[MAXS + 1];
-    char got[MAXS + 1];
     use_name("midfit", name, sizeof name);
     struct agent a;
     struct agent b;
     struct agent k;
-    agent_start(&a, 0);
-    agent_start(&b, 0);
-    agent_start(&k, 1);
     sc_make(prev, 1500, 1, 1);
     sc_make(next, 2000, 2, 2); /* 1500 + 2000 <= 3584: written beside the previous value */
-    assert_int_equal(agent_set(&a, prev), 0);
-    agent_send(&k, 'S', (uint32_t)strlen(next), 0, next);
-    agent_wait_stopped(&k); /* half of next is in the data area now */
+    start_midcopy(&a, &b, &k, prev, next);
 
     int64_t t0 = t_now_ms();
-    assert_int_equal(agent_get(&b, got), 0); /* the live, stopped setter does not block gets */
-    assert_string_equal(got, prev);
+    assert_get(&b, 0, prev); /* the live, stopped setter does not block gets */
     assert_true(ms_since(t0) < 900);
     /* It does hold the setters' lock: another set gives up after about a second. */
     t0 = t_now_ms();
     assert_int_equal(agent_set(&b, "blocked"), -ETIMEDOUT);
     int64_t waited = ms_since(t0);
     assert_true(waited >= 900 && waited < 5000);
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, prev);
+    assert_get(&b, 0, prev);
 
     agent_kill(&k); /* killed inside the copy */
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, prev);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, prev);
+    assert_get(&b, 0, prev);
+    assert_get(&a, 0, prev);
     t0 = t_now_ms();
     assert_int_equal(agent_set(&b, "after the kill"), 0); /* the kernel dropped its lock */
     assert_true(ms_since(t0) < 900);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "after the kill");
-    assert_int_equal(agent_exit(&a), 0);
-    assert_int_equal(agent_exit(&b), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&a, 0, "after the kill");
+    agents_exit(name, &a, &b);
 }
 
 /* The same when old + new do not fit together: the setter overwrites in place, so its death
@@ -942,14 +955,9 @@ static void test_kill_midcopy_overwrite(void **state)
     struct agent a;
     struct agent b;
     struct agent k;
-    agent_start(&a, 0);
-    agent_start(&b, 0);
-    agent_start(&k, 1);
     sc_make(prev, 3000, 1, 1);
     sc_make(next, 3000, 2, 2); /* 3000 + 3000 > 3584: in place */
-    assert_int_equal(agent_set(&a, prev), 0);
-    agent_send(&k, 'S', (uint32_t)strlen(next), 0, next);
-    agent_wait_stopped(&k);
+    start_midcopy(&a, &b, &k, prev, next);
 
     int64_t t0 = t_now_ms();
     assert_int_equal(agent_get(&b, got), -ETIMEDOUT);
@@ -959,20 +967,14 @@ static void test_kill_midcopy_overwrite(void **state)
 
     agent_kill(&k);
     t0 = t_now_ms();
-    assert_int_equal(agent_get(&b, got), -EOWNERDEAD);
-    assert_string_equal(got, "");
-    assert_int_equal(agent_get(&a, got), -EOWNERDEAD);
-    assert_string_equal(got, "");
+    assert_get(&b, -EOWNERDEAD, "");
+    assert_get(&a, -EOWNERDEAD, "");
     assert_true(ms_since(t0) < 900);
     assert_int_equal(agent_set(&b, "repaired"), 0);
     assert_true(ms_since(t0) < 1900);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "repaired");
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, "repaired");
-    assert_int_equal(agent_exit(&a), 0);
-    assert_int_equal(agent_exit(&b), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&a, 0, "repaired");
+    assert_get(&b, 0, "repaired");
+    agents_exit(name, &a, &b);
 }
 
 /* A hostile or buggy process scribbles on the value's bounds and sequence: gets report it
@@ -1000,22 +1002,18 @@ static void test_hostile_header(void **state)
                                    (uint64_t)1 << 32 | DATA_CAP};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         atomic_store(&h->legacy_cur, bad[i]);
-        assert_int_equal(agent_get(&a, got), -EPROTO);
-        assert_string_equal(got, "");
+        assert_get(&a, -EPROTO, "");
         assert_int_equal(agent_set(&a, "fixed"), 0);
-        assert_int_equal(agent_get(&a, got), 0);
-        assert_string_equal(got, "fixed");
+        assert_get(&a, 0, "fixed");
     }
     /* An odd sequence with no setter alive looks like a setter that died overwriting. */
     atomic_store(&h->legacy_seq, atomic_load(&h->legacy_seq) | 1);
     assert_int_equal(agent_get(&a, got), -EOWNERDEAD);
     assert_int_equal(agent_set(&a, "again"), 0);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "again");
+    assert_get(&a, 0, "again");
     munmap(h, SHMRING_COMPAT_SIZE);
     close(fd);
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &a, NULL);
 }
 
 /* A failed attach is reported by shmring_compat_status, leaves "" in the buffer, and is retried
@@ -1031,8 +1029,7 @@ static void test_attach_errors(void **state)
     struct agent a;
     agent_start(&a, 0);
     agent_setenv_name(&a, "bad/name");
-    assert_int_equal(agent_get(&a, got), -EINVAL);
-    assert_string_equal(got, "");
+    assert_get(&a, -EINVAL, "");
     assert_int_equal(agent_set(&a, "x"), -EINVAL);
     assert_int_equal(agent_status(&a), -EINVAL);
 
@@ -1047,11 +1044,9 @@ static void test_attach_errors(void **state)
 
     /* Retried on the next call: now it works. */
     assert_int_equal(agent_set(&a, "works now"), 0);
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, "works now");
+    assert_get(&a, 0, "works now");
     assert_true(t_shm_exists(qname));
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(qname));
+    agents_exit(qname, &a, NULL);
     assert_false(t_shm_exists(name));
 }
 
@@ -1061,19 +1056,15 @@ static void test_fork_child(void **state)
 {
     (void)state;
     char name[256];
-    char got[MAXS + 1];
     use_name("fork", name, sizeof name);
     struct agent a;
     agent_start(&a, 0);
     assert_int_equal(agent_set(&a, "set by the parent"), 0);
     const char *v = "set by the child";
-    agent_send(&a, 'F', (uint32_t)strlen(v), 0, v);
-    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_call(&a, 'F', (uint32_t)strlen(v), 0, v), 0);
     assert_true(t_shm_exists(name));
-    assert_int_equal(agent_get(&a, got), 0);
-    assert_string_equal(got, v);
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&a, 0, v);
+    agents_exit(name, &a, NULL);
 }
 
 /* Threads of one process share one lock owner in the kernel: they must still never tear. */
@@ -1090,9 +1081,7 @@ static void test_threads_one_process(void **state)
     agent_send(&b, 'T', 4, 20000, NULL);
     assert_int_equal(agent_reply(&a), 0);
     assert_int_equal(agent_reply(&b), 0);
-    assert_int_equal(agent_exit(&a), 0);
-    assert_int_equal(agent_exit(&b), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &a, &b);
 }
 
 /* An in-place overwrite by a live setter that takes long: readers of the same process and of
@@ -1103,7 +1092,6 @@ static void test_slow_overwrite(void **state)
     char name[256];
     char prev[MAXS + 1];
     char next[MAXS + 1];
-    char got[MAXS + 1];
     use_name("slow", name, sizeof name);
     struct agent a;
     struct agent w;
@@ -1118,17 +1106,13 @@ static void test_slow_overwrite(void **state)
     agent_send(&w, 'W', (uint32_t)strlen(next), 0, next);
     assert_int_equal(await_set_started(h, from), 0); /* w's setter sleeps inside its copy now */
     munmap(h, sizeof *h);
-    assert_int_equal(agent_get(&a, got), 0); /* another process */
-    assert_string_equal(got, next);
+    assert_get(&a, 0, next);              /* another process */
     assert_int_equal(agent_reply(&w), 0); /* a thread of the writer's own process */
     sc_make(prev, 3000, 1, 3);
-    agent_send(&w, 'W', (uint32_t)strlen(prev), 0, prev); /* once more, without the reader */
-    assert_int_equal(agent_reply(&w), 0);
-    agent_send(&w, 'V', 0, 0, NULL);
-    assert_int_equal(agent_reply(&w), 0);
-    assert_int_equal(agent_exit(&a), 0);
-    assert_int_equal(agent_exit(&w), 0);
-    assert_false(t_shm_exists(name));
+    /* Once more, without the reader. */
+    assert_int_equal(agent_call(&w, 'W', (uint32_t)strlen(prev), 0, prev), 0);
+    assert_int_equal(agent_call(&w, 'V', 0, 0, NULL), 0);
+    agents_exit(name, &a, &w);
 }
 
 /* Calls from an exit handler that runs after the library's own (which detached the process)
@@ -1143,47 +1127,21 @@ static void test_call_from_exit_handler(void **state)
     struct agent b;
     agent_start(&a, 0);
     agent_start(&b, 0);
-    agent_send(&a, 'A', 0, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_call(&a, 'A', 0, 0, NULL), 0);
     assert_int_equal(agent_set(&a, "before exit"), 0);
     assert_int_equal(agent_get(&b, got), 0);
-    agent_send(&a, 'X', 0, 0, NULL);
-    int32_t rc;
-    uint32_t len;
-    assert_int_equal(read_all(a.res, &rc, sizeof rc, REPLY_MS), 0);
-    assert_int_equal(read_all(a.res, &len, sizeof len, REPLY_MS), 0);
-    assert_true(len <= MAXS);
-    assert_int_equal(read_all(a.res, got, len, REPLY_MS), 0);
-    got[len] = '\0';
-    assert_int_equal(rc, 0);
+    assert_int_equal(agent_exit_handler_report(&a, got), 0);
     assert_string_equal(got, "before exit");
-    close(a.cmd);
-    close(a.res);
-    agent_track(0, a.pid);
-    assert_int_equal(t_wait(a.pid), 0);
-    assert_int_equal(agent_get(&b, got), 0);
-    assert_string_equal(got, "set at exit");
-    assert_int_equal(agent_exit(&b), 0);
-    assert_false(t_shm_exists(name));
+    assert_get(&b, 0, "set at exit");
+    agents_exit(name, &b, NULL);
 
     /* Alone: the library's exit handler was the last detacher (the value is gone); the handler's
      * calls attach afresh, and their attachment, the last again, removes the name. */
     agent_start(&a, 0);
-    agent_send(&a, 'A', 0, 0, NULL);
-    assert_int_equal(agent_reply(&a), 0);
+    assert_int_equal(agent_call(&a, 'A', 0, 0, NULL), 0);
     assert_int_equal(agent_set(&a, "alone"), 0);
-    agent_send(&a, 'X', 0, 0, NULL);
-    assert_int_equal(read_all(a.res, &rc, sizeof rc, REPLY_MS), 0);
-    assert_int_equal(read_all(a.res, &len, sizeof len, REPLY_MS), 0);
-    assert_true(len <= MAXS);
-    assert_int_equal(read_all(a.res, got, len, REPLY_MS), 0);
-    got[len] = '\0';
-    assert_int_equal(rc, 0);
+    assert_int_equal(agent_exit_handler_report(&a, got), 0);
     assert_string_equal(got, ""); /* the library's exit handler detached the last user */
-    close(a.cmd);
-    close(a.res);
-    agent_track(0, a.pid);
-    assert_int_equal(t_wait(a.pid), 0);
     assert_false(t_shm_exists(name));
 }
 
@@ -1203,8 +1161,7 @@ static void test_default_name(void **state)
     agent_setenv_name(&a, "");
     assert_int_equal(agent_set(&a, "default"), 0);
     assert_true(t_shm_exists(SHMRING_COMPAT_DEFAULT_NAME));
-    assert_int_equal(agent_exit(&a), 0);
-    assert_false(t_shm_exists(SHMRING_COMPAT_DEFAULT_NAME));
+    agents_exit(SHMRING_COMPAT_DEFAULT_NAME, &a, NULL);
 }
 
 /* ---- stress: 4 setter and 4 getter processes
@@ -1338,8 +1295,7 @@ static void test_stress(void **state)
     assert_int_equal(sum.errors, 0);
     assert_int_equal(sum.stale, 0);
     assert_true(sum.overwrites > 0);
-    assert_int_equal(agent_exit(&keeper), 0);
-    assert_false(t_shm_exists(name));
+    agents_exit(name, &keeper, NULL);
     munmap(sh, sizeof *sh);
 }
 

@@ -167,8 +167,9 @@ struct pk_totals {
     int64_t max_epipe_ns;
 };
 
-static void run_producer_kill(int run, uint64_t *rng, struct pk_totals *tot)
+static void run_producer_kill(int run, uint64_t *rng, void *totals)
 {
+    struct pk_totals *tot = totals;
     char tag[32];
     snprintf(tag, sizeof tag, "pk%d", run);
     struct pk_args a = {tl_name(tag), tl_shared(sizeof(struct pk_shared)), 0, 0, t_rand(rng), 1};
@@ -305,19 +306,25 @@ static void run_producer_kill(int run, uint64_t *rng, struct pk_totals *tot)
     tl_unshare(a2.sh, sizeof *a2.sh);
 }
 
+/* RUNS runs of one(run, &rng, totals), the seeds drawn from seed; returns the seconds taken. */
+static double kill_runs(void (*one)(int, uint64_t *, void *), uint64_t seed, void *totals)
+{
+    uint64_t rng = seed;
+    int64_t t0 = tl_now_ns();
+    for (int i = 0; i < RUNS; i++) {
+        one(i, &rng, totals);
+    }
+    return (double)(tl_now_ns() - t0) / 1e9;
+}
+
 static void test_producer_killed(void **state)
 {
     (void)state;
-    uint64_t rng = 0x5eed0001;
     struct pk_totals tot = {0};
-    int64_t t0 = tl_now_ns();
-    for (int i = 0; i < RUNS; i++) {
-        run_producer_kill(i, &rng, &tot);
-    }
+    double secs = kill_runs(run_producer_kill, 0x5eed0001, &tot);
     print_message("    %d producer kills in %.2f s, %llu messages checked (%llu from killed "
                   "producers)\n",
-                  RUNS, (double)(tl_now_ns() - t0) / 1e9, (unsigned long long)tot.messages,
-                  (unsigned long long)tot.old_msgs);
+                  RUNS, secs, (unsigned long long)tot.messages, (unsigned long long)tot.old_msgs);
     print_message("    killed while: idle %d, in send %d, holding a reservation %d, in a batch %d;"
                   " before attaching %d\n",
                   tot.phases[PH_IDLE], tot.phases[PH_SEND], tot.phases[PH_RESERVED],
@@ -432,8 +439,9 @@ static int ck_send(shmring *p, uint8_t *buf, size_t len, uint64_t seq, pid_t *c2
     }
 }
 
-static void run_consumer_kill(int run, uint64_t *rng, struct ck_totals *tot)
+static void run_consumer_kill(int run, uint64_t *rng, void *totals)
 {
+    struct ck_totals *tot = totals;
     char tag[32];
     snprintf(tag, sizeof tag, "ck%d", run);
     struct ck_args a = {tl_name(tag), tl_shared(sizeof(struct ck_shared)), t_rand(rng)};
@@ -508,14 +516,10 @@ static void run_consumer_kill(int run, uint64_t *rng, struct ck_totals *tot)
 static void test_consumer_killed(void **state)
 {
     (void)state;
-    uint64_t rng = 0x5eed0002;
     struct ck_totals tot = {0};
-    int64_t t0 = tl_now_ns();
-    for (int i = 0; i < RUNS; i++) {
-        run_consumer_kill(i, &rng, &tot);
-    }
-    print_message("    %d consumer kills in %.2f s, %llu messages checked\n", RUNS,
-                  (double)(tl_now_ns() - t0) / 1e9, (unsigned long long)tot.messages);
+    double secs = kill_runs(run_consumer_kill, 0x5eed0002, &tot);
+    print_message("    %d consumer kills in %.2f s, %llu messages checked\n", RUNS, secs,
+                  (unsigned long long)tot.messages);
     print_message("    killed holding a peeked message %d times (redelivered, i.e. seen twice: %d);"
                   " inside recv_wait %d times\n",
                   tot.held_at_kill, tot.dups, tot.in_recv_at_kill);

@@ -92,27 +92,6 @@ static void maybe_pause(const struct trun *run, uint64_t *rng)
     }
 }
 
-struct spin {
-    unsigned n;
-    int64_t since_ms;
-};
-
-static int spin_once(struct spin *s)
-{
-    if (s->n++ == 0) {
-        s->since_ms = t_now_ms();
-    }
-    if (s->n < 1024) {
-        /* The first ~30 us: the peer is most likely just busy on the other core. */
-        shmring__plat_cpu_relax();
-        return 1;
-    }
-    /* Longer: on a busy host the peer may be waiting for our core. sched_yield does not reliably
-     * hand the core over (and is a costly system call on a virtual machine); a short sleep does. */
-    usleep(20);
-    return (s->n & 63) != 0 || t_now_ms() - s->since_ms <= T_STUCK_MS;
-}
-
 #define T_FAIL(side, ...)                                                                          \
     do {                                                                                           \
         snprintf(x->err[side], sizeof x->err[side], __VA_ARGS__);                                  \
@@ -128,7 +107,7 @@ static void *producer(void *arg)
     uint8_t *buf = malloc(max * 16 + 128);
     struct iovec iov[16];
     uint64_t rng = x->seed, prng = x->seed ^ 0x5555;
-    struct spin s = {0};
+    struct t_spin s = {0, 0, T_STUCK_MS};
     int rc;
     for (uint64_t seq = 0; seq < run->count;) {
         if (run->variant == V_BATCH) {
@@ -136,23 +115,11 @@ static void *producer(void *arg)
             if (n > run->count - seq) {
                 n = (size_t)(run->count - seq);
             }
-            uint64_t rng_save = rng;
-            size_t off = 0;
-            for (size_t i = 0; i < n; i++) {
-                iov[i].iov_len = t_len(&rng, max);
-                iov[i].iov_base = buf + off;
-                t_msg_fill(iov[i].iov_base, iov[i].iov_len, seq + i);
-                off += (iov[i].iov_len + 7) & ~(size_t)7;
-            }
-            rc = shmring_send_batch(r, iov, n);
+            rc = t_send_batch(r, seq, n, t_len, &rng, iov, buf);
             if (rc < 0) {
                 T_FAIL(0, "send_batch at %llu: %s", (unsigned long long)seq, shmring_strerror(rc));
             }
-            rng = rng_save; /* replay the lengths of what went */
-            for (int i = 0; i < rc; i++) {
-                t_len(&rng, max);
-            }
-            if (rc == 0 && !spin_once(&s)) {
+            if (rc == 0 && !t_spin_once(&s)) {
                 T_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
             }
             if (rc > 0) {
@@ -167,7 +134,7 @@ static void *producer(void *arg)
             size_t rlen = len + extra <= max ? len + extra : max;
             void *slot = NULL;
             while ((rc = shmring_reserve(r, rlen, &slot)) == -EAGAIN) {
-                if (!spin_once(&s)) {
+                if (!t_spin_once(&s)) {
                     T_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
             }
@@ -182,7 +149,7 @@ static void *producer(void *arg)
         } else {
             t_msg_fill(buf, len, seq);
             while ((rc = shmring_send(r, buf, len)) == -EAGAIN) {
-                if (!spin_once(&s)) {
+                if (!t_spin_once(&s)) {
                     T_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
             }
@@ -199,31 +166,6 @@ static void *producer(void *arg)
     return NULL;
 }
 
-struct check {
-    uint64_t rng, seq;
-    size_t max;
-    int bad;
-    char why[160];
-};
-
-static int check_one(struct check *c, const void *msg, size_t len)
-{
-    size_t want = t_len(&c->rng, c->max);
-    if (len != want || !t_msg_check(msg, len, c->seq)) {
-        snprintf(c->why, sizeof c->why, "message %llu: len %zu (want %zu) or content wrong",
-                 (unsigned long long)c->seq, len, want);
-        c->bad = 1;
-        return 1;
-    }
-    c->seq++;
-    return 0;
-}
-
-static int drain_fn(void *ctx, const void *msg, size_t len)
-{
-    return check_one(ctx, msg, len);
-}
-
 static void *consumer(void *arg)
 {
     struct tctx *x = arg;
@@ -231,61 +173,22 @@ static void *consumer(void *arg)
     shmring *r = x->c;
     const size_t max = shmring_max_msg(r);
     uint8_t *buf = malloc(max + 1);
-    struct check chk = {x->seed, 0, max, 0, ""};
+    struct t_check chk = {t_len, x->seed, 0, max, 0, ""};
     uint64_t prng = x->seed ^ 0xAAAA;
-    struct spin s = {0};
+    struct t_spin s = {0, 0, T_STUCK_MS};
     while (chk.seq < run->count && !chk.bad) {
-        ssize_t n = 0;
         if (run->variant == V_BATCH) {
             size_t lim = (size_t)(t_rand(&prng) % 32);
             if (lim > run->count - chk.seq) {
                 lim = (size_t)(run->count - chk.seq);
             }
-            int rc = shmring_drain(r, drain_fn, &chk, lim);
-            if (rc < 0) {
-                T_FAIL(1, "drain at %llu: %s", (unsigned long long)chk.seq, shmring_strerror(rc));
-            }
-            if (rc == 0 && !spin_once(&s)) {
-                T_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
-            }
-            if (rc > 0) {
-                s.n = 0;
-            }
+            t_drain_check(&chk, r, lim, &s);
             continue;
         }
         if (run->variant == V_ZEROCOPY) {
-            const void *msg = NULL;
-            while ((n = shmring_peek(r, &msg)) == -EAGAIN) {
-                if (!spin_once(&s)) {
-                    T_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
-                }
-            }
-            s.n = 0;
-            if (n >= 0) {
-                check_one(&chk, msg, (size_t)n);
-                int rc = shmring_release(r);
-                if (rc != 0) {
-                    T_FAIL(1, "release: %s", shmring_strerror(rc));
-                }
-            }
-        } else if (run->variant == V_BLOCKING) {
-            n = shmring_recv_wait(r, buf, max + 1, T_WAIT_NS);
-            if (n >= 0) {
-                check_one(&chk, buf, (size_t)n);
-            }
+            t_peek_check(&chk, r, 0, &s); /* spinning on shmring_peek */
         } else {
-            while ((n = shmring_recv(r, buf, max + 1)) == -EAGAIN) {
-                if (!spin_once(&s)) {
-                    T_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
-                }
-            }
-            s.n = 0;
-            if (n >= 0) {
-                check_one(&chk, buf, (size_t)n);
-            }
-        }
-        if (n < 0) {
-            T_FAIL(1, "receive at %llu: %s", (unsigned long long)chk.seq, shmring_strerror((int)n));
+            t_recv_check(&chk, r, buf, run->variant == V_BLOCKING ? T_WAIT_NS : 0, &s);
         }
         maybe_pause(run, &prng);
     }

@@ -117,28 +117,6 @@ static void x_maybe_pause(const struct xrun *run, uint64_t *rng)
     }
 }
 
-struct spin {
-    unsigned n;
-    int64_t since_ms;
-};
-
-/* One round of waiting in a spinning loop; 0 when stuck for X_STUCK_MS. */
-static int spin_once(struct spin *s)
-{
-    if (s->n++ == 0) {
-        s->since_ms = t_now_ms();
-    }
-    if (s->n < 1024) {
-        /* The first ~30 us: the peer is most likely just busy on the other core. */
-        shmring__plat_cpu_relax();
-        return 1;
-    }
-    /* Longer: on a busy host the peer may be waiting for our core. sched_yield does not reliably
-     * hand the core over (and is a costly system call on a virtual machine); a short sleep does. */
-    usleep(20);
-    return (s->n & 63) != 0 || t_now_ms() - s->since_ms <= X_STUCK_MS;
-}
-
 static void x_setenv(const struct xrun *run)
 {
     /* Read once per process, at the first shmring_open: so this must come first. */
@@ -174,7 +152,7 @@ static int x_producer(void *p)
     uint8_t *buf = malloc(max * 32 + 64);
     struct iovec iov[32];
     uint64_t rng = a->sh->seed, prng = a->sh->seed ^ 0x5555;
-    struct spin s = {0};
+    struct t_spin s = {0, 0, X_STUCK_MS};
     for (uint64_t seq = 0; seq < run->count;) {
         if (run->variant == V_BATCH) {
             /* Up to 32 messages per call; what does not fit is offered again. */
@@ -182,24 +160,11 @@ static int x_producer(void *p)
             if (n > run->count - seq) {
                 n = (size_t)(run->count - seq);
             }
-            uint64_t rng_save = rng;
-            size_t off = 0;
-            for (size_t i = 0; i < n; i++) {
-                iov[i].iov_len = x_len(&rng, max);
-                iov[i].iov_base = buf + off;
-                t_msg_fill(iov[i].iov_base, iov[i].iov_len, seq + i);
-                off += (iov[i].iov_len + 7) & ~(size_t)7;
-            }
-            rc = shmring_send_batch(r, iov, n);
+            rc = t_send_batch(r, seq, n, x_len, &rng, iov, buf);
             if (rc < 0) {
                 X_FAIL(0, "send_batch at %llu: %s", (unsigned long long)seq, shmring_strerror(rc));
             }
-            /* Replay the lengths of the messages that went, so both PRNGs stay in step. */
-            rng = rng_save;
-            for (int i = 0; i < rc; i++) {
-                x_len(&rng, max);
-            }
-            if (rc == 0 && !spin_once(&s)) {
+            if (rc == 0 && !t_spin_once(&s)) {
                 X_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
             }
             if (rc > 0) {
@@ -226,7 +191,7 @@ static int x_producer(void *p)
         } else {
             t_msg_fill(buf, len, seq);
             while ((rc = shmring_send(r, buf, len)) == -EAGAIN) {
-                if (!spin_once(&s)) {
+                if (!t_spin_once(&s)) {
                     X_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
             }
@@ -249,41 +214,6 @@ static int x_producer(void *p)
 
 /* ---- consumer ------------------------------------------------------------------------------- */
 
-struct xcheck {
-    uint64_t rng, seq;
-    size_t max;
-    int bad;
-    char why[200];
-};
-
-/* Checks that (msg, len) is message number c->seq. */
-static int x_check(struct xcheck *c, const void *msg, size_t len)
-{
-    size_t want = x_len(&c->rng, c->max);
-    if (len != want) {
-        snprintf(c->why, sizeof c->why, "message %llu: length %zu, want %zu",
-                 (unsigned long long)c->seq, len, want);
-        c->bad = 1;
-        return 1;
-    }
-    if (!t_msg_check(msg, len, c->seq)) {
-        uint64_t got = 0;
-        memcpy(&got, msg, len < 8 ? len : 8);
-        snprintf(c->why, sizeof c->why,
-                 "message %llu (len %zu): bad content (its first bytes say seq %llu)",
-                 (unsigned long long)c->seq, len, (unsigned long long)got);
-        c->bad = 1;
-        return 1;
-    }
-    c->seq++;
-    return 0;
-}
-
-static int drain_check(void *ctx, const void *msg, size_t len)
-{
-    return x_check(ctx, msg, len);
-}
-
 static int x_consumer(void *p)
 {
     struct xarg *a = p;
@@ -299,57 +229,23 @@ static int x_consumer(void *p)
     atomic_store(&a->sh->cons_ready, 1);
     const size_t max = shmring_max_msg(r);
     uint8_t *buf = malloc(max + 1);
-    struct xcheck chk = {a->sh->seed, 0, max, 0, ""};
+    struct t_check chk = {x_len, a->sh->seed, 0, max, 0, ""};
     uint64_t prng = a->sh->seed ^ 0xAAAA;
-    struct spin s = {0};
+    struct t_spin s = {0, 0, X_STUCK_MS};
     while (chk.seq < run->count && !chk.bad) {
         if (run->variant == V_BATCH) {
             size_t lim = (size_t)(t_rand(&prng) % 64); /* 0 = everything visible */
             if (lim > run->count - chk.seq) {
                 lim = (size_t)(run->count - chk.seq);
             }
-            rc = shmring_drain(r, drain_check, &chk, lim);
-            if (rc < 0) {
-                X_FAIL(1, "drain at %llu: %s", (unsigned long long)chk.seq, shmring_strerror(rc));
-            }
-            if (rc == 0 && !spin_once(&s)) {
-                X_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
-            }
-            if (rc > 0) {
-                s.n = 0;
-            }
+            t_drain_check(&chk, r, lim, &s);
             continue;
         }
         int64_t t0 = run->variant == V_SPIN ? 0 : t_now_ms();
-        ssize_t n;
         if (run->variant == V_ZEROCOPY) {
-            const void *msg = NULL;
-            n = shmring_peek_wait(r, &msg, X_WAIT_NS);
-            if (n >= 0) {
-                x_check(&chk, msg, (size_t)n);
-                rc = shmring_release(r);
-                if (rc != 0) {
-                    X_FAIL(1, "release: %s", shmring_strerror(rc));
-                }
-            }
-        } else if (run->variant == V_BLOCKING) {
-            n = shmring_recv_wait(r, buf, max + 1, X_WAIT_NS);
-            if (n >= 0) {
-                x_check(&chk, buf, (size_t)n);
-            }
+            t_peek_check(&chk, r, X_WAIT_NS, &s);
         } else {
-            while ((n = shmring_recv(r, buf, max + 1)) == -EAGAIN) {
-                if (!spin_once(&s)) {
-                    X_FAIL(1, "consumer stuck at %llu", (unsigned long long)chk.seq);
-                }
-            }
-            s.n = 0;
-            if (n >= 0) {
-                x_check(&chk, buf, (size_t)n);
-            }
-        }
-        if (n < 0) {
-            X_FAIL(1, "receive at %llu: %s", (unsigned long long)chk.seq, shmring_strerror((int)n));
+            t_recv_check(&chk, r, buf, run->variant == V_BLOCKING ? X_WAIT_NS : 0, &s);
         }
         if (run->variant != V_SPIN && t_now_ms() - t0 >= X_STALL_MS) {
             a->sh->stalls[1]++;
@@ -363,7 +259,7 @@ static int x_consumer(void *p)
     /* Nothing after the last message: the next receive reports the producer's close. */
     s.n = 0;
     while ((rc = (int)shmring_recv_wait(r, buf, max + 1, X_WAIT_NS)) == -EAGAIN) {
-        if (!spin_once(&s)) {
+        if (!t_spin_once(&s)) {
             break;
         }
     }

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "platform.h" /* shmring__plat_cpu_relax */
 
 const char *t_name(const char *tag)
 {
@@ -119,4 +122,140 @@ int64_t t_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int t_spin_once(struct t_spin *s)
+{
+    if (s->n++ == 0) {
+        s->since_ms = t_now_ms();
+    }
+    if (s->n < 1024) {
+        /* The first ~30 us: the peer is most likely just busy on the other core. */
+        shmring__plat_cpu_relax();
+        return 1;
+    }
+    /* Longer: on a busy host the peer may be waiting for our core. sched_yield does not reliably
+     * hand the core over (and is a costly system call on a virtual machine); a short sleep does. */
+    usleep(20);
+    return (s->n & 63) != 0 || t_now_ms() - s->since_ms <= s->stuck_ms;
+}
+
+int t_send_batch(shmring *r, uint64_t seq, size_t n, size_t (*draw_len)(uint64_t *, size_t),
+                 uint64_t *rng, struct iovec *iov, void *buf)
+{
+    const size_t max = shmring_max_msg(r);
+    uint64_t rng_save = *rng;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        iov[i].iov_len = draw_len(rng, max);
+        iov[i].iov_base = (char *)buf + off;
+        t_msg_fill(iov[i].iov_base, iov[i].iov_len, seq + i);
+        off += (iov[i].iov_len + 7) & ~(size_t)7;
+    }
+    int rc = shmring_send_batch(r, iov, n);
+    *rng = rng_save; /* replay the lengths of what went */
+    for (int i = 0; i < rc; i++) {
+        draw_len(rng, max);
+    }
+    return rc;
+}
+
+static int check_fail(struct t_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int check_fail(struct t_check *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    c->bad = 1;
+    return 1;
+}
+
+int t_check_next(struct t_check *c, const void *msg, size_t len)
+{
+    size_t want = c->draw_len(&c->rng, c->max);
+    if (len != want) {
+        return check_fail(c, "message %llu: length %zu, want %zu", (unsigned long long)c->seq, len,
+                          want);
+    }
+    if (!t_msg_check(msg, len, c->seq)) {
+        uint64_t got = 0;
+        memcpy(&got, msg, len < 8 ? len : 8);
+        return check_fail(c, "message %llu (len %zu): bad content (its first bytes say seq %llu)",
+                          (unsigned long long)c->seq, len, (unsigned long long)got);
+    }
+    c->seq++;
+    return 0;
+}
+
+static int drain_one(void *ctx, const void *msg, size_t len)
+{
+    return t_check_next(ctx, msg, len);
+}
+
+int t_drain_check(struct t_check *c, shmring *r, size_t lim, struct t_spin *s)
+{
+    int rc = shmring_drain(r, drain_one, c, lim);
+    if (rc < 0) {
+        return check_fail(c, "drain at %llu: %s", (unsigned long long)c->seq, shmring_strerror(rc));
+    }
+    if (rc == 0 && !t_spin_once(s)) {
+        return check_fail(c, "consumer stuck at %llu", (unsigned long long)c->seq);
+    }
+    if (rc > 0) {
+        s->n = 0;
+    }
+    return c->bad;
+}
+
+/* After a receive: n is its result, msg the message. */
+static int check_received(struct t_check *c, ssize_t n, const void *msg)
+{
+    if (n < 0) {
+        return check_fail(c, "receive at %llu: %s", (unsigned long long)c->seq,
+                          shmring_strerror((int)n));
+    }
+    return t_check_next(c, msg, (size_t)n);
+}
+
+int t_recv_check(struct t_check *c, shmring *r, void *buf, int64_t wait_ns, struct t_spin *s)
+{
+    ssize_t n;
+    if (wait_ns > 0) {
+        n = shmring_recv_wait(r, buf, c->max + 1, wait_ns);
+    } else {
+        while ((n = shmring_recv(r, buf, c->max + 1)) == -EAGAIN) {
+            if (!t_spin_once(s)) {
+                return check_fail(c, "consumer stuck at %llu", (unsigned long long)c->seq);
+            }
+        }
+        s->n = 0;
+    }
+    return check_received(c, n, buf);
+}
+
+int t_peek_check(struct t_check *c, shmring *r, int64_t wait_ns, struct t_spin *s)
+{
+    const void *msg = NULL;
+    ssize_t n;
+    if (wait_ns > 0) {
+        n = shmring_peek_wait(r, &msg, wait_ns);
+    } else {
+        while ((n = shmring_peek(r, &msg)) == -EAGAIN) {
+            if (!t_spin_once(s)) {
+                return check_fail(c, "consumer stuck at %llu", (unsigned long long)c->seq);
+            }
+        }
+        s->n = 0;
+    }
+    if (n < 0) {
+        return check_received(c, n, msg);
+    }
+    t_check_next(c, msg, (size_t)n);
+    int rc = shmring_release(r);
+    if (rc != 0) {
+        return check_fail(c, "release: %s", shmring_strerror(rc));
+    }
+    return c->bad;
 }

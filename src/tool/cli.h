@@ -68,6 +68,8 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int 
  * printing help, CLI_USAGE after printing what was wrong). */
 #define CLI_CONTINUE (-1)
 int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *help, int *npos);
+/* cli_start for a subcommand whose one option is -j/--json, which sets *as_json. */
+int cli_start_json(int argc, char **argv, const char *help, int *as_json, int *npos);
 
 /* Exactly one positional, a valid ring name, into *name: 0, or CLI_USAGE after printing why. */
 int cli_one_name(const char *cmd, int npos, char **argv, const char **name);

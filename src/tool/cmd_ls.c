@@ -111,39 +111,16 @@ static void text(const struct entry *e, size_t n)
     }
 }
 
-static void json_peer(const char *key, const struct view_peer *p)
-{
-    printf("\"%s\":{\"pid\":%d,\"alive\":%s,\"state\":\"%s\"}", key, (int)p->pid,
-           p->alive ? "true" : "false", view_peer_state(p));
-}
-
 static void json(const struct entry *e, size_t n)
 {
     printf("[");
     for (size_t i = 0; i < n; i++) {
-        const struct view_info *v = &e[i].v;
-        const struct shmring_stats *s = &v->stats;
-        int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
-        printf("%s\n{\"name\":", i ? "," : "");
-        cli_json_str(stdout, e[i].name);
-        printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
-               s->flags & SHMRING_PERSIST ? "true" : "false", v->in_use ? "true" : "false");
-        printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
-               s->capacity, s->max_msg);
-        if (legacy) {
-            printf(",\"value_bytes\":%" PRIu64, v->legacy_bytes);
-        } else {
-            printf(",\"used_bytes\":%" PRIu64 ",\"messages\":", s->used_bytes);
-            if (v->messages >= 0) {
-                printf("%" PRId64, v->messages);
-            } else {
-                printf("null");
-            }
-        }
+        printf("%s\n", i ? "," : "");
+        view_json_start(e[i].name, &e[i].v);
         putchar(',');
-        json_peer("producer", &v->producer);
+        view_json_peer("producer", &e[i].v.producer);
         putchar(',');
-        json_peer("consumer", &v->consumer);
+        view_json_peer("consumer", &e[i].v.consumer);
         putchar('}');
     }
     printf("%s]\n", n ? "\n" : "");
@@ -152,11 +129,7 @@ static void json(const struct entry *e, size_t n)
 int cmd_ls(int argc, char **argv)
 {
     int as_json = 0, npos;
-    const struct cli_opt opts[] = {
-        {"json", 'j', NULL, &as_json},
-        {NULL, 0, NULL, NULL},
-    };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start_json(argc, argv, help, &as_json, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }

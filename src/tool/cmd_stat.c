@@ -55,38 +55,18 @@ static void text(const char *name, const struct view_info *v)
     printf("owner       uid %u, mode %04o\n", (unsigned)v->st.uid, (unsigned)v->st.mode);
 }
 
-static void json_peer(const char *key, const struct view_peer *p)
-{
-    printf("\"%s\":{\"pid\":%d,\"alive\":%s,\"state\":\"%s\"}", key, (int)p->pid,
-           p->alive ? "true" : "false", view_peer_state(p));
-}
-
 static void json(const char *name, const struct view_info *v)
 {
     const struct shmring_stats *s = &v->stats;
-    int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
-    printf("{\"name\":");
-    cli_json_str(stdout, name);
-    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
-           s->flags & SHMRING_PERSIST ? "true" : "false", v->in_use ? "true" : "false");
-    printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
-           s->capacity, s->max_msg);
-    if (legacy) {
-        printf(",\"value_bytes\":%" PRIu64, v->legacy_bytes);
-    } else {
-        printf(",\"used_bytes\":%" PRIu64 ",\"messages\":", s->used_bytes);
-        if (v->messages >= 0) {
-            printf("%" PRId64, v->messages);
-        } else {
-            printf("null");
-        }
+    view_json_start(name, v);
+    if (!(v->flags & SHMRING__F_LEGACY)) {
         printf(",\"head\":%" PRIu64 ",\"tail\":%" PRIu64, s->head, s->tail);
     }
     printf(",\"generation\":%" PRIu64 ",\"uid\":%u,\"mode\":\"%04o\",", v->generation,
            (unsigned)v->st.uid, (unsigned)v->st.mode);
-    json_peer("producer", &v->producer);
+    view_json_peer("producer", &v->producer);
     putchar(',');
-    json_peer("consumer", &v->consumer);
+    view_json_peer("consumer", &v->consumer);
     printf(",\"counters\":{\"sent_msgs\":%" PRIu64 ",\"sent_bytes\":%" PRIu64
            ",\"recv_msgs\":%" PRIu64 ",\"recv_bytes\":%" PRIu64 ",\"full_events\":%" PRIu64
            ",\"empty_events\":%" PRIu64 ",\"producer_sleeps\":%" PRIu64
@@ -98,11 +78,7 @@ static void json(const char *name, const struct view_info *v)
 int cmd_stat(int argc, char **argv)
 {
     int as_json = 0, npos;
-    const struct cli_opt opts[] = {
-        {"json", 'j', NULL, &as_json},
-        {NULL, 0, NULL, NULL},
-    };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start_json(argc, argv, help, &as_json, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }

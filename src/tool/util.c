@@ -350,6 +350,15 @@ int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *hel
     return CLI_CONTINUE;
 }
 
+int cli_start_json(int argc, char **argv, const char *help, int *as_json, int *npos)
+{
+    const struct cli_opt opts[] = {
+        {"json", 'j', NULL, as_json},
+        {NULL, 0, NULL, NULL},
+    };
+    return cli_start(argc, argv, opts, help, npos);
+}
+
 int cli_one_name(const char *cmd, int npos, char **argv, const char **name)
 {
     if (npos != 1) {

@@ -2,6 +2,7 @@
  * the header without trusting it, and asks the kernel's locks who is alive. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -171,6 +172,34 @@ const char *view_peer_state(const struct view_peer *p)
     default:
         return "unknown";
     }
+}
+
+void view_json_start(const char *name, const struct view_info *info)
+{
+    const struct shmring_stats *s = &info->stats;
+    int legacy = (info->flags & SHMRING__F_LEGACY) != 0;
+    printf("{\"name\":");
+    cli_json_str(stdout, name);
+    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
+           s->flags & SHMRING_PERSIST ? "true" : "false", info->in_use ? "true" : "false");
+    printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
+           s->capacity, s->max_msg);
+    if (legacy) {
+        printf(",\"value_bytes\":%" PRIu64, info->legacy_bytes);
+    } else {
+        printf(",\"used_bytes\":%" PRIu64 ",\"messages\":", s->used_bytes);
+        if (info->messages >= 0) {
+            printf("%" PRId64, info->messages);
+        } else {
+            printf("null");
+        }
+    }
+}
+
+void view_json_peer(const char *key, const struct view_peer *p)
+{
+    printf("\"%s\":{\"pid\":%d,\"alive\":%s,\"state\":\"%s\"}", key, (int)p->pid,
+           p->alive ? "true" : "false", view_peer_state(p));
 }
 
 int view_fail_check(const char *what, const struct view_info *info)

@@ -36,6 +36,11 @@ int view_load(const char *name, struct view_info *info);
 const char *view_peer_text(const struct view_peer *p, char buf[64]);
 /* "never", "attached" or "closed", for JSON. */
 const char *view_peer_state(const struct view_peer *p);
+/* JSON shared by stat and ls: view_json_start prints '{"name":...' and the fields both show, up to
+ * "messages" (rings) or "value_bytes" (legacy values), leaving the object open; view_json_peer
+ * prints '"key":{pid, alive, state}'. Both write to stdout. */
+void view_json_start(const char *name, const struct view_info *info);
+void view_json_peer(const char *key, const struct view_peer *p);
 /* Prints info->check != 0 as an error ("shmring: <what>: ...") and returns the exit code. */
 int view_fail_check(const char *what, const struct view_info *info);
 
