@@ -3,11 +3,11 @@
 // (--benchmark_repetitions, --benchmark_enable_random_interleaving), medians its aggregates.
 //
 // Names: tput/<transport>/<mapping>/<size> (mapping "-" for peers that have none) and
-// rtt/<transport>/<busy|sleep>/<size>. Counters: msgs_per_s and MB_per_s (throughput);
-// p50_ns, p99_ns and sleeps_per_rt (round trips, where the reported time is the median);
-// line_rtt_ns (a cache line's round trip between the two CPUs just before the case: how far
-// apart the host placed them); x_floor_paired / x_pipe_paired (shmring against its baseline
-// measured right after it in the same repetition).
+// rtt/<transport>/<busy|sleep|sleep1cpu>/<size> (sleep1cpu: both processes on one CPU). Counters:
+// msgs_per_s and MB_per_s (throughput); p50_ns, p99_ns and sleeps_per_rt (round trips, where the
+// reported time is the median); line_rtt_ns (a cache line's round trip between the two CPUs just
+// before the case: how far apart the host placed them); x_floor_paired / x_pipe_paired (shmring
+// against its baseline measured right after it in the same repetition).
 //
 // Environment: SHMRING_BENCH_TARGET_MS, the length of each measured round (default 100).
 // Exit status 1 when a case failed for a reason other than "not applicable" (e.g. a wrong
@@ -128,7 +128,9 @@ void latency(benchmark::State &st, bench_case c)
     st.counters["p99_ns"] = r.p99_ns;
     st.counters["round_trips"] = static_cast<double>(r.msgs);
     st.counters["preempted"] = static_cast<double>(r.preempted);
-    st.counters["line_rtt_ns"] = r.line_rtt_ns;
+    if (!c.one_cpu) {
+        st.counters["line_rtt_ns"] = r.line_rtt_ns;
+    }
     if (c.transport <= BENCH_SHMRING_BATCH) {
         st.counters["sleeps_per_rt"] = r.sleeps_per_rt;
     }
@@ -156,12 +158,12 @@ void register_all()
             for (int t : rings) {
                 add("tput/" + std::string(bench_transport_name(t)) + "/" + map_name(map) + "/" +
                         std::to_string(size),
-                    throughput, bench_case{t, size, map, 0, 0});
+                    throughput, bench_case{t, size, map, 0, 0, 0});
             }
         }
         for (int t : peers) {
             add("tput/" + std::string(bench_transport_name(t)) + "/-/" + std::to_string(size),
-                throughput, bench_case{t, size, 0, 0, 0});
+                throughput, bench_case{t, size, 0, 0, 0, 0});
         }
     }
     const int rtt[] = {BENCH_SHMRING_COPY, BENCH_FLOOR, BENCH_CACHELINE, BENCH_PIPE,
@@ -169,7 +171,7 @@ void register_all()
     for (int sleeping = 0; sleeping <= 1; sleeping++) {
         for (size_t size : {size_t{8}, size_t{1024}}) {
             for (int t : rtt) {
-                bench_case c{t, size, 4096, sleeping, 0};
+                bench_case c{t, size, 4096, sleeping, 0, 0};
                 char why[200];
                 if (bench_not_applicable(&c, 1, why, sizeof why)) {
                     continue; // the floor has no sleeping mode; the cache line carries 8 bytes
@@ -179,6 +181,12 @@ void register_all()
                     latency, c);
             }
         }
+    }
+    // Both processes on one CPU (a one-CPU container): blocking calls whose spin phase must
+    // give the CPU to the peer.
+    for (int t : {BENCH_SHMRING_COPY, BENCH_PIPE}) {
+        add("rtt/" + std::string(bench_transport_name(t)) + "/sleep1cpu/8", latency,
+            bench_case{t, 8, 4096, 1, 0, 1});
     }
 }
 

@@ -112,7 +112,7 @@ def latency_table(R):
     out = ["| size | transport | mode | median | p99 | x pipe | x floor rings | x cache line "
            "| sleeps/rt | line RTT | preempted | n |",
            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for mode in ("busy", "sleep"):
+    for mode in ("busy", "sleep", "sleep1cpu"):
         for s in (8, 1024):
             pipe = R.rtt("pipe", mode, s)
             floor = R.rtt("floor", "busy", s)

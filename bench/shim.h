@@ -34,6 +34,7 @@ struct bench_case {
     size_t map;      /* ring mapping bytes (shmring, floor); ignored by the other transports */
     int sleeping;    /* round trips: 1 = blocking calls with an idle gap, 0 = busy-polling */
     double target_s; /* wall time of the measured round; calibrated by warm-up rounds */
+    int one_cpu;     /* round trips: both processes pinned to the same CPU */
 };
 
 struct bench_result {
