@@ -50,6 +50,7 @@
 
 #include "handle.h"
 #include "shmring.h"
+#include "test_lifeutil.h" /* TL_CHECK */
 #include "testutil.h"
 
 #define RING_SIZE     8192
@@ -57,15 +58,6 @@
 #define CALL_SLACK_MS 2000 /* scheduling on a loaded two-core machine, under sanitizers */
 #define OPEN_BOUND_MS (5000 + CALL_SLACK_MS)
 #define MAX_LEN       600 /* messages of 16..MAX_LEN bytes: many per ring, all checksummed */
-
-#define CK(cond)                                                                                   \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "[pid %d] %s:%d: check failed: %s\n", (int)getpid(), __FILE__,         \
-                    __LINE__, #cond);                                                              \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 /* Counters shared between the processes (an anonymous shared mapping). */
 struct shared {
@@ -166,10 +158,10 @@ static int open_role(int role, shmring **out)
 static int timed_close(shmring *r)
 {
     int64_t t0 = t_now_ms();
-    CK(shmring_close(r) == 0);
+    TL_CHECK(shmring_close(r) == 0);
     int64_t ms = t_now_ms() - t0;
     note_time(&S->max_open_ms, ms);
-    CK(ms <= OPEN_BOUND_MS);
+    TL_CHECK(ms <= OPEN_BOUND_MS);
     return 0;
 }
 
@@ -194,7 +186,7 @@ static int producer(void *arg)
     uint64_t rng = (uint64_t)getpid() * 7919;
     static uint8_t msgs[4][MAX_LEN];
     shmring *r = NULL;
-    CK(open_role(SHMRING_PRODUCER, &r) == 0);
+    TL_CHECK(open_role(SHMRING_PRODUCER, &r) == 0);
     uint64_t seq = 0;
     while (r != NULL && t_now_ms() < end_ms) {
         uint64_t x = t_rand(&rng);
@@ -222,9 +214,9 @@ static int producer(void *arg)
             rc = shmring_reserve_wait(r, len, &slot, WAIT_NS);
             bound += WAIT_NS / 1000000;
             if (rc == 0) {
-                CK((const uint8_t *)slot >= lo + 8 && (const uint8_t *)slot + len <= hi);
+                TL_CHECK((const uint8_t *)slot >= lo + 8 && (const uint8_t *)slot + len <= hi);
                 memcpy(slot, msgs[0], len);
-                CK(shmring_commit(r, len) == 0);
+                TL_CHECK(shmring_commit(r, len) == 0);
             }
             break;
         }
@@ -235,7 +227,7 @@ static int producer(void *arg)
                 iov[i].iov_len = len_of(seq + (uint64_t)i);
             }
             rc = shmring_send_batch(r, iov, (size_t)n);
-            CK(rc <= n);
+            TL_CHECK(rc <= n);
             if (rc == 0) {
                 rc = -EAGAIN; /* nothing fitted */
             }
@@ -255,19 +247,19 @@ static int producer(void *arg)
             atomic_store(&S->sent, seq);
             continue;
         }
-        CK(check_send(rc) == 0);
+        TL_CHECK(check_send(rc) == 0);
         if (rc == -EPROTO) {
             /* Sticky until reopened: the shared indices were found corrupt. */
-            CK(shmring_send(r, msgs[0], 16) == -EPROTO);
-            CK(timed_close(r) == 0);
+            TL_CHECK(shmring_send(r, msgs[0], 16) == -EPROTO);
+            TL_CHECK(timed_close(r) == 0);
             atomic_fetch_add(&S->reopens_p, 1);
-            CK(open_role(SHMRING_PRODUCER, &r) == 0);
+            TL_CHECK(open_role(SHMRING_PRODUCER, &r) == 0);
         } else if (rc == -EPIPE) {
             usleep(200); /* the consumer is reopening */
         }
     }
     if (r != NULL) {
-        CK(timed_close(r) == 0);
+        TL_CHECK(timed_close(r) == 0);
     }
     return 0;
 }
@@ -284,9 +276,9 @@ static int judge(const void *msg, size_t len, const struct seen *where)
 {
     if (where != NULL) {
         const uint8_t *m = msg;
-        CK(m >= where->lo + 8 && m + len <= where->hi);
+        TL_CHECK(m >= where->lo + 8 && m + len <= where->hi);
     }
-    CK(len <= shmring__max_msg_for(RING_SIZE - SHMRING_HEADER_SIZE));
+    TL_CHECK(len <= shmring__max_msg_for(RING_SIZE - SHMRING_HEADER_SIZE));
     uint64_t seq = 0;
     if (len >= 16) {
         memcpy(&seq, msg, 8);
@@ -338,7 +330,7 @@ static int consumer(void *arg)
     uint64_t rng = (uint64_t)getpid() * 104729;
     static uint8_t buf[RING_SIZE];
     shmring *r = NULL;
-    CK(open_role(SHMRING_CONSUMER, &r) == 0);
+    TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
     while (r != NULL && t_now_ms() < end_ms) {
         struct seen w = {(const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE,
                          (const uint8_t *)r->seg.map.base + r->seg.map.size, 0};
@@ -351,13 +343,13 @@ static int consumer(void *arg)
             rc = shmring_recv_wait(r, buf, sizeof buf, WAIT_NS);
             bound += WAIT_NS / 1000000;
             if (rc >= 0) {
-                CK(judge(buf, (size_t)rc, NULL) == 0);
+                TL_CHECK(judge(buf, (size_t)rc, NULL) == 0);
             }
             break;
         case 1:
             rc = shmring_recv(r, buf, 64); /* longer messages: -EMSGSIZE, left in place */
             if (rc >= 0) {
-                CK(judge(buf, (size_t)rc, NULL) == 0);
+                TL_CHECK(judge(buf, (size_t)rc, NULL) == 0);
             }
             break;
         case 2: {
@@ -365,14 +357,14 @@ static int consumer(void *arg)
             rc = shmring_peek_wait(r, &msg, WAIT_NS);
             bound += WAIT_NS / 1000000;
             if (rc >= 0) {
-                CK(judge(msg, (size_t)rc, &w) == 0);
-                CK(shmring_release(r) == 0);
+                TL_CHECK(judge(msg, (size_t)rc, &w) == 0);
+                TL_CHECK(shmring_release(r) == 0);
             }
             break;
         }
         default:
             rc = shmring_drain(r, on_msg, &w, 1 + (x >> 8) % 8);
-            CK(!w.bad);
+            TL_CHECK(!w.bad);
             if (rc == 0) {
                 rc = -EAGAIN;
             }
@@ -389,18 +381,18 @@ static int consumer(void *arg)
         if (rc >= 0) {
             continue;
         }
-        CK(check_recv(rc) == 0);
+        TL_CHECK(check_recv(rc) == 0);
         if (rc == -EPROTO || rc == -EBADMSG) {
-            CK(shmring_recv(r, buf, sizeof buf) == rc); /* sticky until reopened */
-            CK(timed_close(r) == 0);
+            TL_CHECK(shmring_recv(r, buf, sizeof buf) == rc); /* sticky until reopened */
+            TL_CHECK(timed_close(r) == 0);
             atomic_fetch_add(&S->reopens_c, 1);
-            CK(open_role(SHMRING_CONSUMER, &r) == 0);
+            TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
         } else if (rc == -EPIPE) {
             usleep(200); /* the producer is reopening */
         }
     }
     if (r != NULL) {
-        CK(timed_close(r) == 0);
+        TL_CHECK(timed_close(r) == 0);
     }
     return 0;
 }
@@ -458,11 +450,11 @@ static int scribbler(void *arg)
     char path[512];
     snprintf(path, sizeof path, "/%s", ring_name);
     int fd = shm_open(path, O_RDWR, 0);
-    CK(fd >= 0);
+    TL_CHECK(fd >= 0);
     struct stat st;
-    CK(fstat(fd, &st) == 0 && st.st_size == RING_SIZE);
+    TL_CHECK(fstat(fd, &st) == 0 && st.st_size == RING_SIZE);
     uint8_t *mem = mmap(NULL, RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CK(mem != MAP_FAILED);
+    TL_CHECK(mem != MAP_FAILED);
     close(fd);
     struct shmring__hdr *h = (struct shmring__hdr *)mem;
     uint8_t *data = mem + SHMRING_HEADER_SIZE;
@@ -567,11 +559,11 @@ static int clean_producer(void *arg)
 {
     (void)arg;
     shmring *r = NULL;
-    CK(shmring_open(ring_name, SHMRING_PRODUCER, NULL, &r) == 0);
+    TL_CHECK(shmring_open(ring_name, SHMRING_PRODUCER, NULL, &r) == 0);
     uint8_t msg[MAX_LEN];
     for (uint64_t seq = 0; seq < CLEAN_MSGS; seq++) {
         msg_fill(msg, len_of(seq), seq);
-        CK(shmring_send_wait(r, msg, len_of(seq), 10 * 1000000000ll) == 0);
+        TL_CHECK(shmring_send_wait(r, msg, len_of(seq), 10 * 1000000000ll) == 0);
     }
     shmring_close(r);
     return 0;
@@ -581,15 +573,15 @@ static int clean_consumer(void *arg)
 {
     (void)arg;
     shmring *r = NULL;
-    CK(shmring_open(ring_name, SHMRING_CONSUMER, NULL, &r) == 0);
+    TL_CHECK(shmring_open(ring_name, SHMRING_CONSUMER, NULL, &r) == 0);
     uint8_t buf[RING_SIZE];
     for (uint64_t seq = 0; seq < CLEAN_MSGS; seq++) {
         ssize_t n = shmring_recv_wait(r, buf, sizeof buf, 10 * 1000000000ll);
-        CK(n == (ssize_t)len_of(seq));
-        CK(msg_check(buf, (size_t)n));
-        CK(memcmp(buf, &seq, 8) == 0);
+        TL_CHECK(n == (ssize_t)len_of(seq));
+        TL_CHECK(msg_check(buf, (size_t)n));
+        TL_CHECK(memcmp(buf, &seq, 8) == 0);
     }
-    CK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000ll) == -EPIPE);
+    TL_CHECK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000ll) == -EPIPE);
     shmring_close(r);
     return 0;
 }
