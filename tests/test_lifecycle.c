@@ -440,29 +440,13 @@ static void test_exec_drops_the_role(void **state)
 
 /* ---- roles: -EBUSY, takeover, pid reuse ------------------------------------------------------ */
 
-struct holder_args {
-    struct tl_name n;
-    int role;
-    _Atomic uint32_t *ready;
-};
-
-static int role_holder(void *p)
-{
-    struct holder_args *a = p;
-    shmring *r;
-    TL_CHECK_RC(shmring_open(a->n.s, a->role, NULL, &r), 0);
-    atomic_store(a->ready, 1);
-    pause();
-    return 0;
-}
-
 static void busy_then_takeover(int role)
 {
-    struct holder_args a = {tl_name(role == SHMRING_PRODUCER ? "busyp" : "busyc"), role,
-                            tl_shared(sizeof(_Atomic uint32_t))};
+    struct tl_holder_args a = {tl_name(role == SHMRING_PRODUCER ? "busyp" : "busyc"), role,
+                               tl_shared(sizeof(_Atomic uint32_t))};
     shmring *obs[3];
     assert_int_equal(shmring_open(a.n.s, SHMRING_OBSERVER, NULL, &obs[0]), 0);
-    pid_t h = t_spawn(role_holder, &a);
+    pid_t h = t_spawn(tl_role_holder, &a);
     assert_true(tl_await(a.ready, 5000));
     shmring *r;
     /* Another process, and another handle of a process that does not hold it, are refused. */
@@ -550,11 +534,11 @@ static pid_t spawn_with_pid(pid_t want)
 static void test_pid_reuse_cannot_fake_liveness(void **state)
 {
     (void)state;
-    struct holder_args a = {tl_name("pidreuse"), SHMRING_PRODUCER,
-                            tl_shared(sizeof(_Atomic uint32_t))};
+    struct tl_holder_args a = {tl_name("pidreuse"), SHMRING_PRODUCER,
+                               tl_shared(sizeof(_Atomic uint32_t))};
     shmring *c;
     assert_int_equal(shmring_open(a.n.s, SHMRING_CONSUMER, NULL, &c), 0);
-    pid_t h = t_spawn(role_holder, &a);
+    pid_t h = t_spawn(tl_role_holder, &a);
     assert_true(tl_await(a.ready, 5000));
     assert_int_equal(tl_kill(h), 128 + SIGKILL);
 
@@ -809,16 +793,16 @@ static void test_stats_counters(void **state)
 static void test_stats_pids_across_processes(void **state)
 {
     (void)state;
-    struct holder_args ap = {tl_name("statpid"), SHMRING_PRODUCER,
-                             tl_shared(2 * sizeof(_Atomic uint32_t))};
-    struct holder_args ac = ap;
+    struct tl_holder_args ap = {tl_name("statpid"), SHMRING_PRODUCER,
+                                tl_shared(2 * sizeof(_Atomic uint32_t))};
+    struct tl_holder_args ac = ap;
     ac.role = SHMRING_CONSUMER;
     ac.ready = ap.ready + 1;
     shmring *o;
     struct shmring_stats st;
     assert_int_equal(shmring_open(ap.n.s, SHMRING_OBSERVER, NULL, &o), 0);
-    pid_t p = t_spawn(role_holder, &ap);
-    pid_t c = t_spawn(role_holder, &ac);
+    pid_t p = t_spawn(tl_role_holder, &ap);
+    pid_t c = t_spawn(tl_role_holder, &ac);
     assert_true(tl_await(ap.ready, 5000));
     assert_true(tl_await(ac.ready, 5000));
     assert_int_equal(shmring_stats(o, &st), 0);

@@ -184,4 +184,21 @@ static inline int64_t tl_median(int64_t *v, int n)
     return n > 0 ? v[n / 2] : 0;
 }
 
+/* A child that opens n.s in `role`, sets *ready, and holds the role until it is killed. */
+struct tl_holder_args {
+    struct tl_name n;
+    int role;
+    _Atomic uint32_t *ready;
+};
+
+static inline int tl_role_holder(void *p)
+{
+    struct tl_holder_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, a->role, NULL, &r), 0);
+    atomic_store_explicit(a->ready, 1, memory_order_release); /* pairs with tl_await() */
+    pause();
+    return 0;
+}
+
 #endif

@@ -185,22 +185,6 @@ static void test_nonblocking_recv_sees_death(void **state)
 
 /* ---- timeouts ------------------------------------------------------------------------------ */
 
-struct idle_args {
-    struct tl_name n;
-    int role;
-    _Atomic uint32_t *ready;
-};
-
-static int idle_peer(void *p)
-{
-    struct idle_args *a = p;
-    shmring *r;
-    TL_CHECK_RC(shmring_open(a->n.s, a->role, NULL, &r), 0);
-    atomic_store(a->ready, 1);
-    pause();
-    return 0;
-}
-
 /* Times `runs` calls of recv_wait or send_wait with the given timeout; all must say -ETIMEDOUT. */
 static void time_waits(shmring *r, int64_t timeout, int runs, int64_t *out)
 {
@@ -245,14 +229,14 @@ static void check_timeouts(shmring *r, const char *what)
 static void test_timeouts(void **state)
 {
     (void)state;
-    struct idle_args a = {tl_name("timeout"), SHMRING_PRODUCER,
-                          tl_shared(sizeof(_Atomic uint32_t))};
+    struct tl_holder_args a = {tl_name("timeout"), SHMRING_PRODUCER,
+                               tl_shared(sizeof(_Atomic uint32_t))};
     shmring *c;
     uint8_t buf[64];
     assert_int_equal(shmring_open(a.n.s, SHMRING_CONSUMER, NULL, &c), 0);
     assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 0), -EAGAIN); /* 0: try once */
     check_timeouts(c, "recv_wait, no producer yet");
-    pid_t p = t_spawn(idle_peer, &a);
+    pid_t p = t_spawn(tl_role_holder, &a);
     assert_true(tl_await(a.ready, 5000));
     check_timeouts(c, "recv_wait, idle producer");
     assert_int_equal(tl_kill(p), 128 + SIGKILL);
@@ -268,7 +252,7 @@ static void test_timeouts(void **state)
     assert_int_equal(shmring_send_wait(pr, buf, 64, 0), -EAGAIN);
     a.role = SHMRING_CONSUMER;
     atomic_store(a.ready, 0);
-    pid_t cp = t_spawn(idle_peer, &a);
+    pid_t cp = t_spawn(tl_role_holder, &a);
     assert_true(tl_await(a.ready, 5000));
     check_timeouts(pr, "send_wait, idle consumer");
     assert_int_equal(tl_kill(cp), 128 + SIGKILL);
