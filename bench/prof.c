@@ -100,8 +100,8 @@ int main(int argc, char **argv)
 
     char name[64];
     snprintf(name, sizeof name, "shmring-prof-%d", (int)getpid());
-    struct shmring_opts o = {map, 0, SHMRING_CREATE | SHMRING_EXCL};
-    struct shmring_opts oc = {map, 0, 0};
+    struct shmring_opts o = {.size = map, .flags = SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts oc = {.size = map};
     shmring *p, *c;
     int err = shmring_open(name, SHMRING_PRODUCER, &o, &p);
     if (err == 0) {
@@ -111,12 +111,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "prof: shmring_open(%s): %s\n", name, shmring_strerror(err));
         return 1;
     }
-    struct iovec iov[32];
+    struct shmring_buf iov[32];
     unsigned char *bufs = calloc(32, size + 64);
     for (int i = 0; i < 32; i++) {
-        iov[i].iov_base = bufs + i * (size + 64);
-        iov[i].iov_len = size;
-        memcpy(iov[i].iov_base, tmpl, size);
+        iov[i].base = bufs + i * (size + 64);
+        iov[i].len = size;
+        memcpy(bufs + i * (size + 64), tmpl, size);
     }
     for (long r = 0; r < rounds; r++) {
         if (strcmp(api, "copy") == 0) {
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
         } else {
             for (;;) {
                 for (int i = 0; i < 32; i++) {
-                    stamp(iov[i].iov_base, size, seq_out + (uint64_t)i);
+                    stamp(bufs + i * (size + 64), size, seq_out + (uint64_t)i);
                 }
                 int sent = shmring_send_batch(p, iov, 32);
                 seq_out += sent > 0 ? (uint64_t)sent : 0;

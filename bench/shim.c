@@ -14,7 +14,7 @@
 
 static int shm_open_side(struct bench_ep *e, int i, int role, unsigned flags, size_t map)
 {
-    struct shmring_opts o = {map, 0, flags};
+    struct shmring_opts o = {.size = map, .flags = flags};
     shmring *r;
     int err = shmring_open(e->name[i], role, &o, &r);
     if (err < 0) {
@@ -53,8 +53,8 @@ static int shm_setup(struct bench_ep *e)
         }
         for (size_t i = 0; i < BATCH; i++) {
             memcpy(e->bufs + i * stride, e->tmpl, e->c.size);
-            e->iov[i].iov_base = e->bufs + i * stride;
-            e->iov[i].iov_len = e->c.size;
+            e->iov[i].base = e->bufs + i * stride;
+            e->iov[i].len = e->c.size;
         }
     }
     return err;
@@ -253,7 +253,7 @@ static int batch_produce(struct bench_ep *e, uint64_t seq, uint64_t n)
     for (uint64_t i = 0; i < n;) {
         size_t k = n - i < e->batch ? (size_t)(n - i) : e->batch;
         for (size_t j = 0; j < k; j++) {
-            bench_stamp(e->iov[j].iov_base, e->c.size, seq + i + j);
+            bench_stamp(e->bufs + j * ((e->c.size + 63) & ~(size_t)63), e->c.size, seq + i + j);
         }
         for (size_t off = 0; off < k;) {
             int sent = shmring_send_batch(r, e->iov + off, k - off);

@@ -80,7 +80,7 @@ struct bench_ep {
     unsigned char *tmpl; /* c.size bytes: the body every message carries */
     uint64_t body_xor;   /* xor of the template's body words (checks zero-copy reads) */
     unsigned char *bufs; /* batch API: `batch` message buffers */
-    struct iovec *iov;   /* their iovecs */
+    struct shmring_buf *iov;   /* their iovecs */
     size_t batch;        /* messages per shmring_send_batch */
     uint64_t expect;     /* batch consumer: next sequence number */
     int bad;             /* batch consumer: the handler saw a wrong message */

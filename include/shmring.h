@@ -17,8 +17,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h> /* ssize_t */
-#include <sys/uio.h>   /* struct iovec */
+#if !defined(_WIN32)
+#include <errno.h> /* the SHMRING_E* codes below are -errno values on POSIX systems */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,13 +37,53 @@ extern "C" {
 #define SHMRING_API __attribute__((visibility("default")))
 #endif
 
-#define SHMRING_VERSION_MAJOR  1
+#define SHMRING_VERSION_MAJOR  2
 #define SHMRING_VERSION_MINOR  0
 #define SHMRING_VERSION_PATCH  0
-#define SHMRING_VERSION_STRING "1.0.0"
+#define SHMRING_VERSION_STRING "2.0.0"
 
 /* Version of the shared-memory layout; processes using different majors refuse each other. */
-#define SHMRING_LAYOUT_VERSION 1
+#define SHMRING_LAYOUT_VERSION 2
+
+/* A signed length: a message length (>= 0) or a SHMRING_E* code (< 0). As wide as size_t. */
+typedef ptrdiff_t shmring_ssize;
+
+/* One message of a batch (shmring_send_batch). base may be NULL when len is 0. */
+struct shmring_buf {
+    const void *base;
+    size_t len;
+};
+
+/* Error codes. Every call returns 0 or a non-negative count/length on success and one of these
+ * (always negative) on failure. On POSIX systems each equals -errno of the same name, so
+ * `r == -EAGAIN` keeps working there; on Windows they are the fixed values given, which are
+ * Linux's numbers. shmring_strerror() describes every one of them. */
+#if defined(_WIN32)
+#define SHMRING__ERR(posix_name, fixed) (-(fixed))
+#else
+#define SHMRING__ERR(posix_name, fixed) (-(posix_name))
+#endif
+#define SHMRING_EPERM        SHMRING__ERR(EPERM, 1)         /* not allowed for this role */
+#define SHMRING_ENOENT       SHMRING__ERR(ENOENT, 2)        /* no such ring (or value) */
+#define SHMRING_EINTR        SHMRING__ERR(EINTR, 4)         /* a signal interrupted a wait */
+#define SHMRING_EAGAIN       SHMRING__ERR(EAGAIN, 11)       /* full or empty: try again */
+#define SHMRING_ENOMEM       SHMRING__ERR(ENOMEM, 12)       /* out of memory */
+#define SHMRING_EACCES       SHMRING__ERR(EACCES, 13)       /* permission denied */
+#define SHMRING_EBUSY        SHMRING__ERR(EBUSY, 16)        /* role held by a live process */
+#define SHMRING_EEXIST       SHMRING__ERR(EEXIST, 17)       /* exists (SHMRING_EXCL) */
+#define SHMRING_EINVAL       SHMRING__ERR(EINVAL, 22)       /* invalid argument */
+#define SHMRING_ENFILE       SHMRING__ERR(ENFILE, 23)       /* system descriptor limit */
+#define SHMRING_EMFILE       SHMRING__ERR(EMFILE, 24)       /* process descriptor limit */
+#define SHMRING_ENOSPC       SHMRING__ERR(ENOSPC, 28)       /* no room for shared memory */
+#define SHMRING_EPIPE        SHMRING__ERR(EPIPE, 32)        /* the peer closed or died */
+#define SHMRING_ENAMETOOLONG SHMRING__ERR(ENAMETOOLONG, 36) /* name too long */
+#define SHMRING_ENOSYS       SHMRING__ERR(ENOSYS, 38)       /* not supported on this platform */
+#define SHMRING_EPROTO       SHMRING__ERR(EPROTO, 71)       /* not a valid mapping / corrupt */
+#define SHMRING_EBADMSG      SHMRING__ERR(EBADMSG, 74)      /* malformed record */
+#define SHMRING_EMSGSIZE     SHMRING__ERR(EMSGSIZE, 90)     /* message too large */
+#define SHMRING_ENOTSUP      SHMRING__ERR(EOPNOTSUPP, 95)   /* not for this kind of ring */
+#define SHMRING_ETIMEDOUT    SHMRING__ERR(ETIMEDOUT, 110)   /* timed out */
+#define SHMRING_EOWNERDEAD   SHMRING__ERR(EOWNERDEAD, 130)  /* a writer died mid-write */
 
 #define SHMRING_DEFAULT_SIZE 4096u        /* total bytes of a mapping created with size 0 */
 #define SHMRING_HEADER_SIZE  512u         /* bytes of the mapping taken by the header */
@@ -54,16 +95,21 @@ typedef struct shmring shmring; /* opaque per-process handle */
 enum { SHMRING_PRODUCER = 1, SHMRING_CONSUMER = 2, SHMRING_OBSERVER = 3 };
 
 enum {
-    SHMRING_CREATE = 1,   /* create the name if it does not exist */
-    SHMRING_EXCL = 2,     /* with CREATE: fail with -EEXIST if it exists */
-    SHMRING_PERSIST = 4,  /* creator only: keep the name (and its messages) until shmring_unlink */
-    SHMRING_ANY_OWNER = 8 /* allow attaching to a mapping owned by another user */
+    SHMRING_CREATE = 1,    /* create the name if it does not exist */
+    SHMRING_EXCL = 2,      /* with CREATE: fail with -EEXIST if it exists */
+    SHMRING_PERSIST = 4,   /* creator only: keep the name (and its messages) until shmring_unlink */
+    SHMRING_ANY_OWNER = 8, /* allow attaching to a mapping owned by another user */
+    SHMRING_MULTI_PRODUCER = 16 /* creator only: many producers, one consumer */
 };
 
+/* Options of shmring_open. Zero-initialise it (`struct shmring_opts o = {0};`): fields added in
+ * later versions take the place of reserved words, whose zero keeps the old behaviour. */
 struct shmring_opts {
-    size_t size;    /* total mapping bytes when creating; 0 = 4096; a multiple of the page size */
-    unsigned mode;  /* permission bits when creating; 0 = 0600 */
-    unsigned flags; /* SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST | SHMRING_ANY_OWNER */
+    size_t size;            /* total mapping bytes when creating; 0 = 4096; a page multiple */
+    unsigned mode;          /* permission bits when creating; 0 = 0600 */
+    unsigned flags;         /* SHMRING_CREATE | _EXCL | _PERSIST | _ANY_OWNER | _MULTI_PRODUCER */
+    unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots, 0 = 64; else 0 */
+    unsigned reserved[7];   /* must be 0 (-EINVAL otherwise) */
 };
 
 /* Opens (and with SHMRING_CREATE creates) the ring called `name` in the given role.
@@ -102,7 +148,7 @@ SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len);
  * shmring_peek for its length); -EPIPE empty and the producer closed or died;
  * -EPERM not the consumer; -EINVAL NULL buf with cap > 0, or a peeked message is not released;
  * -EBADMSG a record in the ring is malformed; -EPROTO the shared indices are corrupt. */
-SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap);
+SHMRING_API shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap);
 
 /* Producer, zero-copy: reserves room for a message of up to len bytes and points *slot at it
  * (8-byte aligned, contiguous). Write the bytes, then shmring_commit. Errors as shmring_send;
@@ -118,7 +164,7 @@ SHMRING_API int shmring_abort(shmring *r);
 
 /* Consumer, zero-copy: points *msg at the oldest message without removing it and returns its
  * length. The same message is returned until shmring_release. Errors as shmring_recv. */
-SHMRING_API ssize_t shmring_peek(shmring *r, const void **msg);
+SHMRING_API shmring_ssize shmring_peek(shmring *r, const void **msg);
 
 /* Consumer: removes the message returned by shmring_peek. -EINVAL if none is peeked. */
 SHMRING_API int shmring_release(shmring *r);
@@ -127,7 +173,7 @@ SHMRING_API int shmring_release(shmring *r);
  * (0 when the first does not fit). Publishes once for the whole batch.
  * Errors: -EMSGSIZE only when msgs[0] is larger than shmring_max_msg (a later oversized message
  * ends the batch before it); -EPERM; -EINVAL; -EPROTO; -EPIPE as shmring_send. */
-SHMRING_API int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n);
+SHMRING_API int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n);
 
 /* Called by shmring_drain for each message; msg is valid only during the call. A non-zero
  * return stops the drain after this message (which counts as consumed). */
@@ -145,9 +191,9 @@ SHMRING_API int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t 
  * -EPIPE: the peer closed or died (reported within about 100 ms of its death); a peer that has
  * never attached is waited for. -EINTR: a signal interrupted the wait. */
 SHMRING_API int shmring_send_wait(shmring *r, const void *msg, size_t len, int64_t timeout_ns);
-SHMRING_API ssize_t shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns);
+SHMRING_API shmring_ssize shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns);
 SHMRING_API int shmring_reserve_wait(shmring *r, size_t len, void **slot, int64_t timeout_ns);
-SHMRING_API ssize_t shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns);
+SHMRING_API shmring_ssize shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns);
 
 /* Largest message that always fits an empty ring, wherever the ring's position is. */
 SHMRING_API size_t shmring_max_msg(const shmring *r);
@@ -162,9 +208,16 @@ struct shmring_stats {
     int32_t producer_pid, consumer_pid; /* 0 when that role is free (or its holder died) */
     uint64_t size, capacity, max_msg;   /* mapping bytes, data-area bytes, largest message */
     uint64_t head, tail, used_bytes;    /* consumer/producer positions, tail - head */
-    uint32_t flags;                     /* SHMRING_PERSIST when the ring is persistent */
-    uint32_t observers;                 /* reserved; 0 */
+    uint32_t flags;                     /* SHMRING_PERSIST, SHMRING_MULTI_PRODUCER */
+    uint32_t kind;                      /* SHMRING_KIND_* */
+    uint32_t producers;                 /* live producers */
+    uint32_t max_producers;             /* 1 on a single-producer ring */
+    uint64_t generation;                /* bumped each time the name is (re)initialised */
+    uint64_t reserved[13];              /* 0; later versions may fill them */
 };
+
+/* What a mapping holds (shmring_stats().kind). */
+enum { SHMRING_KIND_SPSC = 1, SHMRING_KIND_MPSC = 2, SHMRING_KIND_LEGACY = 3 };
 
 /* Any role: reads the ring's counters and state. The counters are updated by each side without
  * atomic read-modify-write, so a snapshot may be a few messages behind. Errors: -EINVAL. */

@@ -164,7 +164,8 @@ static int attach(shmring **out, int *transient)
     if (name == NULL || name[0] == '\0') {
         name = SHMRING_COMPAT_DEFAULT_NAME;
     }
-    static const struct shmring_opts opts = {SHMRING_COMPAT_SIZE, 0600, SHMRING_CREATE};
+    static const struct shmring_opts opts = {
+        .size = SHMRING_COMPAT_SIZE, .mode = 0600, .flags = SHMRING_CREATE};
     int err = shmring__open(name, SHMRING__ROLE_LEGACY, &opts, SHMRING__F_LEGACY, &h);
     /* Registered after the core's handlers (shmring__open registered them): fork prepare
      * handlers run in reverse order, so a fork takes g_mu before the core's list lock, the

@@ -30,6 +30,7 @@ static const struct code_text table[] = {
     {ENAMETOOLONG, "name too long"},
     {EOWNERDEAD, "a writer died while writing; the value was lost"},
     {ENOSYS, "not supported on this platform"},
+    {EOPNOTSUPP, "not supported for this kind of ring"},
 };
 
 const char *shmring_strerror(int err)

@@ -171,7 +171,7 @@ void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 int shmring__open(const char *name, int role, const struct shmring_opts *opts, uint32_t hdr_flags,
                   shmring **out)
 {
-    static const struct shmring_opts defaults = {0, 0, SHMRING_CREATE};
+    static const struct shmring_opts defaults = {.flags = SHMRING_CREATE};
     if (out == NULL) {
         return -EINVAL;
     }
@@ -180,9 +180,16 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         opts = &defaults;
     }
     unsigned known = SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST | SHMRING_ANY_OWNER;
+    unsigned reserved = 0;
+    for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++) {
+        reserved |= opts->reserved[i];
+    }
+    if (opts->flags & SHMRING_MULTI_PRODUCER) {
+        return -EOPNOTSUPP; /* not in this version yet */
+    }
     if ((role != SHMRING_PRODUCER && role != SHMRING_CONSUMER && role != SHMRING_OBSERVER &&
          role != SHMRING__ROLE_LEGACY) ||
-        (opts->flags & ~known) != 0 ||
+        (opts->flags & ~known) != 0 || opts->max_producers != 0 || reserved != 0 ||
         ((opts->flags & SHMRING_EXCL) && !(opts->flags & SHMRING_CREATE)) ||
         (opts->mode & ~0777u) != 0) {
         return -EINVAL;
@@ -390,7 +397,7 @@ int shmring_abort(shmring *r)
     return 0;
 }
 
-int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n)
+int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
 {
     int err = producer_ready(r);
     if (UNLIKELY(err != 0)) {
@@ -402,18 +409,18 @@ int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n)
     struct shmring__prod *p = &r->side.prod;
     size_t sent = 0;
     for (; sent < n && sent < (size_t)INT32_MAX; sent++) {
-        const struct iovec *m = &msgs[sent];
-        if (UNLIKELY(m->iov_base == NULL && m->iov_len != 0)) {
+        const struct shmring_buf *m = &msgs[sent];
+        if (UNLIKELY(m->base == NULL && m->len != 0)) {
             err = -EINVAL;
             break;
         }
-        err = shmring__prod_room(p, m->iov_len);
+        err = shmring__prod_room(p, m->len);
         if (err != 0) {
             break;
         }
-        /* iov_base may be NULL when iov_len is 0: shmring__copy() reads nothing then. */
-        shmring__copy(p->data + p->widx + SHMRING__REC_HDR, m->iov_base, m->iov_len);
-        shmring__prod_commit(p, m->iov_len);
+        /* base may be NULL when len is 0: shmring__copy() reads nothing then. */
+        shmring__copy(p->data + p->widx + SHMRING__REC_HDR, m->base, m->len);
+        shmring__prod_commit(p, m->len);
     }
     if (sent > 0) {
         shmring__prod_publish(p);
@@ -429,7 +436,7 @@ int shmring_send_batch(shmring *r, const struct iovec *msgs, size_t n)
 
 /* ---- consumer ------------------------------------------------------------------------------ */
 
-ssize_t shmring_recv(shmring *r, void *buf, size_t cap)
+shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
 {
     int err = consumer_ready(r);
     if (UNLIKELY(err != 0)) {
@@ -452,10 +459,10 @@ ssize_t shmring_recv(shmring *r, void *buf, size_t cap)
     shmring__cons_advance(c, size, (uint64_t)len);
     shmring__cons_publish(c);
     shmring__wake_peer(r, &r->hdr->producer_waiting);
-    return (ssize_t)len;
+    return (shmring_ssize)len;
 }
 
-ssize_t shmring_peek(shmring *r, const void **msg)
+shmring_ssize shmring_peek(shmring *r, const void **msg)
 {
     int err = consumer_ready(r);
     if (UNLIKELY(err != 0)) {
@@ -465,7 +472,7 @@ ssize_t shmring_peek(shmring *r, const void **msg)
         return -EINVAL;
     }
     int64_t len = shmring__cons_peek(&r->side.cons, msg);
-    return UNLIKELY(len < 0) ? consumer_empty(r, (int)len) : (ssize_t)len;
+    return UNLIKELY(len < 0) ? consumer_empty(r, (int)len) : (shmring_ssize)len;
 }
 
 int shmring_release(shmring *r)
@@ -593,6 +600,10 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
     out->tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
     out->used_bytes = out->tail - out->head;
     out->flags = (h->flags & SHMRING__F_PERSIST) ? SHMRING_PERSIST : 0;
+    out->kind = (h->flags & SHMRING__F_LEGACY) ? SHMRING_KIND_LEGACY : SHMRING_KIND_SPSC;
+    out->producers = out->producer_pid != 0;
+    out->max_producers = 1;
+    out->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     return 0;
 }
 

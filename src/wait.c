@@ -121,7 +121,7 @@ struct recv_args {
     const void **msg;
 };
 
-/* ssize_t results fit int here: a message is at most SHMRING_MAX_SIZE / 2 bytes. */
+/* shmring_ssize results fit int here: a message is at most SHMRING_MAX_SIZE / 2 bytes. */
 static int try_recv(shmring *r, void *arg)
 {
     struct recv_args *a = arg;
@@ -134,7 +134,7 @@ static int try_peek(shmring *r, void *arg)
     return (int)shmring_peek(r, a->msg);
 }
 
-ssize_t shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
+shmring_ssize shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
         return shmring_recv(r, buf, cap);
@@ -144,7 +144,7 @@ ssize_t shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
                      &r->hdr->consumer_sleeps);
 }
 
-ssize_t shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns)
+shmring_ssize shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
         return shmring_peek(r, msg);

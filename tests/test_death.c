@@ -89,7 +89,7 @@ static int pk_producer(void *p)
             TL_CHECK_RC(shmring_commit(r, len), 0);
             seq++;
         } else if (mode == 2) { /* batch, non-blocking */
-            struct iovec iov[8];
+            struct shmring_buf iov[8];
             size_t k = 1 + (size_t)(t_rand(&rng) % 8);
             if (!a->forever && seq + k > end) {
                 k = (size_t)(end - seq);
@@ -98,8 +98,8 @@ static int pk_producer(void *p)
             for (size_t i = 0; i < k; i++) {
                 size_t len = 16 + (size_t)(t_rand(&rng) % 100);
                 t_msg_fill(buf + off, len, seq + i);
-                iov[i].iov_base = buf + off;
-                iov[i].iov_len = len;
+                iov[i].base = buf + off;
+                iov[i].len = len;
                 off += len;
             }
             atomic_store(&sh->attempt, seq - a->from + k);

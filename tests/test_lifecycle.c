@@ -199,7 +199,8 @@ static int persist_producer(void *p)
 {
     struct persist_args *a = p;
     /* 64 KiB: room for every message of a step without a consumer. */
-    struct shmring_opts o = {a->from == 0 ? 65536 : 0, 0, SHMRING_CREATE | SHMRING_PERSIST};
+    struct shmring_opts o = {.size = a->from == 0 ? 65536 : 0,
+                             .flags = SHMRING_CREATE | SHMRING_PERSIST};
     shmring *r;
     TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, &o, &r), 0);
     if (send_range(r, a->from, a->to) != 0) {
@@ -294,7 +295,7 @@ static void test_unlink_while_attached(void **state)
     (void)state;
     struct persist_args a = {tl_name("unlinked"), tl_shared(sizeof(struct persist_shared)), 0, 0,
                              0};
-    struct shmring_opts o = {0, 0, SHMRING_CREATE | SHMRING_PERSIST};
+    struct shmring_opts o = {.flags = SHMRING_CREATE | SHMRING_PERSIST};
     shmring *p;
     assert_int_equal(shmring_open(a.n.s, SHMRING_PRODUCER, &o, &p), 0);
     pid_t c = t_spawn(unlinked_consumer, &a);

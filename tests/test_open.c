@@ -30,8 +30,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static const struct shmring_opts create_opts = {0, 0, SHMRING_CREATE};
-static const struct shmring_opts attach_opts = {0, 0, 0};
+static const struct shmring_opts create_opts = {.flags = SHMRING_CREATE};
+static const struct shmring_opts attach_opts = {0};
 
 static shmring *open_ok(const char *name, int role, const struct shmring_opts *opts)
 {
@@ -222,7 +222,7 @@ static void test_default_size(void **state)
     shmring_close(p);
 
     /* opts.mode sets the permission bits exactly (not filtered by the umask). */
-    const struct shmring_opts m = {0, 0640, SHMRING_CREATE};
+    const struct shmring_opts m = {.mode = 0640, .flags = SHMRING_CREATE};
     mode_t old = umask(077);
     p = open_ok(name, SHMRING_PRODUCER, &m);
     umask(old);
@@ -235,7 +235,7 @@ static void test_size_option(void **state)
 {
     (void)state;
     const char *name = t_name("size");
-    const struct shmring_opts mib = {1 << 20, 0, SHMRING_CREATE};
+    const struct shmring_opts mib = {.size = 1 << 20, .flags = SHMRING_CREATE};
     shmring *p = open_ok(name, SHMRING_PRODUCER, &mib);
     char path[512];
     struct stat st;
@@ -261,7 +261,7 @@ static void test_size_option(void **state)
     /* A different non-zero size while others are attached: -EINVAL; 0 takes the existing. */
     const size_t other[] = {4096, 2 << 20, (1 << 20) + 4096};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-        const struct shmring_opts o = {other[i], 0, SHMRING_CREATE};
+        const struct shmring_opts o = {.size = other[i], .flags = SHMRING_CREATE};
         shmring *r = NULL;
         assert_int_equal(shmring_open(name, SHMRING_OBSERVER, &o, &r), -EINVAL);
     }
@@ -274,18 +274,18 @@ static void test_size_option(void **state)
     const size_t bad[] = {
         1, 8, 2048, 4096 + 8, 5000, 4096 * 3 + 1, (size_t)SHMRING_MAX_SIZE + 4096};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const struct shmring_opts o = {bad[i], 0, SHMRING_CREATE};
+        const struct shmring_opts o = {.size = bad[i], .flags = SHMRING_CREATE};
         shmring *r = NULL;
         assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &o, &r), -EINVAL);
         assert_false(t_shm_exists(name));
     }
 
     /* A different size for a persistent ring nobody has open: -EINVAL too, and it is kept. */
-    const struct shmring_opts ps = {8192, 0, SHMRING_CREATE | SHMRING_PERSIST};
+    const struct shmring_opts ps = {.size = 8192, .flags = SHMRING_CREATE | SHMRING_PERSIST};
     p = open_ok(name, SHMRING_PRODUCER, &ps);
     shmring_close(p);
     assert_true(t_shm_exists(name));
-    const struct shmring_opts big = {16384, 0, SHMRING_CREATE};
+    const struct shmring_opts big = {.size = 16384, .flags = SHMRING_CREATE};
     shmring *r = NULL;
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, &big, &r), -EINVAL);
     assert_int_equal(stat(path, &st), 0);
@@ -308,11 +308,11 @@ static void test_create_flags(void **state)
     assert_int_equal(shmring_open(name, SHMRING_OBSERVER, &attach_opts, &r), -ENOENT);
     assert_false(t_shm_exists(name));
     /* EXCL without CREATE, unknown flags, bad modes and roles. */
-    const struct shmring_opts excl_only = {0, 0, SHMRING_EXCL};
+    const struct shmring_opts excl_only = {.flags = SHMRING_EXCL};
     assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &excl_only, &r), -EINVAL);
-    const struct shmring_opts unknown = {0, 0, SHMRING_CREATE | 0x100};
+    const struct shmring_opts unknown = {.flags = SHMRING_CREATE | 0x100};
     assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &unknown, &r), -EINVAL);
-    const struct shmring_opts badmode = {0, 01777, SHMRING_CREATE};
+    const struct shmring_opts badmode = {.mode = 01777, .flags = SHMRING_CREATE};
     assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &badmode, &r), -EINVAL);
     const int bad_roles[] = {0, 4, -1, SHMRING__ROLE_LEGACY};
     for (size_t i = 0; i < sizeof bad_roles / sizeof bad_roles[0]; i++) {
@@ -321,7 +321,7 @@ static void test_create_flags(void **state)
     assert_false(t_shm_exists(name));
 
     /* CREATE|EXCL creates; a second CREATE|EXCL is -EEXIST whatever the role. */
-    const struct shmring_opts excl = {0, 0, SHMRING_CREATE | SHMRING_EXCL};
+    const struct shmring_opts excl = {.flags = SHMRING_CREATE | SHMRING_EXCL};
     shmring *p = open_ok(name, SHMRING_PRODUCER, &excl);
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, &excl, &r), -EEXIST);
     assert_int_equal(shmring_open(name, SHMRING_OBSERVER, &excl, &r), -EEXIST);
@@ -552,7 +552,7 @@ static void test_foreign_owner(void **state)
     assert_int_equal(chown(path, 12345, 12345), 0);
     shmring *r = NULL;
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, NULL, &r), -EACCES);
-    const struct shmring_opts any = {0, 0, SHMRING_ANY_OWNER};
+    const struct shmring_opts any = {.flags = SHMRING_ANY_OWNER};
     r = open_ok(name, SHMRING_CONSUMER, &any);
     shmring_close(r);
     shmring_close(p);
@@ -615,7 +615,7 @@ static void test_role_errors(void **state)
     uint8_t buf[64] = {0};
     void *slot = NULL;
     const void *msg = NULL;
-    struct iovec iov = {buf, 8};
+    struct shmring_buf iov = {buf, 8};
     send_seq(p, 8, 1); /* something to receive, so the errors are not "empty" */
 
     shmring *not_producers[] = {c, o};
@@ -731,7 +731,7 @@ static void test_reserve_commit_errors(void **state)
     shmring *c = open_ok(name, SHMRING_CONSUMER, NULL);
     void *slot = NULL, *slot2 = NULL;
     uint8_t buf[64] = {0};
-    struct iovec iov = {buf, 8};
+    struct shmring_buf iov = {buf, 8};
     assert_int_equal(shmring_commit(p, 0), -EINVAL); /* nothing reserved */
     assert_int_equal(shmring_abort(p), -EINVAL);
     assert_int_equal(shmring_reserve(p, 8, NULL), -EINVAL);
@@ -779,7 +779,7 @@ static void test_corruption_is_reported(void **state)
     uint8_t buf[64];
     const void *msg = NULL;
     void *slot = NULL;
-    struct iovec iov = {buf, 8};
+    struct shmring_buf iov = {buf, 8};
 
     /* A record header overwritten behind the producer's back. */
     send_seq(p, 16, 1);
@@ -832,11 +832,11 @@ static void test_send_batch(void **state)
     shmring *c = open_ok(name, SHMRING_CONSUMER, NULL);
     const size_t max = shmring_max_msg(p);
     static uint8_t m[8][2048];
-    struct iovec iov[8];
+    struct shmring_buf iov[8];
     for (int i = 0; i < 8; i++) {
-        iov[i].iov_base = m[i];
-        iov[i].iov_len = (size_t)(10 * i);
-        t_msg_fill(m[i], iov[i].iov_len, (uint64_t)i);
+        iov[i].base = m[i];
+        iov[i].len = (size_t)(10 * i);
+        t_msg_fill(m[i], iov[i].len, (uint64_t)i);
     }
     assert_int_equal(shmring_send_batch(p, iov, 0), 0);
     assert_int_equal(shmring_send_batch(p, NULL, 0), 0);
@@ -848,33 +848,33 @@ static void test_send_batch(void **state)
     assert_int_equal(shmring_recv(c, NULL, 0), -EAGAIN);
 
     /* An oversized first message is an error; a later one ends the batch before it. */
-    iov[0].iov_len = max + 1;
+    iov[0].len = max + 1;
     assert_int_equal(shmring_send_batch(p, iov, 3), -EMSGSIZE);
-    iov[0].iov_len = 0;
-    iov[2].iov_len = max + 1;
+    iov[0].len = 0;
+    iov[2].len = max + 1;
     assert_int_equal(shmring_send_batch(p, iov, 4), 2);
     recv_seq(c, 0, 0);
     recv_seq(c, 10, 1);
     assert_int_equal(shmring_recv(c, NULL, 0), -EAGAIN); /* nothing after the oversized one */
-    iov[2].iov_len = 20;
+    iov[2].len = 20;
 
     /* A NULL buffer: an error first, the end of the batch later. */
-    iov[1].iov_base = NULL;
+    iov[1].base = NULL;
     assert_int_equal(shmring_send_batch(p, iov + 1, 2), -EINVAL);
     assert_int_equal(shmring_send_batch(p, iov, 3), 1);
     recv_seq(c, 0, 0);
-    iov[1].iov_base = m[1];
+    iov[1].base = m[1];
     /* A NULL buffer of length 0 is a valid empty message. */
-    iov[1].iov_base = NULL;
-    iov[1].iov_len = 0;
+    iov[1].base = NULL;
+    iov[1].len = 0;
     assert_int_equal(shmring_send_batch(p, iov + 1, 2), 2);
     recv_seq(c, 0, 1);
     recv_seq(c, 20, 2);
-    iov[1].iov_base = m[1];
+    iov[1].base = m[1];
 
     /* Only part fits: as many as fit, in order; then 0 (not -EAGAIN) while full. */
     for (int i = 0; i < 8; i++) {
-        iov[i].iov_len = 1000; /* 1008-byte records: 3 fit in 3584 */
+        iov[i].len = 1000; /* 1008-byte records: 3 fit in 3584 */
         t_msg_fill(m[i], 1000, 100 + (uint64_t)i);
     }
     assert_int_equal(shmring_send_batch(p, iov, 5), 3);
@@ -998,7 +998,7 @@ static void test_batch_publishes_once(void **state)
 {
     (void)state;
     const char *name = t_name("once");
-    const struct shmring_opts big = {65536, 0, SHMRING_CREATE};
+    const struct shmring_opts big = {.size = 65536, .flags = SHMRING_CREATE};
     shmring *p = open_ok(name, SHMRING_PRODUCER, &big);
     shmring *c = open_ok(name, SHMRING_CONSUMER, NULL);
     struct view v = view_map(name);
@@ -1012,13 +1012,13 @@ static void test_batch_publishes_once(void **state)
     assert_true(hook.pages != MAP_FAILED);
     hook.h = v.h;
     hook.faults = 0;
-    struct iovec iov[6];
+    struct shmring_buf iov[6];
     uint64_t records = 0;
     for (int k = 0; k < hook.npages; k++) {
-        iov[k].iov_base = hook.pages + (size_t)k * hook.page;
-        iov[k].iov_len = 100 + (size_t)k * 300;
-        t_msg_fill(iov[k].iov_base, iov[k].iov_len, 1 + (uint64_t)k);
-        records += shmring__rec_size(iov[k].iov_len);
+        iov[k].base = hook.pages + (size_t)k * hook.page;
+        iov[k].len = 100 + (size_t)k * 300;
+        t_msg_fill(hook.pages + (size_t)k * hook.page, iov[k].len, 1 + (uint64_t)k);
+        records += shmring__rec_size(iov[k].len);
     }
     mprotect(hook.pages + hook.page, (hook.npages - 1) * hook.page, PROT_NONE);
     struct sigaction sa, old;
@@ -1042,9 +1042,9 @@ static void test_batch_publishes_once(void **state)
     uint64_t head0 = atomic_load(&v.h->head);
     struct drain_ctx d = {1, 0, -1, 0, 0, v.h, head0};
     for (int k = 0; k < hook.npages; k++) {
-        d.len = iov[k].iov_len;
+        d.len = iov[k].len;
         assert_int_equal(shmring_drain(c, check_handler, &d, 1), 1); /* one by one first ... */
-        assert_int_equal(atomic_load(&v.h->head), head0 + shmring__rec_size(iov[k].iov_len));
+        assert_int_equal(atomic_load(&v.h->head), head0 + shmring__rec_size(iov[k].len));
         head0 = atomic_load(&v.h->head);
         d.head0 = head0;
     }

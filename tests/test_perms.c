@@ -124,7 +124,8 @@ struct made {
 static int make_ring(void *arg)
 {
     struct made *m = arg;
-    struct shmring_opts opts = {0, m->mode, SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST};
+    struct shmring_opts opts = {.mode = m->mode,
+                                .flags = SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST};
     shmring *r = NULL;
     CK_RC(shmring_open(m->name, SHMRING_PRODUCER, &opts, &r), 0);
     CK_RC(shmring_send(r, "hello", 5), 0);
@@ -154,7 +155,7 @@ static void test_default_mode_0600(void **state)
         /* The same with explicit options asking for the default. */
         shmring *r2 = NULL;
         const char *name2 = t_name("mode2");
-        struct shmring_opts opts = {0, 0, SHMRING_CREATE | SHMRING_EXCL};
+        struct shmring_opts opts = {.flags = SHMRING_CREATE | SHMRING_EXCL};
         assert_int_equal(shmring_open(name2, SHMRING_CONSUMER, &opts, &r2), 0);
         assert_int_equal(shm_mode(name2), 0600);
         shmring_close(r2);
@@ -173,7 +174,7 @@ static void test_explicit_mode(void **state)
         mode_t old = umask(masks[k]);
         for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
             const char *name = t_name("xmode");
-            struct shmring_opts opts = {0, modes[i], SHMRING_CREATE};
+            struct shmring_opts opts = {.mode = modes[i], .flags = SHMRING_CREATE};
             shmring *r = NULL;
             assert_int_equal(shmring_open(name, SHMRING_OBSERVER, &opts, &r), 0);
             if (shm_mode(name) != modes[i]) {
@@ -182,7 +183,7 @@ static void test_explicit_mode(void **state)
             }
             /* An existing ring keeps its mode whatever a later opener asks. */
             shmring *r2 = NULL;
-            struct shmring_opts other = {0, 0666, SHMRING_CREATE};
+            struct shmring_opts other = {.mode = 0666, .flags = SHMRING_CREATE};
             assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &other, &r2), 0);
             assert_int_equal(shm_mode(name), modes[i]);
             shmring_close(r2);
@@ -193,7 +194,7 @@ static void test_explicit_mode(void **state)
     /* Only permission bits: no setuid, setgid or sticky bits. */
     static const unsigned bad[] = {01600, 02600, 04600, 010000};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct shmring_opts opts = {0, bad[i], SHMRING_CREATE};
+        struct shmring_opts opts = {.mode = bad[i], .flags = SHMRING_CREATE};
         shmring *r = NULL;
         assert_int_equal(shmring_open(t_name("bad"), SHMRING_PRODUCER, &opts, &r), -EINVAL);
         assert_null(r);
@@ -291,7 +292,7 @@ static void test_symlink_not_followed(void **state)
     static const int roles[] = {SHMRING_PRODUCER, SHMRING_CONSUMER, SHMRING_OBSERVER};
     for (size_t f = 0; f < 3; f++) {
         for (size_t k = 0; k < 3; k++) {
-            struct shmring_opts opts = {0, 0, flag_sets[f]};
+            struct shmring_opts opts = {.flags = flag_sets[f]};
             shmring *r = NULL;
             int rc = shmring_open(link, roles[k], &opts, &r);
             if (rc != -EACCES) {
@@ -300,12 +301,12 @@ static void test_symlink_not_followed(void **state)
             }
         }
     }
-    struct shmring_opts excl = {0, 0, SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts excl = {.flags = SHMRING_CREATE | SHMRING_EXCL};
     shmring *r = NULL;
     assert_int_equal(shmring_open(link, SHMRING_PRODUCER, &excl, &r), -EEXIST);
     /* The ring behind the link is untouched and still holds its message. */
     assert_int_equal(shm_content_hash(target), before);
-    struct shmring_opts plain = {0, 0, 0};
+    struct shmring_opts plain = {0};
     assert_int_equal(shmring_open(target, SHMRING_CONSUMER, &plain, &r), 0);
     char buf[16];
     assert_int_equal(shmring_recv(r, buf, sizeof buf), 5);
@@ -315,7 +316,7 @@ static void test_symlink_not_followed(void **state)
     snprintf(nowhere, sizeof nowhere, "/tmp/%s-created", dangling);
     snprintf(lpath, sizeof lpath, "/dev/shm/%s", dangling);
     assert_int_equal(symlink(nowhere, lpath), 0);
-    struct shmring_opts create = {0, 0, SHMRING_CREATE};
+    struct shmring_opts create = {.flags = SHMRING_CREATE};
     assert_int_equal(shmring_open(dangling, SHMRING_PRODUCER, &create, &r), -EACCES);
     assert_int_equal(shmring_open(dangling, SHMRING_PRODUCER, &excl, &r), -EEXIST);
     struct stat st;
@@ -374,7 +375,7 @@ static int check_stall(const char *name, unsigned holder_uid, int readonly)
     CK(read(fds[0], &ch, 1) == 1);
     int64_t t0 = t_now_ms();
     shmring *r = NULL;
-    struct shmring_opts opts = {0, 0, 0};
+    struct shmring_opts opts = {0};
     int rc = shmring_open(name, SHMRING_OBSERVER, &opts, &r);
     int64_t ms = t_now_ms() - t0;
     kill(pid, SIGKILL);
@@ -414,7 +415,7 @@ static int try_open_roles(void *arg)
     struct try_open *t = arg;
     static const int roles[] = {SHMRING_OBSERVER, SHMRING_PRODUCER, SHMRING_CONSUMER};
     for (int i = 0; i < 3; i++) {
-        struct shmring_opts opts = {0, 0, t->flags};
+        struct shmring_opts opts = {.flags = t->flags};
         shmring *r = NULL;
         int rc = shmring_open(t->name, roles[i], &opts, &r);
         if (rc != t->want) {

@@ -127,7 +127,7 @@ static int msg_check(const uint8_t *m, size_t len)
 static int open_role(int role, shmring **out)
 {
     for (;;) {
-        struct shmring_opts opts = {0, 0, 0};
+        struct shmring_opts opts = {0};
         int64_t t0 = t_now_ms();
         int rc = shmring_open(ring_name, role, &opts, out);
         int64_t ms = t_now_ms() - t0;
@@ -221,10 +221,10 @@ static int producer(void *arg)
             break;
         }
         default: {
-            struct iovec iov[4];
+            struct shmring_buf iov[4];
             for (int i = 0; i < n; i++) {
-                iov[i].iov_base = msgs[i];
-                iov[i].iov_len = len_of(seq + (uint64_t)i);
+                iov[i].base = msgs[i];
+                iov[i].len = len_of(seq + (uint64_t)i);
             }
             rc = shmring_send_batch(r, iov, (size_t)n);
             TL_CHECK(rc <= n);
@@ -635,7 +635,7 @@ static void test_scribbler(void **state)
     ring_name = t_name("scribble");
     /* The observer keeps the name (and so the object the scribbler maps) alive throughout. */
     shmring *obs = NULL;
-    struct shmring_opts opts = {RING_SIZE, 0, SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts opts = {.size = RING_SIZE, .flags = SHMRING_CREATE | SHMRING_EXCL};
     assert_int_equal(shmring_open(ring_name, SHMRING_OBSERVER, &opts, &obs), 0);
     end_ms = t_now_ms() + run_ms;
     pid_t pids[3] = {t_spawn(consumer, NULL), t_spawn(producer, NULL), t_spawn(scribbler, NULL)};

@@ -142,8 +142,8 @@ static void count_code(struct pair *pr, long rc, int consumer)
 
 static shmring *open_side(struct pair *pr, int role)
 {
-    struct shmring_opts opts = {pr->size, 0,
-                                SHMRING_CREATE | (pr->size > 4096 ? SHMRING_PERSIST : 0)};
+    struct shmring_opts opts = {.size = pr->size,
+                                .flags = SHMRING_CREATE | (pr->size > 4096 ? SHMRING_PERSIST : 0)};
     shmring *r = NULL;
     int rc = shmring_open(pr->name, role, &opts, &r);
     if (rc != 0) {
@@ -218,10 +218,10 @@ static int producer(void *arg)
         long rc;
         uint64_t len = len_of(pr, seq);
         if (n > 1) {
-            struct iovec iov[4];
+            struct shmring_buf iov[4];
             for (uint64_t i = 0; i < n; i++) {
-                iov[i].iov_base = msgs[i];
-                iov[i].iov_len = len_of(pr, seq + i);
+                iov[i].base = msgs[i];
+                iov[i].len = len_of(pr, seq + i);
             }
             rc = shmring_send_batch(r, iov, n);
             if (rc > 0) {
@@ -434,7 +434,7 @@ static void test_soak(void **state)
         P[i].size = i == 0 ? 4096 : 65536;
         P[i].max_len = shmring__max_msg_for(P[i].size - SHMRING_HEADER_SIZE);
     }
-    struct shmring_opts opts = {P[0].size, 0, SHMRING_CREATE};
+    struct shmring_opts opts = {.size = P[0].size, .flags = SHMRING_CREATE};
     assert_int_equal(shmring_open(P[0].name, SHMRING_OBSERVER, &opts, &keep), 0);
 
     pid_t prod[PAIRS], cons[PAIRS];

@@ -105,7 +105,7 @@ static void *producer(void *arg)
     shmring *r = x->p;
     const size_t max = shmring_max_msg(r);
     uint8_t *buf = malloc(max * 16 + 128);
-    struct iovec iov[16];
+    struct shmring_buf iov[16];
     uint64_t rng = x->seed, prng = x->seed ^ 0x5555;
     struct t_spin s = {0, 0, T_STUCK_MS};
     int rc;
@@ -218,7 +218,7 @@ static void run_threads(const struct trun *run0, const char *tag)
     struct trun run = *run0;
     run.count = scaled(run.count);
     const char *name = t_name(tag);
-    const struct shmring_opts o = {run.size, 0, SHMRING_CREATE | SHMRING_EXCL};
+    const struct shmring_opts o = {.size = run.size, .flags = SHMRING_CREATE | SHMRING_EXCL};
     shmring *p = NULL, *c = NULL;
     assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &o, &p), 0);
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, NULL, &c), 0);

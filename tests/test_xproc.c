@@ -141,7 +141,7 @@ static int x_producer(void *p)
     const struct xrun *run = a->run;
     x_setenv(run);
     /* The consumer opened first: the name exists and must not be re-created by us. */
-    const struct shmring_opts o = {run->size, 0, 0};
+    const struct shmring_opts o = {.size = run->size};
     shmring *r = NULL;
     int rc = shmring_open(a->sh->name, SHMRING_PRODUCER, &o, &r);
     if (rc != 0) {
@@ -150,7 +150,7 @@ static int x_producer(void *p)
     a->sh->fence[0] = shmring__plat_light_is_fence;
     const size_t max = shmring_max_msg(r);
     uint8_t *buf = malloc(max * 32 + 64);
-    struct iovec iov[32];
+    struct shmring_buf iov[32];
     uint64_t rng = a->sh->seed, prng = a->sh->seed ^ 0x5555;
     struct t_spin s = {0, 0, X_STUCK_MS};
     for (uint64_t seq = 0; seq < run->count;) {
@@ -219,7 +219,7 @@ static int x_consumer(void *p)
     struct xarg *a = p;
     const struct xrun *run = a->run;
     x_setenv(run);
-    const struct shmring_opts o = {run->size, 0, SHMRING_CREATE | SHMRING_EXCL};
+    const struct shmring_opts o = {.size = run->size, .flags = SHMRING_CREATE | SHMRING_EXCL};
     shmring *r = NULL;
     int rc = shmring_open(a->sh->name, SHMRING_CONSUMER, &o, &r);
     if (rc != 0) {

@@ -141,16 +141,16 @@ int t_spin_once(struct t_spin *s)
 }
 
 int t_send_batch(shmring *r, uint64_t seq, size_t n, size_t (*draw_len)(uint64_t *, size_t),
-                 uint64_t *rng, struct iovec *iov, void *buf)
+                 uint64_t *rng, struct shmring_buf *iov, void *buf)
 {
     const size_t max = shmring_max_msg(r);
     uint64_t rng_save = *rng;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        iov[i].iov_len = draw_len(rng, max);
-        iov[i].iov_base = (char *)buf + off;
-        t_msg_fill(iov[i].iov_base, iov[i].iov_len, seq + i);
-        off += (iov[i].iov_len + 7) & ~(size_t)7;
+        iov[i].len = draw_len(rng, max);
+        iov[i].base = (char *)buf + off;
+        t_msg_fill((char *)buf + off, iov[i].len, seq + i);
+        off += (iov[i].len + 7) & ~(size_t)7;
     }
     int rc = shmring_send_batch(r, iov, n);
     *rng = rng_save; /* replay the lengths of what went */

@@ -52,7 +52,7 @@ int t_spin_once(struct t_spin *s);
  * in buf (room for n messages, each rounded up to 8 bytes). Returns its result; *rng is left past
  * the lengths of the messages that went, so that the receiver stays in step. */
 int t_send_batch(shmring *r, uint64_t seq, size_t n, size_t (*draw_len)(uint64_t *, size_t),
-                 uint64_t *rng, struct iovec *iov, void *buf);
+                 uint64_t *rng, struct shmring_buf *iov, void *buf);
 
 /* The receiving side: message seq must have the length draw_len(&rng, max) gives next and pass
  * t_msg_check. The calls below return 0, or 1 with bad and why set (a wrong message, a failed

@@ -201,7 +201,7 @@ static struct child_result ring_sink(const struct cfg *c, void *arg)
 {
     struct child_result res = {0, 0, 0};
     shmring *r;
-    struct shmring_opts o = {0, 0, 0};
+    struct shmring_opts o = {0};
     if ((res.err = shmring_open(arg, SHMRING_CONSUMER, &o, &r)) < 0) {
         return res;
     }
@@ -231,7 +231,8 @@ static int ring_stream(const struct cfg *c, struct run *out)
     char name[96];
     snprintf(name, sizeof name, "%s-stream", c->name);
     shmring *p;
-    struct shmring_opts o = {(size_t)c->ring_size, 0600, SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts o = {
+        .size = (size_t)c->ring_size, .mode = 0600, .flags = SHMRING_CREATE | SHMRING_EXCL};
     int err = shmring_open(name, SHMRING_PRODUCER, &o, &p);
     if (err < 0) {
         cli_fail("bench: ring", err);
@@ -292,7 +293,7 @@ static struct child_result ring_echo(const struct cfg *c, void *arg)
     snprintf(ping_name, sizeof ping_name, "%s-ping", base);
     snprintf(pong_name, sizeof pong_name, "%s-pong", base);
     shmring *in, *back;
-    struct shmring_opts o = {0, 0, 0};
+    struct shmring_opts o = {0};
     if ((res.err = shmring_open(ping_name, SHMRING_CONSUMER, &o, &in)) < 0) {
         return res;
     }
@@ -354,7 +355,8 @@ static int ring_rtt(const struct cfg *c, struct run *out)
     snprintf(ping_name, sizeof ping_name, "%s-ping", c->name);
     snprintf(pong_name, sizeof pong_name, "%s-pong", c->name);
     shmring *ping, *pong;
-    struct shmring_opts o = {(size_t)c->ring_size, 0600, SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts o = {
+        .size = (size_t)c->ring_size, .mode = 0600, .flags = SHMRING_CREATE | SHMRING_EXCL};
     int err = shmring_open(ping_name, SHMRING_PRODUCER, &o, &ping);
     if (err < 0) {
         cli_fail("bench: ring", err);

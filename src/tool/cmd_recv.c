@@ -100,7 +100,7 @@ int cmd_recv(int argc, char **argv)
         return cli_usage_error("recv", "bad timeout '%s': need seconds, e.g. 5 or 0.5", timeout_s);
     }
     cli_catch_signals();
-    struct shmring_opts o = {0, 0, 0}; /* no SHMRING_CREATE */
+    struct shmring_opts o = {0}; /* no SHMRING_CREATE */
     char what[SHMRING_NAME_MAX + 16];
     snprintf(what, sizeof what, "recv '%s'", rc.name);
     if ((r = shmring_open(rc.name, SHMRING_CONSUMER, &o, &rc.ring)) < 0) {

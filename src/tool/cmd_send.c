@@ -171,7 +171,7 @@ int cmd_send(int argc, char **argv)
         return cli_usage_error("send", "bad timeout '%s': need seconds, e.g. 5 or 0.5", timeout_s);
     }
     cli_catch_signals();
-    struct shmring_opts o = {0, 0, 0}; /* no SHMRING_CREATE: sending to a typo is an error */
+    struct shmring_opts o = {0}; /* no SHMRING_CREATE: sending to a typo is an error */
     if ((r = shmring_open(s.name, SHMRING_PRODUCER, &o, &s.ring)) < 0) {
         char what[SHMRING_NAME_MAX + 16];
         snprintf(what, sizeof what, "send '%s'", s.name);

@@ -352,23 +352,23 @@ static void op_abort(struct ctx *x)
 static void op_batch(struct ctx *x)
 {
     struct model *m = &x->m;
-    struct iovec iov[BATCH];
+    struct shmring_buf iov[BATCH];
     size_t n = fz_u8(&x->in) % (BATCH + 1);
     uint64_t base_seq = m->next_seq;
     for (size_t i = 0; i < n; i++) {
         uint64_t len = read_len(x);
-        iov[i].iov_len = (size_t)len;
-        iov[i].iov_base = len == 0 && (x->in.i & 1) ? NULL : x->buf[i]; /* NULL is fine for 0 */
+        iov[i].len = (size_t)len;
+        iov[i].base = len == 0 && (x->in.i & 1) ? NULL : x->buf[i]; /* NULL is fine for 0 */
         if (len <= m->max_msg) {
             fz_fill(x->buf[i], len, base_seq + i);
         }
     }
     if (n > 0 && (fz_u8(&x->in) & 15) == 0) {
         size_t k = fz_u8(&x->in) % n;
-        if (iov[k].iov_len == 0) {
-            iov[k].iov_len = 1;
+        if (iov[k].len == 0) {
+            iov[k].len = 1;
         }
-        iov[k].iov_base = NULL; /* ends the batch there with -EINVAL */
+        iov[k].base = NULL; /* ends the batch there with -EINVAL */
     }
     if (!x->prod) {
         FZ_CHECK(shmring_send_batch(NULL, iov, n) == -EINVAL, "batch on NULL");
@@ -383,19 +383,19 @@ static void op_batch(struct ctx *x)
         err = -EINVAL;
     } else {
         for (; sent < n; sent++) {
-            if (iov[sent].iov_base == NULL && iov[sent].iov_len != 0) {
+            if (iov[sent].base == NULL && iov[sent].len != 0) {
                 err = -EINVAL;
                 break;
             }
             uint64_t pad = 0;
-            err = expect_reserve(x, iov[sent].iov_len, &pad);
+            err = expect_reserve(x, iov[sent].len, &pad);
             if (err != 0) {
                 break;
             }
             pads[sent] = pad;
             /* Advance the model's positions as the library does (records land one by one). */
             model_pad(m, pad);
-            uint64_t size = shmring__rec_size(iov[sent].iov_len);
+            uint64_t size = shmring__rec_size(iov[sent].len);
             m->tail += size;
             m->widx = (m->widx + size) % m->cap;
         }
@@ -409,7 +409,7 @@ static void op_batch(struct ctx *x)
     FZ_CHECK(got == want, "send_batch(%zu): %d, model %d", n, got, want);
     for (int i = 0; i < got; i++) {
         model_pad(m, pads[i]);
-        model_commit(x, iov[i].iov_len, m->next_seq++);
+        model_commit(x, iov[i].len, m->next_seq++);
     }
     if (got > 0) {
         m->pub_tail = m->tail;
@@ -543,7 +543,7 @@ static void op_drain(struct ctx *x)
 
 static shmring *open_role(struct ctx *x, int role)
 {
-    struct shmring_opts opts = {0, 0, 0};
+    struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(x->name, role, &opts, &r);
     FZ_CHECK(rc == 0, "reopen role %d: %d", role, rc);
@@ -614,7 +614,7 @@ static void op_misuse(struct ctx *x)
     uint8_t b = fz_u8(&x->in);
     const void *msg;
     void *slot;
-    struct iovec iov = {NULL, 0};
+    struct shmring_buf iov = {NULL, 0};
     switch (b % 8) {
     case 0: /* producer calls on the consumer and the observer */
         if (x->cons) {
@@ -657,7 +657,7 @@ static void op_misuse(struct ctx *x)
     case 5: {
         /* A second producer or consumer while the role is held: -EBUSY. */
         shmring *r = NULL;
-        struct shmring_opts opts = {0, 0, 0};
+        struct shmring_opts opts = {0};
         if (x->prod) {
             FZ_CHECK(shmring_open(x->name, SHMRING_PRODUCER, &opts, &r) == -EBUSY, "2nd producer");
         }
@@ -680,7 +680,8 @@ static void open_ring(struct ctx *x, uint8_t sel, uint8_t posb)
     memset(m, 0, sizeof *m);
     x->name = fz_name("api");
     shmring_unlink(x->name); /* left over from an earlier crash */
-    struct shmring_opts opts = {(sel & 1) ? 8192 : 4096, 0, SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts opts = {.size = (sel & 1) ? 8192 : 4096,
+                                .flags = SHMRING_CREATE | SHMRING_EXCL};
     int rc = shmring_open(x->name, SHMRING_OBSERVER, &opts, &x->obs);
     FZ_CHECK(rc == 0, "create %s: %d", x->name, rc);
     /* Nobody else is attached yet: the observer may place the (empty) ring anywhere. Start

@@ -454,7 +454,7 @@ static struct bounds bounds_of(shmring *r, uint64_t seed)
 static void named_consumer(const char *name, uint64_t size, uint64_t seed)
 {
     static uint8_t buf[MAX_NAMED];
-    struct shmring_opts opts = {0, 0, 0};
+    struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_CONSUMER, &opts, &r);
     FZ_CHECK(IN(rc, 0, -EPROTO), "open as consumer: %d", rc);
@@ -557,7 +557,7 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
 
 static void named_producer(const char *name, uint64_t size, uint64_t seed)
 {
-    struct shmring_opts opts = {0, 0, 0};
+    struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_PRODUCER, &opts, &r);
     FZ_CHECK(IN(rc, 0, -EPROTO), "open as producer: %d", rc);
@@ -602,7 +602,7 @@ static void named_producer(const char *name, uint64_t size, uint64_t seed)
 
 static void named_observer_and_legacy(const char *name, const uint8_t *mem, uint64_t size)
 {
-    struct shmring_opts opts = {0, 0, 0};
+    struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_OBSERVER, &opts, &r);
     FZ_CHECK(IN(rc, 0, -EPROTO), "open as observer: %d", rc);
