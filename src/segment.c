@@ -65,6 +65,12 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     if (want != 0 && want != obj_size) {
         return -EINVAL;
     }
+    /* Its creator may have died after sizing it and before reserving its memory (or an older
+     * version sized it first): reserve before touching a page, so that a full tmpfs gives
+     * -ENOSPC here and not SIGBUS in the (re)format below or in a later writer. */
+    if ((r = shmring__plat_reserve(s->map.fd, obj_size)) < 0) {
+        return r;
+    }
     if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
         return r;
     }
@@ -142,8 +148,10 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
 {
     int fd = -1;
     int r;
+    int created = 0;
     if ((flags & SHMRING_CREATE) && (flags & SHMRING_EXCL)) {
         r = shmring__plat_open(s->path, 1, mode, &fd);
+        created = r == 0;
     } else {
         r = shmring__plat_open(s->path, 0, mode, &fd);
         if (r == -ENOENT && (flags & SHMRING_CREATE)) {
@@ -151,6 +159,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
             if (r == -EEXIST) {
                 return -ESTALE; /* created by someone else meanwhile: open theirs */
             }
+            created = r == 0;
         }
     }
     if (r < 0) {
@@ -168,18 +177,20 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     }
     if ((r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
                                      SHMRING__INIT_TIMEOUT_NS)) < 0) {
+        created = 0; /* someone else holds INIT: they may be using it by now */
         goto fail;
     }
     /* A closer may have unlinked this object while we waited for INIT: then it is an orphan
      * nobody else can find, and we must open the name again. */
-    if (!shmring__plat_is_linked(fd, s->path)) {
-        r = -ESTALE;
+    if ((r = shmring__plat_is_linked(fd, s->path)) <= 0) {
+        r = r == 0 ? -ESTALE : r;
         goto fail;
     }
     if ((r = shmring__plat_fstat(fd, &st)) < 0) { /* the size is final now */
         goto fail;
     }
     int alone = shmring__plat_lock(fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
+    created = created && alone; /* nobody else uses what we created: ours to remove on failure */
     r = alone ? attach_alone(s, st.size, want, flags, hdr_flags)
               : attach_shared(s, st.size, want, hdr_flags);
     if (r < 0) {
@@ -194,6 +205,11 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     shmring__plat_lock(fd, SHMRING__LOCK_INIT, SHMRING__UNLOCK);
     return 0;
 fail:
+    /* A name we created and could not make into a ring (no memory, no address space, ...) must
+     * not stay behind as a trap for the next opener. Removed only while it is still ours. */
+    if (created && shmring__plat_is_linked(fd, s->path) == 1) {
+        shmring__plat_unlink(s->path);
+    }
     unmap_and_close(s);
     return r;
 }
@@ -232,7 +248,8 @@ void shmring__seg_close(struct shmring__seg *s)
                                 SHMRING__INIT_TIMEOUT_NS) == 0) {
         int last = shmring__plat_lock(s->map.fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
         uint32_t hflags = s->hdr != NULL ? s->hdr->flags : 0;
-        if (last && !(hflags & SHMRING__F_PERSIST) && shmring__plat_is_linked(s->map.fd, s->path)) {
+        if (last && !(hflags & SHMRING__F_PERSIST) &&
+            shmring__plat_is_linked(s->map.fd, s->path) == 1) {
             shmring__plat_unlink(s->path);
         }
     }
