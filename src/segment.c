@@ -142,6 +142,21 @@ static void unmap_and_close(struct shmring__seg *s)
     s->hdr = NULL;
 }
 
+/* Group and others may read only what they may also write. Read access alone would let an
+ * outsider hold shared locks on the lock bytes: block every role and the INIT lock, look like a
+ * live peer, keep the name from being removed. Kernel locks cannot tell such a reader from a
+ * user, so a ring is never readable by someone who cannot also write it (SECURITY.md). */
+static unsigned safe_mode(unsigned mode)
+{
+    if (!(mode & 0020)) {
+        mode &= ~0040u;
+    }
+    if (!(mode & 0002)) {
+        mode &= ~0004u;
+    }
+    return mode;
+}
+
 /* One attempt; -ESTALE asks the caller to start over (the name changed under us). */
 static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsigned flags,
                     uint32_t hdr_flags)
@@ -149,6 +164,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     int fd = -1;
     int r;
     int created = 0;
+    mode = safe_mode(mode);
     if ((flags & SHMRING_CREATE) && (flags & SHMRING_EXCL)) {
         r = shmring__plat_open(s->path, 1, mode, &fd);
         created = r == 0;
@@ -174,6 +190,10 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     if (st.uid != shmring__plat_euid() && !(flags & SHMRING_ANY_OWNER)) {
         r = -EACCES;
         goto fail;
+    }
+    /* Made readable-only for others by an older version: close that door for new readers. */
+    if (st.uid == shmring__plat_euid() && safe_mode(st.mode & 0777) != (st.mode & 0777)) {
+        shmring__plat_chmod(fd, safe_mode(st.mode & 07777));
     }
     if ((r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
                                      SHMRING__INIT_TIMEOUT_NS)) < 0) {
