@@ -257,7 +257,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
     return -EAGAIN;
 }
 
-void shmring__seg_close(struct shmring__seg *s)
+static void detach(struct shmring__seg *s, int unmap)
 {
     if (s->map.fd < 0) {
         return;
@@ -273,7 +273,22 @@ void shmring__seg_close(struct shmring__seg *s)
             shmring__plat_unlink(s->path);
         }
     }
-    unmap_and_close(s);
+    if (unmap) {
+        unmap_and_close(s);
+        return;
+    }
+    shmring__plat_close(s->map.fd); /* drops every lock this handle held */
+    s->map.fd = -1;
+}
+
+void shmring__seg_close(struct shmring__seg *s)
+{
+    detach(s, 1);
+}
+
+void shmring__seg_close_at_exit(struct shmring__seg *s)
+{
+    detach(s, 0);
 }
 
 void shmring__seg_forget(struct shmring__seg *s)
