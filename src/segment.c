@@ -277,7 +277,12 @@ static void detach(struct shmring__seg *s, int unmap)
         unmap_and_close(s);
         return;
     }
-    shmring__plat_close(s->map.fd); /* drops every lock this handle held */
+    /* The mapping keeps the open file description alive, and with it its locks: drop them
+     * (INIT, ATTACH, a role, LEGACY) explicitly, or a later open would wait for our INIT. */
+    for (int byte = SHMRING__LOCK_INIT; byte <= SHMRING__LOCK_LEGACY; byte++) {
+        shmring__plat_lock(s->map.fd, byte, SHMRING__UNLOCK);
+    }
+    shmring__plat_close(s->map.fd);
     s->map.fd = -1;
 }
 
