@@ -83,6 +83,7 @@ static int legacy_set(void *p)
     return 0;
 }
 
+#ifndef UNDER_ASAN
 static int vm_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -112,6 +113,7 @@ static int open_under_rlimit_as(void *p)
     TL_CHECK(!t_shm_exists(p));
     return 0;
 }
+#endif
 
 static int scenario(void)
 {
