@@ -128,6 +128,8 @@ static void atfork_release(void)
 static void register_atfork(void)
 {
     shmring__plat_atfork(atfork_prepare, atfork_release, atfork_release);
+    /* The exit handler detaches our handle under g_mu too: not while a setter uses it. */
+    shmring__set_exit_lock(atfork_prepare, atfork_release);
 }
 
 /* The handle, if this process has a usable one (the fast path of every call). */

@@ -23,6 +23,7 @@ struct shmring {
     int role; /* SHMRING_PRODUCER/CONSUMER/OBSERVER, SHMRING__ROLE_LEGACY, 0 after fork */
     uint32_t magic;
     int64_t next_liveness_ns;
+    int peer_dead;   /* this side saw its peer die: -EPIPE until a new peer holds the role */
     uint64_t sleeps; /* this side's sleeps, mirrored to the header */
     struct shmring__seg seg;
     struct shmring *next; /* the process-wide list used at exit and fork */
@@ -31,6 +32,10 @@ struct shmring {
 /* Opens a handle (the body of shmring_open; compat.c uses it with SHMRING__ROLE_LEGACY). */
 int shmring__open(const char *name, int role, const struct shmring_opts *opts, uint32_t hdr_flags,
                   shmring **out);
+
+/* compat.c: a lock the exit handler takes before it detaches the set/get handle, so that no
+ * SetSharedMem is half-way through when its descriptor goes. Taken before the list lock. */
+void shmring__set_exit_lock(void (*lock)(void), void (*unlock)(void));
 
 /* 1 when the peer of this side has closed or died (a producer that never attached is not
  * gone). force = 0 rate-limits the probe to SHMRING__LIVENESS_PERIOD_NS. */

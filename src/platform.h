@@ -26,9 +26,12 @@ struct shmring__plat_stat {
 int shmring__plat_open(const char *path, int create_excl, unsigned mode, int *fd);
 int shmring__plat_unlink(const char *path);
 int shmring__plat_fstat(int fd, struct shmring__plat_stat *st);
-/* 1 if `fd` is still the object linked under `path`, 0 if not (unlinked or replaced). */
+/* 1 if `fd` is still the object linked under `path`, 0 if not (unlinked or replaced), or a
+ * negative error when that cannot be told. Never opens what is linked there. */
 int shmring__plat_is_linked(int fd, const char *path);
-int shmring__plat_resize(int fd, uint64_t size); /* set size and reserve the memory */
+int shmring__plat_resize(int fd, uint64_t size);  /* reserve the memory, then set the size */
+int shmring__plat_reserve(int fd, uint64_t size); /* reserve the memory of [0, size) */
+int shmring__plat_chmod(int fd, unsigned mode);
 int shmring__plat_map(int fd, uint64_t size, void **base);
 void shmring__plat_unmap(void *base, uint64_t size);
 void shmring__plat_close(int fd);
@@ -80,6 +83,8 @@ static inline void shmring__plat_light_barrier(void)
 
 /* Monotonic clock in nanoseconds; the coarse one is cheaper and good to a few milliseconds. */
 int64_t shmring__plat_now_ns(void);
+/* now + timeout_ns, saturated at INT64_MAX; INT64_MAX for a negative timeout (forever). */
+int64_t shmring__plat_deadline(int64_t timeout_ns);
 int64_t shmring__plat_coarse_ns(void);
 void shmring__plat_sleep_ns(int64_t ns);
 void shmring__plat_cpu_relax(void);

@@ -65,6 +65,12 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     if (want != 0 && want != obj_size) {
         return -EINVAL;
     }
+    /* Its creator may have died after sizing it and before reserving its memory (or an older
+     * version sized it first): reserve before touching a page, so that a full tmpfs gives
+     * -ENOSPC here and not SIGBUS in the (re)format below or in a later writer. */
+    if ((r = shmring__plat_reserve(s->map.fd, obj_size)) < 0) {
+        return r;
+    }
     if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
         return r;
     }
@@ -136,14 +142,32 @@ static void unmap_and_close(struct shmring__seg *s)
     s->hdr = NULL;
 }
 
+/* Group and others may read only what they may also write. Read access alone would let an
+ * outsider hold shared locks on the lock bytes: block every role and the INIT lock, look like a
+ * live peer, keep the name from being removed. Kernel locks cannot tell such a reader from a
+ * user, so a ring is never readable by someone who cannot also write it (SECURITY.md). */
+static unsigned safe_mode(unsigned mode)
+{
+    if (!(mode & 0020)) {
+        mode &= ~0040u;
+    }
+    if (!(mode & 0002)) {
+        mode &= ~0004u;
+    }
+    return mode;
+}
+
 /* One attempt; -ESTALE asks the caller to start over (the name changed under us). */
 static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsigned flags,
                     uint32_t hdr_flags)
 {
     int fd = -1;
     int r;
+    int created = 0;
+    mode = safe_mode(mode);
     if ((flags & SHMRING_CREATE) && (flags & SHMRING_EXCL)) {
         r = shmring__plat_open(s->path, 1, mode, &fd);
+        created = r == 0;
     } else {
         r = shmring__plat_open(s->path, 0, mode, &fd);
         if (r == -ENOENT && (flags & SHMRING_CREATE)) {
@@ -151,6 +175,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
             if (r == -EEXIST) {
                 return -ESTALE; /* created by someone else meanwhile: open theirs */
             }
+            created = r == 0;
         }
     }
     if (r < 0) {
@@ -166,20 +191,26 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
         r = -EACCES;
         goto fail;
     }
+    /* Made readable-only for others by an older version: close that door for new readers. */
+    if (st.uid == shmring__plat_euid() && safe_mode(st.mode & 0777) != (st.mode & 0777)) {
+        shmring__plat_chmod(fd, safe_mode(st.mode & 07777));
+    }
     if ((r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
                                      SHMRING__INIT_TIMEOUT_NS)) < 0) {
+        created = 0; /* someone else holds INIT: they may be using it by now */
         goto fail;
     }
     /* A closer may have unlinked this object while we waited for INIT: then it is an orphan
      * nobody else can find, and we must open the name again. */
-    if (!shmring__plat_is_linked(fd, s->path)) {
-        r = -ESTALE;
+    if ((r = shmring__plat_is_linked(fd, s->path)) <= 0) {
+        r = r == 0 ? -ESTALE : r;
         goto fail;
     }
     if ((r = shmring__plat_fstat(fd, &st)) < 0) { /* the size is final now */
         goto fail;
     }
     int alone = shmring__plat_lock(fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
+    created = created && alone; /* nobody else uses what we created: ours to remove on failure */
     r = alone ? attach_alone(s, st.size, want, flags, hdr_flags)
               : attach_shared(s, st.size, want, hdr_flags);
     if (r < 0) {
@@ -194,6 +225,11 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     shmring__plat_lock(fd, SHMRING__LOCK_INIT, SHMRING__UNLOCK);
     return 0;
 fail:
+    /* A name we created and could not make into a ring (no memory, no address space, ...) must
+     * not stay behind as a trap for the next opener. Removed only while it is still ours. */
+    if (created && shmring__plat_is_linked(fd, s->path) == 1) {
+        shmring__plat_unlink(s->path);
+    }
     unmap_and_close(s);
     return r;
 }
@@ -221,7 +257,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
     return -EAGAIN;
 }
 
-void shmring__seg_close(struct shmring__seg *s)
+static void detach(struct shmring__seg *s, int unmap)
 {
     if (s->map.fd < 0) {
         return;
@@ -232,11 +268,32 @@ void shmring__seg_close(struct shmring__seg *s)
                                 SHMRING__INIT_TIMEOUT_NS) == 0) {
         int last = shmring__plat_lock(s->map.fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
         uint32_t hflags = s->hdr != NULL ? s->hdr->flags : 0;
-        if (last && !(hflags & SHMRING__F_PERSIST) && shmring__plat_is_linked(s->map.fd, s->path)) {
+        if (last && !(hflags & SHMRING__F_PERSIST) &&
+            shmring__plat_is_linked(s->map.fd, s->path) == 1) {
             shmring__plat_unlink(s->path);
         }
     }
-    unmap_and_close(s);
+    if (unmap) {
+        unmap_and_close(s);
+        return;
+    }
+    /* The mapping keeps the open file description alive, and with it its locks: drop them
+     * (INIT, ATTACH, a role, LEGACY) explicitly, or a later open would wait for our INIT. */
+    for (int byte = SHMRING__LOCK_INIT; byte <= SHMRING__LOCK_LEGACY; byte++) {
+        shmring__plat_lock(s->map.fd, byte, SHMRING__UNLOCK);
+    }
+    shmring__plat_close(s->map.fd);
+    s->map.fd = -1;
+}
+
+void shmring__seg_close(struct shmring__seg *s)
+{
+    detach(s, 1);
+}
+
+void shmring__seg_close_at_exit(struct shmring__seg *s)
+{
+    detach(s, 0);
 }
 
 void shmring__seg_forget(struct shmring__seg *s)

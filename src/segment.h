@@ -30,6 +30,10 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
 /* Detaches; removes the name when this was the last attached handle and it is not persistent. */
 void shmring__seg_close(struct shmring__seg *s);
 
+/* The same at exit, but the mapping stays until the process ends (or seg_forget): another
+ * thread may still be reading it, and unmapping would turn that read into a SIGSEGV. */
+void shmring__seg_close_at_exit(struct shmring__seg *s);
+
 /* Drops the mapping and descriptor without touching shared state (a forked child). */
 void shmring__seg_forget(struct shmring__seg *s);
 

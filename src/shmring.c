@@ -18,18 +18,40 @@ static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 static void role_detach(shmring *r);
 
+static void (*_Atomic exit_lock)(void);
+static void (*_Atomic exit_unlock)(void);
+
+void shmring__set_exit_lock(void (*lock)(void), void (*unlock)(void))
+{
+    /* Relaxed: set once before the first set/get handle exists, read at exit by the thread that
+     * runs the handlers, after the pthread_once and list lock that ordered the attach. */
+    atomic_store_explicit(&exit_unlock, unlock, memory_order_relaxed);
+    atomic_store_explicit(&exit_lock, lock, memory_order_relaxed);
+}
+
 static void on_exit_detach_all(void)
 {
-    /* exit() without shmring_close: detach every handle so the last user removes the name. */
+    /* exit() without shmring_close: detach every handle so the last user removes the name.
+     * Other threads may still be inside a call: the mappings stay (the process is ending
+     * anyway), and the set/get calls' own lock keeps a SetSharedMem from using the descriptor
+     * while we close it. Its lock comes first: SetSharedMem takes the list lock under it. */
+    void (*lock)(void) = atomic_load_explicit(&exit_lock, memory_order_relaxed);
+    void (*unlock)(void) = atomic_load_explicit(&exit_unlock, memory_order_relaxed);
+    if (lock != NULL) {
+        lock();
+    }
     pthread_mutex_lock(&list_lock);
     for (shmring *r = list_head; r != NULL; r = r->next) {
         if (r->role != 0) {
             role_detach(r);
-            shmring__seg_close(&r->seg);
+            shmring__seg_close_at_exit(&r->seg);
             r->role = 0;
         }
     }
     pthread_mutex_unlock(&list_lock);
+    if (unlock != NULL) {
+        unlock();
+    }
 }
 
 static void fork_prepare(void)
@@ -62,16 +84,15 @@ static void process_init(void)
     atexit(on_exit_detach_all);
 }
 
+/* Under list_lock. */
 static void list_remove(shmring *r)
 {
-    pthread_mutex_lock(&list_lock);
     for (shmring **p = &list_head; *p != NULL; p = &(*p)->next) {
         if (*p == r) {
             *p = r->next;
             break;
         }
     }
-    pthread_mutex_unlock(&list_lock);
 }
 
 /* ---- roles ------------------------------------------------------------------------------ */
@@ -145,7 +166,9 @@ int shmring__peer_gone(shmring *r, int force)
     if (s != SHMRING__PEER_ATTACHED) {
         return 1;
     }
-    if (!force) {
+    /* Once seen dead, always probed: every call says -EPIPE until a new peer holds the role
+     * (it stores ATTACHED over the dead one's ATTACHED, so only the lock tells them apart). */
+    if (!force && !r->peer_dead) {
         int64_t now = shmring__plat_coarse_ns();
         if (now < r->next_liveness_ns) {
             return 0;
@@ -153,8 +176,9 @@ int shmring__peer_gone(shmring *r, int force)
         r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
     }
     /* The kernel drops the role lock when its holder dies, whatever its pid became. */
-    return !shmring__seg_role_held(&r->seg,
-                                   producer_side ? SHMRING__LOCK_CONSUMER : SHMRING__LOCK_PRODUCER);
+    r->peer_dead = !shmring__seg_role_held(&r->seg, producer_side ? SHMRING__LOCK_CONSUMER
+                                                                  : SHMRING__LOCK_PRODUCER);
+    return r->peer_dead;
 }
 
 void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
@@ -241,6 +265,11 @@ int shmring_close(shmring *r)
     if (r->magic != SHMRING__HANDLE_MAGIC) {
         return -EINVAL;
     }
+    /* The list lock is held across the whole close, as across an open: a fork from another
+     * thread waits for it (fork_prepare), so no child inherits the descriptor while we hold its
+     * INIT lock (the child would keep it for as long as it lives) or is left with a handle its
+     * fork handler cannot see. */
+    pthread_mutex_lock(&list_lock);
     list_remove(r);
     if (r->role != 0) {
         role_detach(r);
@@ -248,6 +277,7 @@ int shmring_close(shmring *r)
     } else {
         shmring__seg_forget(&r->seg); /* inherited across fork, or detached at exit */
     }
+    pthread_mutex_unlock(&list_lock);
     r->magic = 0;
     free(r);
     return 0;
@@ -539,16 +569,17 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 
 /* ---- information ----------------------------------------------------------------------- */
 
+/* An inert handle (inherited across fork, or detached at exit: role 0) has no ring: 0. */
 size_t shmring_max_msg(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
                ? (size_t)shmring__max_msg_for(r->seg.map.size - SHMRING_HEADER_SIZE)
                : 0;
 }
 
 size_t shmring_capacity(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
                ? (size_t)(r->seg.map.size - SHMRING_HEADER_SIZE)
                : 0;
 }

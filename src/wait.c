@@ -14,6 +14,12 @@
 #define SPIN_YIELD_EVERY 512 /* rounds 128, 640, 1152, 1664: a few, as a yield under load can */
 #define SPIN_YIELD_AT    128 /* hand the CPU away for a whole time slice of another process */
 #define SLICE_NS         (40 * 1000000ll) /* the longest sleep between liveness probes */
+/* A wake-up that brings no progress (the peer published too little, or a hostile peer keeps
+ * clearing our flag and waking us) is followed by a nap that doubles up to NAP_MAX: each pass
+ * costs a heavy barrier, a lock query and a futex call, so without it a waiter could be made
+ * to burn a whole CPU. A real publish still ends the nap at the next look. */
+#define NAP_MIN_NS (50 * 1000ll)
+#define NAP_MAX_NS (4 * 1000000ll)
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
@@ -26,7 +32,8 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
     if (res != -EAGAIN || timeout_ns == 0) {
         return res;
     }
-    int64_t deadline = timeout_ns < 0 ? INT64_MAX : shmring__plat_now_ns() + timeout_ns;
+    int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
+    int64_t nap = 0;
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         if (i % SPIN_YIELD_EVERY == SPIN_YIELD_AT) {
             shmring__plat_yield();
@@ -40,6 +47,11 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
     for (;;) {
         int64_t now = shmring__plat_now_ns();
         if (now >= deadline) {
+            /* A peer that is gone is reported as such even by the shortest wait. */
+            if (shmring__peer_gone(r, 1)) {
+                res = try(r, arg);
+                return res == -EAGAIN ? -EPIPE : res;
+            }
             return -ETIMEDOUT;
         }
         atomic_store_explicit(mine, 1, memory_order_relaxed);
@@ -69,6 +81,16 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
          * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
         if ((res = try(r, arg)) != -EAGAIN) {
             return res;
+        }
+        if (w == 0) {
+            nap = nap == 0 ? NAP_MIN_NS : nap < NAP_MAX_NS / 2 ? nap * 2 : NAP_MAX_NS;
+            now = shmring__plat_now_ns();
+            if (now < deadline) {
+                shmring__plat_sleep_ns(nap < deadline - now ? nap : deadline - now);
+            }
+            if ((res = try(r, arg)) != -EAGAIN) {
+                return res;
+            }
         }
     }
 }

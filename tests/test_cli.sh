@@ -130,8 +130,11 @@ check "create --size 64K --persist" 0 create "$P-a" --size 64K --persist
 expect "create: the object has the size asked for" test "$(stat -c %s "/dev/shm/$P-a")" = 65536
 check "create: the name exists already" 7 create "$P-a"
 expect "create: exists is reported" has "$ERR" "already exists"
-check "create --mode 0640" 0 create "$P-mode" --mode 0640 --persist
-expect "create: mode is applied exactly" test "$(stat -c %a "/dev/shm/$P-mode")" = 640
+check "create --mode 0660" 0 create "$P-mode" --mode 0660 --persist
+expect "create: mode is applied exactly" test "$(stat -c %a "/dev/shm/$P-mode")" = 660
+# Read without write for group or others is not given (issue #10: a reader could hold locks).
+check "create --mode 0640" 0 create "$P-mode640" --mode 0640 --persist
+expect "create: read-only group access is dropped" test "$(stat -c %a "/dev/shm/$P-mode640")" = 600
 
 # ---- send / recv / stat on a persistent ring -------------------------------------------------
 R="$P-a"
@@ -407,7 +410,7 @@ check "bench: bad size" 1 bench --size 0
 check "bench: ring too small" 1 bench --size 3000 --ring 4K
 
 # ---- done -----------------------------------------------------------------------------------
-check "rm several names" 0 rm "$P-a" "$P-mode" "$PR"
+check "rm several names" 0 rm "$P-a" "$P-mode" "$P-mode640" "$PR"
 expect "rm several: all gone" lacks "$(ls /dev/shm)" "$P-"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -221,13 +221,14 @@ static void test_default_size(void **state)
     shmring_close(c);
     shmring_close(p);
 
-    /* opts.mode sets the permission bits exactly (not filtered by the umask). */
-    const struct shmring_opts m = {.mode = 0640, .flags = SHMRING_CREATE};
+    /* opts.mode sets the permission bits exactly (not filtered by the umask). 0660, not 0640:
+     * read without write is never given to group or others (issue #10, test_faults). */
+    const struct shmring_opts m = {.mode = 0660, .flags = SHMRING_CREATE};
     mode_t old = umask(077);
     p = open_ok(name, SHMRING_PRODUCER, &m);
     umask(old);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640);
+    assert_int_equal(st.st_mode & 0777, 0660);
     shmring_close(p);
 }
 

@@ -63,7 +63,7 @@ static int remove_if_stale(const char *name, int force, int dry_run)
     /* INIT is held only for the few system calls of an open or close: a second is plenty. */
     r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE, 1000000000);
     struct shmring__seg_probe p;
-    if (r < 0 || !shmring__plat_is_linked(fd, path) || shmring__seg_probe(name, &p) < 0 ||
+    if (r < 0 || shmring__plat_is_linked(fd, path) != 1 || shmring__seg_probe(name, &p) < 0 ||
         p.check != 0 || p.in_use) {
         r = 0; /* busy, replaced, not a ring, or in use */
     } else if ((p.flags & SHMRING__F_PERSIST) && !force) {

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -119,10 +120,16 @@ int view_load(const char *name, struct view_info *info)
     memset(info, 0, sizeof *info);
     info->check = -EPROTO;
     info->messages = -1;
-    /* O_NOFOLLOW: a planted symlink must not make us read something else. */
-    int fd = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    /* O_NOFOLLOW: a planted symlink must not make us read something else. O_NONBLOCK: a
+     * planted FIFO must not block us (opening one for reading waits for a writer). */
+    int fd = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) {
-        return -errno;
+        return errno == ELOOP || errno == EINVAL || errno == EISDIR ? -EACCES : -errno;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return -EACCES; /* a FIFO, device or directory: not a ring */
     }
     if ((r = shmring__plat_fstat(fd, &info->st)) < 0) {
         close(fd);

@@ -18,15 +18,27 @@
 #error "open-file-description locks (F_OFD_SETLK) are required; add a platform file for this system"
 #endif
 
+#ifdef __linux__
+#define SHM_DIR "/dev/shm" /* where glibc's and musl's shm_open put the names */
+#endif
+
 int shmring__plat_open(const char *path, int create_excl, unsigned mode, int *fd)
 {
-    /* O_NOFOLLOW: a planted symlink in the shm directory must not redirect us. */
-    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create_excl ? O_CREAT | O_EXCL : 0);
+    /* O_NOFOLLOW: a planted symlink in the shm directory must not redirect us. O_NONBLOCK: a
+     * planted FIFO or device must not block the open (it is refused below). */
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create_excl ? O_CREAT | O_EXCL : 0);
     int r = shm_open(path, flags, (mode_t)mode);
     if (r < 0) {
-        /* ELOOP is O_NOFOLLOW refusing a symlink: a name someone planted that we may not use,
+        /* ELOOP is O_NOFOLLOW refusing a symlink, EISDIR (EINVAL from glibc's shm_open, whose
+         * names we validated) a planted directory: names someone planted that we may not use,
          * reported like any other name we are not allowed to open. */
-        return errno == ELOOP ? -EACCES : -errno;
+        int e = errno;
+        return e == ELOOP || e == EISDIR || e == EINVAL ? -EACCES : -e;
+    }
+    struct stat st;
+    if (fstat(r, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(r); /* a FIFO, device or socket under the name: never ours */
+        return create_excl ? -EEXIST : -EACCES;
     }
     if (create_excl && fchmod(r, (mode_t)mode) != 0) { /* the umask must not change the mode */
         int e = -errno;
@@ -61,28 +73,60 @@ int shmring__plat_is_linked(int fd, const char *path)
 {
     struct stat mine;
     struct stat linked;
-    int other = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-    if (other < 0) {
-        return 0;
-    }
-    int same = fstat(fd, &mine) == 0 && fstat(other, &linked) == 0 &&
-               mine.st_dev == linked.st_dev && mine.st_ino == linked.st_ino;
-    close(other);
-    return same;
-}
-
-int shmring__plat_resize(int fd, uint64_t size)
-{
-    if (ftruncate(fd, (off_t)size) != 0) {
+    if (fstat(fd, &mine) != 0) {
         return -errno;
     }
-    /* Reserve the pages now: on a full tmpfs this fails cleanly with -ENOSPC instead of a SIGBUS
-     * on first touch. posix_fallocate returns the error rather than setting errno. */
+#ifdef SHM_DIR
+    /* Compares identities without opening the name: no descriptor is needed (so this works at
+     * the descriptor limit), and nothing planted there (a FIFO, a device) can block us. */
+    char full[sizeof SHM_DIR + 256];
+    if (strlen(path) >= 256) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(full, SHM_DIR, sizeof SHM_DIR - 1);
+    strcpy(full + sizeof SHM_DIR - 1, path);
+    if (lstat(full, &linked) != 0) {
+        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    }
+#else
+    int other = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (other < 0) {
+        return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+    }
+    int ok = fstat(other, &linked) == 0;
+    close(other);
+    if (!ok) {
+        return 0;
+    }
+#endif
+    return mine.st_dev == linked.st_dev && mine.st_ino == linked.st_ino;
+}
+
+int shmring__plat_reserve(int fd, uint64_t size)
+{
+    /* Reserve the pages: on a full tmpfs this fails cleanly with -ENOSPC instead of a SIGBUS on
+     * first touch. Done before any size change, so that an object never has a size without its
+     * memory, even if we are killed in between (tmpfs undoes a failed fallocate). Pages already
+     * reserved cost nothing. posix_fallocate returns the error rather than setting errno. */
     int e = posix_fallocate(fd, 0, (off_t)size);
     if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
         return -e;
     }
     return 0;
+}
+
+int shmring__plat_resize(int fd, uint64_t size)
+{
+    int r = shmring__plat_reserve(fd, size); /* also sets the size where fallocate works */
+    if (r < 0) {
+        return r;
+    }
+    return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int shmring__plat_chmod(int fd, unsigned mode)
+{
+    return fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
 }
 
 int shmring__plat_map(int fd, uint64_t size, void **base)
@@ -145,7 +189,7 @@ int shmring__plat_lock_wait(int fd, int byte, int kind, int64_t timeout_ns)
 {
     /* Polling with a growing sleep keeps the wait bounded without signals or threads; these
      * locks are held only for the few system calls of an open or close. */
-    int64_t deadline = timeout_ns < 0 ? INT64_MAX : shmring__plat_now_ns() + timeout_ns;
+    int64_t deadline = shmring__plat_deadline(timeout_ns);
     int64_t nap = 20000;
     for (;;) {
         int r = shmring__plat_lock(fd, byte, kind);
@@ -180,6 +224,13 @@ int64_t shmring__plat_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t shmring__plat_deadline(int64_t timeout_ns)
+{
+    int64_t now = shmring__plat_now_ns();
+    /* Saturates: a timeout near INT64_MAX means "practically forever", not an overflow. */
+    return timeout_ns < 0 || timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 
 int64_t shmring__plat_coarse_ns(void)
