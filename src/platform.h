@@ -69,6 +69,7 @@ int shmring__plat_has_futex(void);
 void shmring__plat_barrier_init(void);
 void shmring__plat_heavy_barrier(void);
 extern int shmring__plat_light_is_fence;
+/* B0: the light barrier that B1 names; pairs with H0. */
 static inline void shmring__plat_light_barrier(void)
 {
     if (shmring__plat_light_is_fence) {

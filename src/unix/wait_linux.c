@@ -35,6 +35,7 @@ void shmring__plat_barrier_init(void)
     }
 }
 
+/* H0: the heavy barrier that H1 and H2 name; with membarrier it pairs with B0 on the peer. */
 void shmring__plat_heavy_barrier(void)
 {
     atomic_thread_fence(memory_order_seq_cst); /* also orders this thread's own accesses */
