@@ -2,7 +2,7 @@
 # ci-extra.sh: what CI runs after the README's test command. Each step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh cmake make gcc clang libcmocka-dev clang-format valgrind mandoc pkg-config
+./scripts/deps.sh cmake make gcc clang libcmocka-dev clang-format valgrind
 jobs=$(nproc)
 step() { echo; echo "--- $*"; }
 
