@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring: lock-free message passing between processes over named shared memory.
  *
  * A ring is a named POSIX shared-memory object ("/<name>", 4096 bytes by default) holding a small

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring_compat: the classic SetSharedMem/GetSharedMem calls, for programs written against the
  * old DLL that kept one string in a 4 KiB named mapping called "dllmemfilemap".
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-abi.sh [BUILD_DIR]: the exported surface is a contract. Checks that
 #   1. the functions libshmring.so exports (nm -D --defined-only --extern-only) are exactly the
 #      ones src/shmring.map lists, each bound to a version node of the map;

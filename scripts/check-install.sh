@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-install.sh: installs shmring to a temporary prefix with cmake --install, then builds
 # tests/install/hello.c against that prefix twice, with find_package(shmring) and with
 # pkg-config --cflags --libs shmring, and runs both. Also checks that the man pages, the license

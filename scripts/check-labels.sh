@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-labels.sh: the labels of atomic accesses in src/ and the table in docs/memory-model.md
 # are the same set. A label is an upper-case letter (or L and a letter) and a number: R1, LA0,
 # C10; every such word in a comment of src/ counts, so a reference to a label that does not exist

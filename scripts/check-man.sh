@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-man.sh: every man page in man/ renders without a warning (mandoc -T lint -W warning).
 # One-line ".so" alias pages are checked through the page they name.
 set -euo pipefail

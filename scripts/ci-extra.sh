@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ci-extra.sh: what CI runs after the README's test command. Each step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."

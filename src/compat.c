@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The classic SetSharedMem/GetSharedMem calls over a shmring mapping flagged SHMRING__F_LEGACY.
  * The core gives us the header, validation, first-attach initialisation and the lifetime (last
  * detacher unlinks, exit detaches, a forked child drops what it inherited, a name whose users

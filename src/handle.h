@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-process handle, shared by the public API (shmring.c), the blocking calls (wait.c)
  * and the classic set/get calls (compat.c). */
 #ifndef SHMRING_HANDLE_H

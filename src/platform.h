@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The internal platform layer: everything the library needs from the operating system.
  * src/unix/ implements it with POSIX shared memory, open-file-description locks and (on Linux)
  * futex and membarrier. Nothing above this header includes a system header for these. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cold half of the ring protocol: formatting, validation and attaching. */
 #include <errno.h>
 #include <string.h>

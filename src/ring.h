@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SPSC ring protocol over a caller-given byte region laid out as in layout.h. It knows
  * nothing of names, files or processes and makes no system call, so the same code runs over
  * heap memory in unit tests, over arbitrary bytes in the fuzzer and over a shared mapping. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Named mapping lifecycle. The kernel's locks carry every cross-process decision here, because
  * they are the only bookkeeping that survives a SIGKILL correctly: a dead process's locks are
  * gone, a live process's are not, and pid reuse cannot fake either.

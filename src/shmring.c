@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public handle: joins a segment and a ring side, enforces roles, and keeps a process-wide
  * list of handles so that exit() detaches them and a forked child drops what it inherited. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocking calls: spin briefly, then sleep on a futex word in the mapping. The sleeper raises
  * its "waiting" flag, runs the heavy barrier and checks the ring once more before sleeping; the
  * publisher stores its index, runs the light barrier and reads the flag (handle.h). One of the

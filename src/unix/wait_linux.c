@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux: sleep on a shared futex word; asymmetric barriers through membarrier(2). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_OFD_* locks, syscall() */

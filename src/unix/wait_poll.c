@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Portable fallback where no futex exists: spin, then sleep in short naps. A wake is a no-op, so
  * a waiter notices new data within one nap (at most 1 ms). Barriers are plain seq_cst fences. */
 #include <errno.h>

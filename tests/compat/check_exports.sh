@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks that SetSharedMem, GetSharedMem and shmring_compat_status are exported, unmangled and
 # defined, from the shared library's dynamic symbol table and from the static archive.
 # A version suffix from src/shmring.map (SetSharedMem@@SHMRING_2.0) is accepted.

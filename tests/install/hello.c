@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built by scripts/check-install.sh against an installed shmring, once with find_package and once
  * with pkg-config: a producer and a consumer handle in one process pass one message. */
 #include <shmring.h>
