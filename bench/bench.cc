@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // shmring_bench: Google Benchmark driver. Each benchmark is one cross-process measurement made by
 // the C harness (shim.h); repetitions and their interleaving are Google Benchmark's
 // (--benchmark_repetitions, --benchmark_enable_random_interleaving), medians its aggregates.

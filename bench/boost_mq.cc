@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Boost.Interprocess message_queue as a peer: a named shared-memory queue guarded by a
 // process-shared mutex and condition variables. It gets the same 1 MiB the big shmring mapping
 // has (as many messages as fit, at least 16), and blocking calls with a deadline far in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built when the Boost headers are missing: the Boost.Interprocess peer says so and is skipped. */
 #include <errno.h>
 #include <stdio.h>

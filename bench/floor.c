@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The floor: the practical limit the shmring numbers are held against.
  *
  * A deliberately minimal SPSC ring of fixed-size slots: no record header, no length, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The floor ring: a deliberately minimal SPSC ring of fixed-size slots (see floor.c). Inline, so
  * that its loops compile to what a hand-written ring would; shared by floor.c (the benchmark)
  * and prof.c (the single-process loop for cachegrind/callgrind). */

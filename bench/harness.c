@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The harness every measurement goes through: one forked peer process per run, the two
  * processes pinned to different CPUs, warm-up rounds that calibrate the round length, then one
  * measured round. The processes talk through a small shared control page; the data goes only

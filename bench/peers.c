@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The peers a user would otherwise pick: a pipe, a socketpair(AF_UNIX, SOCK_SEQPACKET) and a
  * POSIX message queue, each used the ordinary way (one system call per message, blocking for
  * throughput). For busy-polling round trips they are non-blocking and retried on EAGAIN, as

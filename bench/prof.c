@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring_bench_prof API SIZE MAP ROUNDS: the benchmark's message loop in ONE process, for
  * valgrind (cachegrind, callgrind) and perf: the producer fills the ring, the consumer empties
  * it, ROUNDS times, with the same calls and checks as the benchmark. No spinning, so instruction

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """report.py RESULTS_DIR: turns RESULTS_DIR/bench.json (Google Benchmark, all repetitions) into
 results.md (tables with ratios to the pipe and to the floor, and the issue's targets) and
 throughput.dat (messages/s by size, for bench/throughput.gp). Medians are taken here over the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring under test, driven only through its public header, as an application would: the
  * producer and consumer loops below are what a user writes around shmring_send/shmring_recv,
  * the zero-copy pair and the batch pair. Retry loops spin on -EAGAIN without pausing, like the

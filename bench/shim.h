@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The benchmark's C side. bench.cc (Google Benchmark) asks for one measurement at a time through
  * bench_throughput() and bench_latency(); everything below them is C: the harness that forks and
  * pins the two processes (harness.c), shmring driven through its public API exactly as a user

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # gnuplot -e "dir='bench/results'" bench/throughput.gp: messages/s by message size, from
 # throughput.dat written by bench/report.py, to throughput.png.
 if (!exists("dir")) dir = "bench/results"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* consumer NAME: prints every message of the ring NAME until its producer closes or dies. */
 #include <shmring.h>
 #include <errno.h>

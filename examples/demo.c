@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demo: a producer process and a consumer process exchange 64-byte messages over the default
  * 4 KiB ring for about a second, then over a pipe, and print both rates. Every message carries
  * a sequence number that the consumer checks. */

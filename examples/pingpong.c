@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pingpong [ROUNDS]: two processes bounce an 8-byte message over two rings and print the
  * median and 99th-percentile round trip, busy-polling and then sleeping in the blocking calls. */
 #include <errno.h>

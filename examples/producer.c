@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* producer NAME [COUNT]: sends COUNT text messages (default 10) to the ring NAME, waiting when
  * the ring is full, then closes so the consumer sees the end of the stream. */
 #include <shmring.h>

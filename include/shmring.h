@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring: lock-free message passing between processes over named shared memory.
  *
  * A ring is a named POSIX shared-memory object ("/<name>", 4096 bytes by default) holding a small
@@ -37,10 +38,8 @@ extern "C" {
 #define SHMRING_API __attribute__((visibility("default")))
 #endif
 
-#define SHMRING_VERSION_MAJOR  2
-#define SHMRING_VERSION_MINOR  0
-#define SHMRING_VERSION_PATCH  0
-#define SHMRING_VERSION_STRING "2.0.0"
+/* SHMRING_VERSION_MAJOR, _MINOR, _PATCH and _STRING, generated from CMake's project(VERSION). */
+#include "shmring_version.h"
 
 /* Version of the shared-memory layout; processes using different majors refuse each other. */
 #define SHMRING_LAYOUT_VERSION 2
@@ -230,7 +229,7 @@ SHMRING_API const char *shmring_name(const shmring *r);
 /* A short, distinct description of a code returned by this library (negative or positive). */
 SHMRING_API const char *shmring_strerror(int err);
 
-/* The library's version string, e.g. "1.0.0". */
+/* The library's version string, e.g. "2.0.0" (SHMRING_VERSION_STRING of the build). */
 SHMRING_API const char *shmring_version(void);
 
 #ifdef __cplusplus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring_compat: the classic SetSharedMem/GetSharedMem calls, for programs written against the
  * old DLL that kept one string in a 4 KiB named mapping called "dllmemfilemap".
  *
@@ -45,8 +46,8 @@ extern "C" {
  * the shared value. NULL is a no-op. Any process may call it; concurrent setters are serialised.
  * Blocks only while another setter writes (at most about 1 s, then gives up: status -ETIMEDOUT,
  * value unchanged). If the caller dies inside the call, the previous value stays readable when
- * the old and the new string together fit in 3584 bytes (see README.md, "A setter killed in the
- * middle"). */
+ * the old and the new string together fit in 3584 bytes (see docs/legacy.md, "A setter killed in
+ * the middle"). */
 SHMRING_API void SHMRING_CDECL SetSharedMem(const char *lpszBuf);
 
 /* Copies the current value into lpszBuf: at most cchSize - 1 bytes, then a NUL (a longer value

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench-smoke.sh: CI's benchmark check, a few seconds. Builds the benchmark, runs every case once
 # with tiny rounds and checks that each one ran and delivered every message intact. Timings are
 # printed but never judged: a slow or noisy machine cannot fail it; a wrong message can.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench.sh: the whole benchmark suite in one command (under 3 minutes on a 2-core machine).
 # Builds build-bench/ (Release-like: the project's default RelWithDebInfo, -O2), runs every case
 # 5 times in random interleaved order, and writes bench/results/:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ci-extra.sh: what CI runs after the README's test command. Each step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +47,15 @@ for ex in "build-test/examples/demo 0.2" "build-test/examples/pingpong 2000"; do
   valgrind -q --error-exitcode=1 --leak-check=full --trace-children=yes $ex >/dev/null
 done
 echo "ok"
+
+step "man pages: mandoc -T lint, no warnings"
+./scripts/check-man.sh
+
+step "ABI: exported symbols = src/shmring.map = declarations, each with a man page"
+./scripts/check-abi.sh build-test
+
+step "memory model: atomic labels in src/ = docs/memory-model.md"
+./scripts/check-labels.sh
+
+step "install to a temporary prefix; build and run against it (find_package, pkg-config)"
+./scripts/check-install.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh: build the library and examples, then run the demo: a producer process and a consumer
 # process exchange messages over the default 4 KiB ring; the same workload over a pipe follows.
 set -euo pipefail

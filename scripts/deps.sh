@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # deps.sh PKG...: make sure these Debian packages are installed. As root, installs the missing
 # ones with apt-get; otherwise prints the exact command to run and fails.
 set -euo pipefail

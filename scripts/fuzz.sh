@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz.sh [SECONDS] [TARGET...]: builds the libFuzzer targets (clang, ASan+UBSan) and runs each
 # target for SECONDS (default 60), one after the other, starting from its committed seed corpus
 # (tests/fuzz/corpus_<target>/, only read). Exits non-zero on any finding: a crash, a sanitizer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test.sh: build everything with warnings as errors and run every test (all CTest labels but
 # `soak`, which runs for minutes: see README). Extra CTest arguments are passed on.
 set -euo pipefail

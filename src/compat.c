@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The classic SetSharedMem/GetSharedMem calls over a shmring mapping flagged SHMRING__F_LEGACY.
  * The core gives us the header, validation, first-attach initialisation and the lifetime (last
  * detacher unlinks, exit detaches, a forked child drops what it inherited, a name whose users
@@ -7,10 +8,10 @@
  * hdr->legacy_seq is a seqlock counter over it.
  *  - Usually the new string fits beside the current one: the value always sits flush-left or
  *    flush-right, so the free bytes form one block, and the new string goes to the other end.
- *    The setter bumps seq by 2 (W1), writes the bytes, then publishes cur (R1). A setter that
+ *    The setter bumps seq by 2 (LW1), writes the bytes, then publishes cur (LR1). A setter that
  *    dies anywhere in this leaves the previous value intact and current.
  *  - When old + new do not fit together (more than the 3584-byte data area), it overwrites in
- *    place: seq becomes odd (W3), bytes, cur, seq even again (R2). A setter that dies here leaves
+ *    place: seq becomes odd (LW3), bytes, cur, seq even again (LR2). A setter that dies here leaves
  *    seq odd; getters then report the empty string (-EOWNERDEAD), never a torn one, until the
  *    next set repairs the value.
  * Setters exclude one another with the kernel lock byte SHMRING__LOCK_LEGACY (the kernel drops it
@@ -41,9 +42,9 @@
 #define COMPAT_GET_TIMEOUT_NS  (1000000000ll) /* a getter waits this long for an overwrite */
 #define COMPAT_NO_ROOM         UINT64_MAX
 
-/* A seqlock reader races with the writer by design and throws away what it copied when seq
- * moved. ThreadSanitizer cannot know that, so under it the bytes go through relaxed atomics (a
- * byte at a time: slow, but only sanitizer builds pay). */
+/* LX6 (relaxed, TSan builds only). A seqlock reader races with the writer by design and throws away
+ * what it copied when seq moved. ThreadSanitizer cannot know that, so under it the bytes go through
+ * relaxed atomics (a byte at a time: slow, but only sanitizer builds pay). */
 #if defined(__SANITIZE_THREAD__)
 #define COMPAT_TSAN 1
 #elif defined(__has_feature)
@@ -105,8 +106,8 @@ static void view_of(shmring *h, struct view *v)
 
 static void report(int err)
 {
-    /* Relaxed: a note for the caller, nothing is published through it. Not storing an unchanged
-     * value keeps threads that call in a loop from bouncing the cache line. */
+    /* LX1 (relaxed): a note for the caller, nothing is published through it. Not storing an
+     * unchanged value keeps threads that call in a loop from bouncing the cache line. */
     if (atomic_load_explicit(&g_status, memory_order_relaxed) != err) {
         atomic_store_explicit(&g_status, err, memory_order_relaxed);
     }
@@ -135,7 +136,7 @@ static void register_atfork(void)
 /* The handle, if this process has a usable one (the fast path of every call). */
 static shmring *attached(void)
 {
-    /* A0: pairs with R0 in attach(): the handle's fields are initialised. */
+    /* LA0: pairs with LR0 in attach(): the handle's fields are initialised. */
     shmring *h = atomic_load_explicit(&g_handle, memory_order_acquire);
     /* role is 0 once the core dropped the handle: in a forked child (the parent's locks are not
      * ours) or after the exit handlers detached it. */
@@ -148,7 +149,7 @@ static shmring *attached(void)
 static int attach(shmring **out, int *transient)
 {
     *transient = 0;
-    /* Relaxed: we hold g_mu, and only holders of g_mu store g_handle. */
+    /* LX2 (relaxed): we hold g_mu, and only holders of g_mu store g_handle. */
     shmring *h = atomic_load_explicit(&g_handle, memory_order_relaxed);
     if (h != NULL && h->role == SHMRING__ROLE_LEGACY) {
         *out = h;
@@ -160,7 +161,7 @@ static int attach(shmring **out, int *transient)
         if (g_pid == shmring__plat_pid()) {
             g_exiting = 1; /* same process: detached at exit; a different one: forked child */
         }
-        atomic_store_explicit(&g_handle, NULL, memory_order_relaxed);
+        atomic_store_explicit(&g_handle, NULL, memory_order_relaxed); /* LX2 */
     }
     const char *name = getenv(COMPAT_NAME_ENV);
     if (name == NULL || name[0] == '\0') {
@@ -182,7 +183,7 @@ static int attach(shmring **out, int *transient)
         *transient = 1;
     } else {
         g_pid = shmring__plat_pid();
-        /* R0: pairs with A0 in attached(). */
+        /* LR0: pairs with LA0 in attached(). */
         atomic_store_explicit(&g_handle, h, memory_order_release);
     }
     *out = h;
@@ -231,8 +232,8 @@ static int set_value(shmring *h, const char *s, uint64_t n)
     if (err < 0) {
         return err;
     }
-    /* Relaxed: only setters store seq and cur, and we now exclude every other setter; the last
-     * one's stores reached us through the lock hand-over (the kernel lock and g_mu are full
+    /* LX3 (relaxed): only setters store seq and cur, and we now exclude every other setter; the
+     * last one's stores reached us through the lock hand-over (the kernel lock and g_mu are full
      * barriers). */
     uint64_t seq = atomic_load_explicit(&hdr->legacy_seq, memory_order_relaxed);
     uint64_t cur = atomic_load_explicit(&hdr->legacy_cur, memory_order_relaxed);
@@ -248,33 +249,34 @@ static int set_value(shmring *h, const char *s, uint64_t n)
         pos = v.cap - n; /* it sits on the left (or is empty) */
     }
     if (pos != COMPAT_NO_ROOM) {
-        /* W1: a new generation before any byte changes. Bytes of the current value are not
+        /* LW1: a new generation before any byte changes. Bytes of the current value are not
          * touched now, but the next set reuses them: a getter still copying them then must see
-         * seq move. Release: pairs with A1 in get_value(), so that a getter that reads W1 also
-         * reads the current cur (R1 of the previous set, which the lock hand-over ordered before
-         * us) or a later one, never an older cur whose bytes lie in the block we now write. */
+         * seq move. Release: pairs with LA1 in get_value(), so that a getter that reads LW1
+         * also reads the current cur (LR1 of the previous set, which the lock hand-over ordered
+         * before us) or a later one, never an older cur whose bytes lie in the block we now write.
+         */
         atomic_store_explicit(&hdr->legacy_seq, seq + 2, memory_order_release);
-        /* F1: orders W1 before the byte stores below; pairs with F2 in get_value(): a getter
-         * whose copy read any byte stored after this fence also reads W1 (or later) and
+        /* LF1: orders LW1 before the byte stores below; pairs with LF2 in get_value(): a
+         * getter whose copy read any byte stored after this fence also reads LW1 (or later) and
          * retries. */
         atomic_thread_fence(memory_order_release);
         copy_in(v.data + pos, s, n, g_hook);
-        /* R1: publishes the bytes above; pairs with A2 in get_value(). */
+        /* LR1: publishes the bytes above; pairs with LA2 in get_value(). */
         atomic_store_explicit(&hdr->legacy_cur, pos << 32 | n, memory_order_release);
     } else {
-        /* W2: made visible by W3's release to a getter of this process that reads W3 (A1);
+        /* LW2: made visible by LW3's release to a getter of this process that reads LW3 (LA1);
          * the kernel lock we hold is invisible to it (same open file description). */
         atomic_store_explicit(&g_local_writer, 1, memory_order_relaxed);
-        /* W3: odd = "being overwritten" (already odd if a setter died here: keep it). */
+        /* LW3: odd = "being overwritten" (already odd if a setter died here: keep it). */
         atomic_store_explicit(&hdr->legacy_seq, seq | 1, memory_order_release);
-        /* F1 again: W3 before the byte stores; pairs with F2 in get_value(). */
+        /* LF3: LW3 before the byte stores; pairs with LF2 in get_value(). */
         atomic_thread_fence(memory_order_release);
         copy_in(v.data, s, n, g_hook);
-        /* Relaxed: nobody uses cur while seq is odd; R2 publishes it. */
+        /* LX4 (relaxed): nobody uses cur while seq is odd; LR2 publishes it. */
         atomic_store_explicit(&hdr->legacy_cur, n, memory_order_relaxed);
-        /* R2: publishes the bytes and cur; pairs with A1 in get_value(). */
+        /* LR2: publishes the bytes and cur; pairs with LA1 in get_value(). */
         atomic_store_explicit(&hdr->legacy_seq, (seq | 1) + 1, memory_order_release);
-        /* R3: pairs with A3 in writer_died(): a getter that reads 0 here also sees R2. */
+        /* LR3: pairs with LA3 in writer_died(): a getter that reads 0 here also sees LR2. */
         atomic_store_explicit(&g_local_writer, 0, memory_order_release);
     }
     shmring__plat_lock(v.fd, SHMRING__LOCK_LEGACY, SHMRING__UNLOCK);
@@ -286,19 +288,19 @@ static int set_value(shmring *h, const char *s, uint64_t n)
 /* seq was odd (s1): 1 if the setter that made it odd is dead, 0 if it may still be writing. */
 static int writer_died(const struct view *v, uint64_t s1)
 {
-    /* Another process's setter holds the kernel lock from before W3 until after R2, and the
+    /* Another process's setter holds the kernel lock from before LW3 until after LR2, and the
      * kernel drops it when that process dies. An error counts as "alive": waiting is bounded,
      * a false verdict would hide a value. */
     if (shmring__plat_lock_held(v->fd, SHMRING__LOCK_LEGACY) != 0) {
         return 0;
     }
-    /* A3: pairs with R3 in set_value() (our own threads, whose lock we cannot see). */
+    /* LA3: pairs with LR3 in set_value() (our own threads, whose lock we cannot see). */
     if (atomic_load_explicit(&g_local_writer, memory_order_acquire) != 0) {
         return 0;
     }
-    /* The lock was free. A setter that released it had stored R2 first, and the kernel orders
+    /* The lock was free. A setter that released it had stored LR2 first, and the kernel orders
      * the release before our lock query (both run under its lock), so an unchanged seq means
-     * that the setter of s1 died. Acquire, like A1: pairs with R2. */
+     * that the setter of s1 died. LA4: pairs with LR2, like LA1. */
     return atomic_load_explicit(&v->hdr->legacy_seq, memory_order_acquire) == s1;
 }
 
@@ -310,12 +312,12 @@ static int get_value(shmring *h, char *buf, uint64_t cch)
     struct shmring__hdr *hdr = v.hdr;
     int64_t deadline = 0;
     for (uint32_t round = 0;; round++) {
-        /* A1: pairs with R2 (an in-place set's bytes and cur are visible once seq is even), with
-         * W1 (the cur loaded below is not older than the one W1's setter saw) and with W3 (W2 is
-         * visible to writer_died once we read an odd seq). */
+        /* LA1: pairs with LR2 (an in-place set's bytes and cur are visible once seq is even),
+         * with LW1 (the cur loaded below is not older than the one LW1's setter saw) and with LW3
+         * (LW2 is visible to writer_died once we read an odd seq). */
         uint64_t s1 = atomic_load_explicit(&hdr->legacy_seq, memory_order_acquire);
         if ((s1 & 1) == 0) {
-            /* A2: pairs with R1: the bytes of the value that cur names are complete. */
+            /* LA2: pairs with LR1: the bytes of the value that cur names are complete. */
             uint64_t cur = atomic_load_explicit(&hdr->legacy_cur, memory_order_acquire);
             uint64_t off = cur >> 32;
             uint64_t len = cur & 0xffffffffu;
@@ -326,10 +328,10 @@ static int get_value(shmring *h, char *buf, uint64_t cch)
                 k = len < cch - 1 ? len : cch - 1;
                 bytes_out(buf, v.data + off, k);
             }
-            /* F2: pairs with F1 in set_value(): if the copy read a byte that a setter stored
-             * after its W1 or W3, the load below reads that store (or a later one). */
+            /* LF2: pairs with LF1/LF3 in set_value(): if the copy read a byte that a setter
+             * stored after its LW1 or LW3, the load below reads that store (or a later one). */
             atomic_thread_fence(memory_order_acquire);
-            /* Relaxed: ordered after the copy by F2. */
+            /* LX5 (relaxed): ordered after the copy by LF2. */
             if (atomic_load_explicit(&hdr->legacy_seq, memory_order_relaxed) == s1) {
                 if (bad) {
                     buf[0] = '\0';
@@ -418,6 +420,6 @@ void GetSharedMem(char *lpszBuf, unsigned int cchSize)
 
 int shmring_compat_status(void)
 {
-    /* Relaxed: see report(). */
+    /* LX1 (relaxed): see report(). */
     return atomic_load_explicit(&g_status, memory_order_relaxed);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One table for every code the library returns, so a code and its text cannot drift apart. */
 #include <errno.h>
 

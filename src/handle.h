@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-process handle, shared by the public API (shmring.c), the blocking calls (wait.c)
  * and the classic set/get calls (compat.c). */
 #ifndef SHMRING_HANDLE_H
@@ -48,8 +49,9 @@ void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting);
 
 static inline void shmring__wake_peer(shmring *r, _Atomic uint32_t *peer_waiting)
 {
+    /* B1: orders the publish (R1/R2) before the W4 load; pairs with H1 in wait.c. */
     shmring__plat_light_barrier();
-    /* Relaxed: the flag is only a hint to make the syscall; the futex itself re-checks it. */
+    /* W4 (relaxed): the flag is only a hint to make the syscall; the futex re-checks it. */
     if (atomic_load_explicit(peer_waiting, memory_order_relaxed) != 0) {
         shmring__wake_slow(r, peer_waiting);
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared-memory layout: the contract between processes. Only fixed-width integers and bytes
  * live here (no pointers, size_t or bool), so processes built by different compilers agree. */
 #ifndef SHMRING_LAYOUT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The internal platform layer: everything the library needs from the operating system.
  * src/unix/ implements it with POSIX shared memory, open-file-description locks and (on Linux)
  * futex and membarrier. Nothing above this header includes a system header for these. */
@@ -72,6 +73,7 @@ int shmring__plat_has_futex(void);
 void shmring__plat_barrier_init(void);
 void shmring__plat_heavy_barrier(void);
 extern int shmring__plat_light_is_fence;
+/* B0: the light barrier that B1 names; pairs with H0. */
 static inline void shmring__plat_light_barrier(void)
 {
     if (shmring__plat_light_is_fence) {

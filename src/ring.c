@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cold half of the ring protocol: formatting, validation and attaching. */
 #include <errno.h>
 #include <string.h>
@@ -11,11 +12,13 @@ int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
         return -EINVAL;
     }
     struct shmring__hdr *h = mem;
-    /* Keep counting generations across a fresh start of the same object. */
+    /* G1 (relaxed): keep counting generations across a fresh start of the same object; only
+     * the initialiser, alone under the INIT and ATTACH locks, touches the header now. */
     uint64_t gen = atomic_load_explicit(&h->magic, memory_order_relaxed) == SHMRING__MAGIC
                        ? atomic_load_explicit(&h->generation, memory_order_relaxed) + 1
                        : 1;
-    /* Not-ready first: an opener that sees version 0 waits or starts afresh. */
+    /* G2 (relaxed) + F0: not-ready first, ordered before the plain stores below, so that an
+     * opener never sees the old version beside new fields (it waits or starts afresh on 0). */
     atomic_store_explicit(&h->version, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     memset((char *)mem + 16, 0, SHMRING_HEADER_SIZE - 16);
@@ -24,6 +27,7 @@ int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
     h->capacity = size - SHMRING_HEADER_SIZE;
     h->max_msg = (uint32_t)shmring__max_msg_for(h->capacity);
     h->flags = flags;
+    /* G3 (relaxed): published by R0 below. */
     atomic_store_explicit(&h->generation, gen, memory_order_relaxed);
     atomic_store_explicit(&h->magic, SHMRING__MAGIC, memory_order_relaxed);
     /* R0: publishes every header field above; pairs with A0 in shmring__ring_check(). */
@@ -41,6 +45,7 @@ int shmring__ring_check(const void *mem, uint64_t size)
     struct shmring__hdr *h = (struct shmring__hdr *)(uintptr_t)mem;
     /* A0: pairs with R0 in shmring__ring_format(): the fields below are complete. */
     uint32_t version = atomic_load_explicit(&h->version, memory_order_acquire);
+    /* G4 (relaxed): ordered after A0; magic is written before R0 and never again. */
     uint64_t magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
     if (version == 0 && (magic == 0 || magic == SHMRING__MAGIC)) {
         return -EAGAIN;
@@ -78,7 +83,7 @@ int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size)
     memset(p, 0, sizeof *p);
     p->hdr = mem;
     view(p->hdr, size, &p->data, &p->cap, &p->max_msg);
-    /* Acquire pairs with R1/R2 of an earlier producer and the consumer: we continue from the
+    /* A4: pairs with R1 of an earlier producer and R2 of the consumer: we continue from the
      * committed tail, so a reserved-but-uncommitted record of a dead producer is overwritten. */
     uint64_t tail = atomic_load_explicit(&p->hdr->tail, memory_order_acquire);
     uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
@@ -88,7 +93,8 @@ int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size)
     p->tail = tail;
     p->widx = tail % p->cap;
     p->head_cache = head;
-    /* Counters continue from the shared values; only this producer writes them from now on. */
+    /* C1 (relaxed): counters continue from the shared values; only this producer writes them
+     * from now on, and the role lock hand-over ordered the previous producer's stores. */
     p->sent_msgs = atomic_load_explicit(&p->hdr->sent_msgs, memory_order_relaxed);
     p->sent_bytes = atomic_load_explicit(&p->hdr->sent_bytes, memory_order_relaxed);
     p->full_events = atomic_load_explicit(&p->hdr->full_events, memory_order_relaxed);
@@ -100,6 +106,7 @@ int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size)
     memset(c, 0, sizeof *c);
     c->hdr = mem;
     view(c->hdr, size, &c->data, &c->cap, &c->max_msg);
+    /* A5: pairs with R2 of an earlier consumer and R1 of the producer. */
     uint64_t head = atomic_load_explicit(&c->hdr->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
     if (!positions_ok(head, tail, c->cap)) {
@@ -108,6 +115,7 @@ int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size)
     c->head = head;
     c->ridx = head % c->cap;
     c->tail_cache = head; /* forces a fresh read of tail on the first peek */
+    /* C2 (relaxed): as C1, for the consumer's counters. */
     c->recv_msgs = atomic_load_explicit(&c->hdr->recv_msgs, memory_order_relaxed);
     c->recv_bytes = atomic_load_explicit(&c->hdr->recv_bytes, memory_order_relaxed);
     c->empty_events = atomic_load_explicit(&c->hdr->empty_events, memory_order_relaxed);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SPSC ring protocol over a caller-given byte region laid out as in layout.h. It knows
  * nothing of names, files or processes and makes no system call, so the same code runs over
  * heap memory in unit tests, over arbitrary bytes in the fuzzer and over a shared mapping. */
@@ -161,7 +162,7 @@ static inline void shmring__prod_publish(struct shmring__prod *p)
 {
     struct shmring__hdr *h = p->hdr;
     const uint64_t tail = p->tail;
-    /* Counters: only the producer writes them; readers take a relaxed snapshot. */
+    /* C3 (relaxed): only the producer writes these counters; readers (C9) take a snapshot. */
     atomic_store_explicit(&h->sent_msgs, p->sent_msgs, memory_order_relaxed);
     atomic_store_explicit(&h->sent_bytes, p->sent_bytes, memory_order_relaxed);
     /* R1: publishes the record headers and payloads written above; pairs with A2 in
@@ -263,6 +264,7 @@ static inline void shmring__cons_publish(struct shmring__cons *c)
     struct shmring__hdr *h = c->hdr;
     const uint64_t head = c->head;
     c->dirty = 0;
+    /* C4 (relaxed): only the consumer writes these counters; readers (C9) take a snapshot. */
     atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
     atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
     /* R2: tells the producer that every byte before head has been read; pairs with A1 in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Named mapping lifecycle. The kernel's locks carry every cross-process decision here, because
  * they are the only bookkeeping that survives a SIGKILL correctly: a dead process's locks are
  * gone, a live process's are not, and pid reuse cannot fake either.
@@ -92,7 +93,8 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
         /* Every earlier user died without removing the name: start afresh. */
         return shmring__ring_format(h, obj_size, fresh_flags);
     }
-    /* Persistent: keep the messages; forget sleepers and role holders that no longer exist. */
+    /* S1 (relaxed, through the state stores below): persistent: keep the messages; forget
+     * sleepers and role holders that no longer exist. */
     atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
@@ -221,6 +223,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
         goto fail;
     }
     s->hdr = s->map.base;
+    /* S2 (relaxed): we hold INIT, under which every generation store happens. */
     s->generation = atomic_load_explicit(&s->hdr->generation, memory_order_relaxed);
     shmring__plat_lock(fd, SHMRING__LOCK_INIT, SHMRING__UNLOCK);
     return 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A named mapping's lifecycle: create-or-attach, first-attacher initialisation, validation,
  * roles, liveness of peers and removal of the name by the last process. */
 #ifndef SHMRING_SEGMENT_H

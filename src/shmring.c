@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public handle: joins a segment and a ring side, enforces roles, and keeps a process-wide
  * list of handles so that exit() detaches them and a forked child drops what it inherited. */
 #include <errno.h>
@@ -108,6 +109,7 @@ static int role_attach(shmring *r)
         if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.map.size)) < 0) {
             return err;
         }
+        /* C5, W5, P1 (relaxed): we hold the role lock; nothing is published through them. */
         r->sleeps = atomic_load_explicit(&h->producer_sleeps, memory_order_relaxed);
         atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
         atomic_store_explicit(&h->producer_pid, shmring__plat_pid(), memory_order_relaxed);
@@ -121,6 +123,7 @@ static int role_attach(shmring *r)
         if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.map.size)) < 0) {
             return err;
         }
+        /* C5, W5, P1 (relaxed): as for the producer. */
         r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
         atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
         atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
@@ -134,20 +137,23 @@ static void role_detach(shmring *r)
 {
     struct shmring__hdr *h = r->hdr;
     if (r->role == SHMRING_PRODUCER) {
+        /* P2 (relaxed): informational; liveness is the role lock. */
         atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
         /* R5: after the last publish (R1); pairs with A3: a consumer that sees CLOSED re-reads
          * tail and so still receives everything committed before the close. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_CLOSED, memory_order_release);
-        shmring__plat_heavy_barrier(); /* order the state store before the flag check */
+        shmring__plat_heavy_barrier(); /* H2: R5 before W3's flag check; pairs with H1 */
         shmring__wake_slow(r, &h->consumer_waiting); /* a sleeping consumer sees -EPIPE now */
         shmring__seg_drop_role(&r->seg, SHMRING__LOCK_PRODUCER);
     } else if (r->role == SHMRING_CONSUMER) {
         if (r->side.cons.dirty) {
             shmring__cons_publish(&r->side.cons);
         }
+        /* P2 (relaxed): as for the producer. */
         atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
+        /* R6: after the last R2; pairs with A3: a producer that sees CLOSED gets -EPIPE. */
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
-        shmring__plat_heavy_barrier();
+        shmring__plat_heavy_barrier(); /* H2, as for the producer */
         shmring__wake_slow(r, &h->producer_waiting);
         shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
     }
@@ -158,7 +164,7 @@ int shmring__peer_gone(shmring *r, int force)
     struct shmring__hdr *h = r->hdr;
     int producer_side = r->role == SHMRING_PRODUCER;
     _Atomic uint32_t *state = producer_side ? &h->consumer_state : &h->producer_state;
-    /* A3: pairs with R3/R4 (attach) and R5 (close) of the peer. */
+    /* A3: pairs with R3/R4 (attach) and R5/R6 (close) of the peer. */
     uint32_t s = atomic_load_explicit(state, memory_order_acquire);
     if (s == SHMRING__PEER_NEVER) {
         return 0; /* not yet attached: wait for it */
@@ -183,10 +189,11 @@ int shmring__peer_gone(shmring *r, int force)
 
 void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 {
-    /* The exchange makes exactly one waker issue the syscall per sleep. */
+    /* W3 (relaxed): the exchange makes exactly one waker issue the syscall per sleep; the
+     * barriers (B1/H2 against H1) order it, the futex re-checks the word. */
     if (atomic_exchange_explicit(peer_waiting, 0, memory_order_relaxed) != 0) {
         shmring__plat_wake(peer_waiting);
-        atomic_fetch_add_explicit(&r->hdr->wakeups, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->hdr->wakeups, 1, memory_order_relaxed); /* C6 (relaxed) */
     }
 }
 
@@ -332,6 +339,7 @@ static inline int consumer_ready(shmring *r)
 static int producer_full(shmring *r, int err)
 {
     if (err == -EAGAIN) {
+        /* C7 (relaxed): only the producer writes it. */
         atomic_store_explicit(&r->hdr->full_events, r->side.prod.full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
             return -EPIPE;
@@ -352,9 +360,11 @@ static int consumer_empty(shmring *r, int err)
         shmring__cons_publish(c);
     }
     c->empty_events++;
+    /* C8 (relaxed): only the consumer writes it. */
     atomic_store_explicit(&r->hdr->empty_events, c->empty_events, memory_order_relaxed);
     if (shmring__peer_gone(r, 0)) {
-        /* A2 again: the producer may have published between our empty check and its close. */
+        /* A6: pairs with R1, ordered after A3 (which saw R5): the producer may have published
+         * between our empty check and its close. */
         uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
         return tail == c->head ? -EPIPE : -EAGAIN;
     }
@@ -602,7 +612,7 @@ static int32_t live_pid(shmring *r, int role, int lock_byte, _Atomic int32_t *pi
     if (r->role == 0 || !shmring__seg_role_held(&r->seg, lock_byte)) {
         return 0;
     }
-    return atomic_load_explicit(pid, memory_order_relaxed);
+    return atomic_load_explicit(pid, memory_order_relaxed); /* P3 (relaxed): informational */
 }
 
 int shmring_stats(shmring *r, struct shmring_stats *out)
@@ -612,7 +622,8 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
     }
     struct shmring__hdr *h = r->hdr;
     memset(out, 0, sizeof *out);
-    /* Relaxed snapshot: each counter has a single writer and no decision depends on them. */
+    /* C9 (relaxed): a snapshot; each counter has a single writer and no decision depends on
+     * them (head, tail and generation below too). */
     out->sent_msgs = atomic_load_explicit(&h->sent_msgs, memory_order_relaxed);
     out->sent_bytes = atomic_load_explicit(&h->sent_bytes, memory_order_relaxed);
     out->recv_msgs = atomic_load_explicit(&h->recv_msgs, memory_order_relaxed);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocking calls: spin briefly, then sleep on a futex word in the mapping. The sleeper raises
  * its "waiting" flag, runs the heavy barrier and checks the ring once more before sleeping; the
  * publisher stores its index, runs the light barrier and reads the flag (handle.h). One of the
@@ -54,25 +55,27 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             }
             return -ETIMEDOUT;
         }
+        /* W1 (relaxed): ordered before the try below by H1. */
         atomic_store_explicit(mine, 1, memory_order_relaxed);
         /* H1: pairs with the light barrier in shmring__wake_peer(): after it, either our try
          * sees the peer's publish, or the peer sees our flag and wakes us. */
         shmring__plat_heavy_barrier();
         res = try(r, arg);
         if (res != -EAGAIN) {
-            atomic_store_explicit(mine, 0, memory_order_relaxed);
+            atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
             return res;
         }
         if (shmring__peer_gone(r, 1)) {
-            atomic_store_explicit(mine, 0, memory_order_relaxed);
+            atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
             res = try(r, arg); /* anything published before the peer went is still ours */
             return res == -EAGAIN ? -EPIPE : res;
         }
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
         r->sleeps++;
+        /* C10 (relaxed): only this side writes its sleep counter. */
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
         int w = shmring__plat_wait(mine, 1, slice);
-        atomic_store_explicit(mine, 0, memory_order_relaxed);
+        atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
         if (w == -EINTR) {
             return -EINTR;
         }

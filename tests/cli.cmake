@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 7: the `shmring` command-line tool, driven by a shell script (every subcommand, its
 # error paths, a cross-process round trip). Needs bash and coreutils; 77 = skipped.
 if(TARGET shmring_tool)

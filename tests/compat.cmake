@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 3: the classic SetSharedMem/GetSharedMem calls. Every test runs real processes.
 shmring_add_test(test_compat SOURCES test_compat.c LABELS xproc TIMEOUT 120)
 shmring_add_test(test_compat_threads SOURCES test_compat.c ARGS threads LABELS threads TIMEOUT 120)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Core tests: the ring protocol over heap memory, opening and validation through the public API,
 # cross-process transfer and threaded transfer. See README.md, "What the core tests cover".
 shmring_add_test(test_ring SOURCES test_ring.c LABELS unit TIMEOUT 60)

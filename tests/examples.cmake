@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The examples are programs a newcomer runs first: each must work end to end.
 if(SHMRING_EXAMPLES)
   add_test(NAME example_demo COMMAND demo 0.2)

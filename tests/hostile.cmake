@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 6: hostile input and faults. Fuzz targets and their regression replays, a scribbling
 # peer, permissions and names, and a soak test (label soak: not in the default run).
 # See README.md, "Security: hostile peers and other users".

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 4: lifetime, roles, death of a peer, blocking waits. Every test forks real processes.
 shmring_add_test(test_lifecycle SOURCES test_lifecycle.c LABELS xproc TIMEOUT 60)
 shmring_add_test(test_death SOURCES test_death.c LABELS xproc TIMEOUT 120)

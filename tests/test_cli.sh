@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test_cli.sh SHMRING_BINARY: runs the `shmring` tool through every subcommand, its error paths
 # and a cross-process round trip, and checks exit codes and output. Prints one line per check,
 # then "N passed, N failed"; exits 1 if any check failed, 77 if this system cannot run it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SetSharedMem/GetSharedMem across real processes.
  *
  * The test process itself never calls the two functions: every call runs in an "agent", a child

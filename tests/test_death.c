@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A peer SIGKILLed at a random moment, 100 times per side, with real processes:
  *  - producer killed: the consumer receives exactly a prefix of the sequence (every message the
  *    producer is known to have committed, nothing it had not started), then -EPIPE; a new

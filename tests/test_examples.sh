@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test_examples.sh PRODUCER CONSUMER: the consumer, started first, prints exactly the producer's
 # messages in order and exits 0 when the producer closes; no /dev/shm entry remains.
 set -u

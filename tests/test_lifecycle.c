@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lifetime of a ring across real processes: who removes the name, what survives SIGKILL, exit(),
  * fork and exec, role exclusion and takeover (pid reuse included), what each side sees when the
  * other closes or has not attached yet, and the statistics. Every peer is a forked process. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the lifecycle, death and wait tests (test_life*, test_death*, test_wait*).
  * Everything here runs in forked children too, so nothing uses CMocka: a child reports a failed
  * check with TL_CHECK (prints file:line and returns 1 from the child function). */

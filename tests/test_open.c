@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public API on real shared memory: names, sizes, creation flags, validation of what is
  * already under a name, roles, call-order errors, batch semantics and error texts. Mostly one
  * process; the concurrent-first-attach and dead-initialiser tests fork.

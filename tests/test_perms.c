@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Permissions and names: who may open a ring, with which mode it is created, and what a name
  * planted by someone else can do.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ring protocol (src/ring.h, src/ring.c) over heap memory: no names, files or processes.
  * Every test drives the producer and consumer views directly, so it can place the shared
  * positions anywhere, corrupt any byte, and check exact positions after each step. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A scribbling peer: while a producer and a consumer (separate processes) run, a third process
  * maps the same /dev/shm object itself and writes random values into the header, the shared
  * indices, record headers and payloads.

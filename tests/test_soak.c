@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Soak: producer/consumer pairs with random message sizes, random sleeps and random restarts of
  * either peer (SIGKILL or a normal close), for SHMRING_SOAK_SECONDS (default 30). CTest label
  * soak: not part of the default run (ctest -LE soak). Run it alone with, e.g.,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A producer thread and a consumer thread in one process, every message checked (sequence
  * number, exact length, checksum). Meant to run under ThreadSanitizer too
  * (-DSHMRING_SANITIZE=thread): it then checks every access to the ring for data races.

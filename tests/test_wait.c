@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocking calls across real processes: how fast a sleeper learns that its peer died or closed,
  * timeouts, signals, and the proof that busy peers make no futex call at all (the library's own
  * counters, then strace on a helper mode of this binary).

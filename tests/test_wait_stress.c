@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lost wake-ups: 10 million messages between two processes where both sides sleep very often.
  * The producer sends bursts of random size separated by random pauses around the length of the
  * waiter's spin phase (so publishes land in the middle of "raise flag, barrier, re-check, sleep"),

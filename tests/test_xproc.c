@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cross-process transfer: a producer process and a consumer process (both forked) pass millions
  * of self-checking messages of random sizes, and every message is checked: its sequence number
  * (so loss, duplication and reordering show), its exact length (both sides draw the lengths from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the tests (t_* names). */
 #ifndef SHMRING_TESTUTIL_H
 #define SHMRING_TESTUTIL_H

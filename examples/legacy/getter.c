@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A legacy caller, the reading half of the classic pair (see setter.c): it declares the call
  * itself, links with -lshmring, and prints the shared string. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 { A legacy caller in Free Pascal: the declarations are exactly those of programs written against
   the old DLL, with the library name changed to 'shmring' (links with -lshmring).
 

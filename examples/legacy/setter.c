@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A legacy caller, written the way programs written against the old DLL are: it declares the two
  * calls itself (no shmring header) and links with -lshmring. It sets the shared string and stays
  * alive until Enter (or end of input), so that another process can read it meanwhile.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shmring command-line tool: what the subcommand files share (exit codes, errors, option
  * parsing, number parsing, output escaping, signals). Tool-only: nothing here is library API. */
 #ifndef SHMRING_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring bench [--size BYTES] [--seconds N] [--ring SIZE]: a quick cross-process comparison
  * of shmring and a pipe on this machine. Four runs, each in a forked child: streaming
  * throughput and round-trip latency, over a ring and over a pipe. Every message carries its

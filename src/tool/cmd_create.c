@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring create NAME [--size SIZE] [--mode MODE] [--persist] */
 #include <errno.h>
 #include <string.h>

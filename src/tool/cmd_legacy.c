@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring set TEXT [--hold] / shmring get: the classic SetSharedMem/GetSharedMem calls. */
 #include <errno.h>
 #include <stdlib.h>

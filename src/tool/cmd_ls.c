@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring ls [--json] */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring recv NAME [--count N] [--timeout SECONDS] [--follow] [--binary] */
 #include <errno.h>
 #include <string.h>

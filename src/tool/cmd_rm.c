@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring rm NAME... [--force] | shmring rm --stale [--force] [--dry-run] */
 #include <errno.h>
 #include <stdlib.h>

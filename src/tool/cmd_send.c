@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring send NAME [MESSAGE...] [--binary] [--timeout SECONDS] */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring stat NAME [--json] */
 #include <errno.h>
 #include <inttypes.h>

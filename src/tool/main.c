@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring: the command-line tool. Dispatches to one cmd_* function per subcommand. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Output encodings: escaped text for recv, JSON strings, the --binary record length. */
 #include <errno.h>
 #include <string.h>

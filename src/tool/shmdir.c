@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listing the shared-memory directory. */
 #include <dirent.h>
 #include <errno.h>

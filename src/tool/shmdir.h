@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listing the shared-memory directory: the candidates that ls and rm --stale then validate. */
 #ifndef SHMRING_CLI_SHMDIR_H
 #define SHMRING_CLI_SHMDIR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers of the tool: exit codes, error messages, option and number parsing, signals. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Read-only view of a named mapping: maps it PROT_READ from an O_RDONLY descriptor, validates
  * the header without trusting it, and asks the kernel's locks who is alive. */
 #include <errno.h>

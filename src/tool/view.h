@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A read-only look at a named mapping, for stat and ls. It never attaches: attaching (even as
  * an observer) to a ring whose users all died restarts it, and the last detach of a
  * non-persistent ring removes its name, so looking would destroy what we look at. */

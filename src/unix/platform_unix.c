@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* POSIX implementation of the named-segment part of the platform layer. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_OFD_* locks, syscall() */

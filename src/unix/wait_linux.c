@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux: sleep on a shared futex word; asymmetric barriers through membarrier(2). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_OFD_* locks, syscall() */
@@ -35,6 +36,7 @@ void shmring__plat_barrier_init(void)
     }
 }
 
+/* H0: the heavy barrier that H1 and H2 name; with membarrier it pairs with B0 on the peer. */
 void shmring__plat_heavy_barrier(void)
 {
     atomic_thread_fence(memory_order_seq_cst); /* also orders this thread's own accesses */

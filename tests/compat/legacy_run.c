@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs the classic two-program scenario with real executables and checks it:
  *
  *   legacy_run SETTER SETTER_ARG GETTER GETTER_ARG EXPECTED      (an ARG of "-" means none)

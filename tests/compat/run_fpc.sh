@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds examples/legacy/legacy.pas against the freshly built libshmring.so and runs it: its own
 # semantics check, then the classic pair in both directions with the C legacy programs.
 #   run_fpc.sh SOURCE LIBDIR WORKDIR LEGACY_RUN C_SETTER C_GETTER [SANITIZERS]

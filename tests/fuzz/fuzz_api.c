@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target (b): a random sequence of public API calls on a valid ring, checked against a
  * model.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target (a): arbitrary bytes as the content of a mapping.
  *
  * Whatever the bytes, the library must not crash, hang, or touch memory outside the mapping,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the fuzz targets. They are self-contained (no CMocka, no testutil) so that a
  * target builds both as a libFuzzer binary and, with replay_main.c, as a plain regression test. */
 #ifndef SHMRING_FUZZ_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writes the seed corpora of the fuzz targets (tests/fuzz/corpus_<target>/). The committed
  * seeds came from this program; run it again after a layout change:
  *   cmake --build build-fuzz --target fuzz_make_seeds && build-fuzz/tests/fuzz/fuzz_make_seeds

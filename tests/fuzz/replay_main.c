@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A main() for a fuzz target built without libFuzzer: replays files (or every file in the
  * directories) named on the command line through LLVMFuzzerTestOneInput, in sorted order. This
  * is how the seed corpora and the inputs that once found a bug (tests/fuzz/regress_<target>/)
