@@ -4,6 +4,7 @@
 # then creates the wine prefix under the cache dir ($SHMRING_CACHE/wine) once. Prints the time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=win-env.sh
 . "$here/win-env.sh"
 start=$(date +%s%N)
 

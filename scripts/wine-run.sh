@@ -7,6 +7,7 @@
 # It is the CMAKE_CROSSCOMPILING_EMULATOR of cmake/toolchain-mingw-*.cmake.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=win-env.sh
 . "$here/win-env.sh"
 
 dll_roots=()
