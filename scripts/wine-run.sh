@@ -54,4 +54,17 @@ wp=
 for d in "${dirs[@]}"; do wp="$wp${wp:+;}$(winpath "$d")"; done
 export WINEPATH="$wp${WINEPATH:+;$WINEPATH}"
 
+# The first wine program of a session starts the prefix's system processes (services.exe,
+# winedevice.exe, ...) and they inherit its stderr; they and wineserver then live until a few
+# seconds after the last program ends. Under CTest, which waits for a test's pipes to close,
+# every test would take >= 3 s and start wine cold. So start the server and the system
+# processes here, once, detached from our stdio, and keep them for a while after the last client.
+mkdir -p "$WINEPREFIX"
+(
+  flock 9
+  if wineserver -p"${SHMRING_WINESERVER_PERSIST:-15}" </dev/null >/dev/null 2>&1 9>&-; then
+    "$loader" cmd.exe /c exit </dev/null >/dev/null 2>&1 9>&- || true
+  fi
+) 9>"$WINEPREFIX/.wine-run.lock"
+
 exec "$loader" "$exe" "$@"
