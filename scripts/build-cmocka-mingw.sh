@@ -55,7 +55,8 @@ fi
 src=$SHMRING_CACHE/src
 mkdir -p "$src"
 if ! compgen -G "$src/cmocka-*/CMakeLists.txt" >/dev/null; then
-  (cd "$src" && apt-get source -qq cmocka >/dev/null 2>&1) || {
+  (cd "$src" && apt-get source -qq cmocka >"$src/apt-source.log" 2>&1) || {
+    cat "$src/apt-source.log" >&2
     echo "cmocka-mingw: apt-get source cmocka failed" >&2
     exit 1
   }
