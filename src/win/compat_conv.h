@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* The legacy value on Windows: one value stored as UTF-8 (src/compat.c), read and written through
+ * ANSI forms (the process ANSI code page) and UTF-16 forms (src/win/compat_win.c). This header
+ * has the conversions, which never split a character, and the entry pair they call. */
+#ifndef SHMRING_WIN_COMPAT_CONV_H
+#define SHMRING_WIN_COMPAT_CONV_H
+
+#include <stddef.h>
+#include <wchar.h>
+
+#include "shmring_compat.h"
+
+/* ---- the entry pair src/compat.c provides (the platform-neutral value protocol) ---------------
+ * shmring__compat_set: stores utf8[0..n) as the value (n <= SHMRING_COMPAT_MAX_STRING; the
+ *   callers here already cut at a character boundary). utf8 may be NULL only with n == 0.
+ * shmring__compat_get: copies the value into buf: at most cap - 1 bytes, then a NUL (cap >= 1);
+ *   "" on an error.
+ * Both attach on first use, record shmring_compat_status() and return 0 or a SHMRING_E* code. */
+int shmring__compat_set(const char *utf8, size_t n);
+int shmring__compat_get(char *buf, size_t cap);
+
+/* Bytes of a whole value plus its NUL. */
+#define SHMRING__COMPAT_BUF (SHMRING_COMPAT_MAX_STRING + 1u)
+
+/* The longest prefix of s[0..n) of at most max bytes that ends on a UTF-8 character boundary. */
+size_t shmring__win_utf8_cut(const char *s, size_t n, size_t max);
+
+/* NUL-terminated text in code page cp (CP_ACP for the A forms) or UTF-16 -> UTF-8 in out, cut to
+ * at most SHMRING_COMPAT_MAX_STRING bytes at a character boundary, NUL-terminated; out holds
+ * SHMRING__COMPAT_BUF bytes. Reads only as much of the input as can reach the output. Returns
+ * the length, or a SHMRING_E* code (out is then ""). Characters the input cannot represent
+ * (invalid bytes, lone surrogates) become U+FFFD. */
+int shmring__win_ansi_to_utf8(unsigned cp, const char *in, char *out);
+int shmring__win_wide_to_utf8(const wchar_t *in, char *out);
+
+/* utf8[0..n) -> out[0..cch): the longest prefix of whole characters that fits in cch - 1 units
+ * (bytes of code page cp, or UTF-16 code units), then a NUL. cch <= 0: writes nothing. A
+ * character the code page lacks becomes its default character ('?'). */
+void shmring__win_utf8_to_ansi(unsigned cp, const char *utf8, size_t n, char *out, long cch);
+void shmring__win_utf8_to_wide(const char *utf8, size_t n, wchar_t *out, long cch);
+
+#endif
