@@ -2,9 +2,10 @@
 /* shmring_compat: the classic SetSharedMem/GetSharedMem calls, for programs written against the
  * old DLL that kept one string in a 4 KiB named mapping called "dllmemfilemap".
  *
- * Existing callers keep working unchanged: same names, C linkage, cdecl, link with -lshmring
- * (shared or static). They may keep declaring the two functions themselves; this header is only
- * a convenience and adds shmring_compat_status().
+ * Existing callers keep working unchanged: same names, C linkage, the old convention (cdecl; on
+ * 32-bit Windows Delphi's `register`, see below), link with -lshmring (shared or static). They may
+ * keep declaring the two functions themselves; this header is only a convenience and adds
+ * shmring_compat_status().
  *
  * Semantics (every process that uses the same name shares one value):
  *  - the last complete value set by any process wins; reading does not consume it; before any
@@ -31,11 +32,25 @@
 extern "C" {
 #endif
 
-/* The legacy DLL's calling convention; the default everywhere but 32-bit Windows. */
+/* Calling conventions. Everywhere but 32-bit Windows there is one and both macros are empty.
+ * On 32-bit Windows (docs/windows.md, "What replaces what"):
+ *  - SHMRING_CDECL: the A and W forms and shmring_compat_status are cdecl;
+ *  - SHMRING_REGISTER: the plain SetSharedMem/GetSharedMem keep the old DLL's convention, Delphi's
+ *    `register` (EAX, EDX, ECX), which is regparm(3) in GCC and clang. MSVC has no such
+ *    convention: there the plain names are macros for the A forms (same value, same ANSI text),
+ *    so C code written for the old DLL compiles unchanged against the cdecl exports. */
 #if defined(_WIN32) && !defined(_WIN64)
 #define SHMRING_CDECL __cdecl
+#if defined(__GNUC__) || defined(__clang__)
+#define SHMRING_REGISTER __attribute__((regparm(3)))
+#else
+#define SHMRING__COMPAT_PLAIN_IS_A 1
+#endif
 #else
 #define SHMRING_CDECL
+#endif
+#ifndef SHMRING_REGISTER
+#define SHMRING_REGISTER
 #endif
 
 #define SHMRING_COMPAT_DEFAULT_NAME "dllmemfilemap"
@@ -48,12 +63,37 @@ extern "C" {
  * value unchanged). If the caller dies inside the call, the previous value stays readable when
  * the old and the new string together fit in 3584 bytes (see docs/legacy.md, "A setter killed in
  * the middle"). */
-SHMRING_API void SHMRING_CDECL SetSharedMem(const char *lpszBuf);
+#if defined(SHMRING__COMPAT_PLAIN_IS_A)
+#define SetSharedMem(lpszBuf) SetSharedMemA(lpszBuf)
+#else
+SHMRING_API void SHMRING_REGISTER SetSharedMem(const char *lpszBuf);
+#endif
 
 /* Copies the current value into lpszBuf: at most cchSize - 1 bytes, then a NUL (a longer value
  * is cut to fit). Writes nothing when lpszBuf is NULL or cchSize is 0. On an error it stores the
  * empty string and shmring_compat_status() says why. Any process, any number of times. */
-SHMRING_API void SHMRING_CDECL GetSharedMem(char *lpszBuf, unsigned int cchSize);
+#if defined(SHMRING__COMPAT_PLAIN_IS_A)
+#define GetSharedMem(lpszBuf, cchSize) GetSharedMemA((lpszBuf), (unsigned long)(cchSize))
+#elif defined(_WIN32)
+/* Windows: cchSize is the Delphi caller's signed Integer; <= 0 writes nothing. */
+SHMRING_API void SHMRING_REGISTER GetSharedMem(char *lpszBuf, int cchSize);
+#else
+SHMRING_API void SHMRING_REGISTER GetSharedMem(char *lpszBuf, unsigned int cchSize);
+#endif
+
+#if defined(_WIN32)
+/* The same value through explicit string types (Windows only; cdecl; undecorated exports).
+ * A: ANSI in the process's ANSI code page (CP_ACP); W: UTF-16, cchSize in WCHARs with the NUL,
+ * the calls of Microsoft's DLLSHMEM.C sample (which dllshmem.dll exports under the plain names).
+ * The value is stored as UTF-8 and converted on the way in and out; a value that does not fit
+ * (SHMRING_COMPAT_MAX_STRING UTF-8 bytes, or cchSize) is cut before a whole character, never
+ * inside a UTF-8 sequence, a surrogate pair or a double-byte character; characters the code page
+ * lacks read as its default character ('?'). cchSize 0 or above 0x7fffffff writes nothing. */
+SHMRING_API void SHMRING_CDECL SetSharedMemA(const char *lpszBuf);
+SHMRING_API void SHMRING_CDECL GetSharedMemA(char *lpszBuf, unsigned long cchSize);
+SHMRING_API void SHMRING_CDECL SetSharedMemW(const wchar_t *lpszBuf);
+SHMRING_API void SHMRING_CDECL GetSharedMemW(wchar_t *lpszBuf, unsigned long cchSize);
+#endif
 
 /* The outcome of the most recent SetSharedMem/GetSharedMem call in this process that did
  * anything (calls with NULL or cchSize 0 leave it unchanged): 0 on success, otherwise a negative
