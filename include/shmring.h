@@ -276,6 +276,11 @@ SHMRING_API shmring_ssize shmring_peek_next_wait(shmring *r, const void **msg, u
  * -EPROTO the producer changed records that were read ahead. */
 SHMRING_API int shmring_release_n(shmring *r, size_t n);
 
+/* Consumer: forgets the read-ahead without releasing anything: the next shmring_peek_next
+ * returns the oldest unreleased message again (a sender that must re-send what it has not had
+ * acknowledged starts over with it). Errors: -EINVAL; -EPERM. */
+SHMRING_API int shmring_rewind(shmring *r);
+
 #ifdef __cplusplus
 }
 #endif

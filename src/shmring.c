@@ -789,3 +789,18 @@ int shmring_release_n(shmring *r, size_t n)
     shmring__wake_peer(r, &r->hdr->producer_waiting);
     return 0;
 }
+
+int shmring_rewind(shmring *r)
+{
+    int err = check_handle(r, SHMRING_CONSUMER);
+    if (err != 0) {
+        return err;
+    }
+    if (r->ahead.n > 0) {
+        r->ahead.n = 0;
+        if (r->side.cons.broken == -EINVAL) {
+            r->side.cons.broken = 0;
+        }
+    }
+    return 0;
+}

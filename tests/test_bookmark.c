@@ -386,6 +386,15 @@ static void test_read_ahead_sigkill(void **state)
         positions[i] = pos;
     }
     assert_int_equal(shmring_peek_next(c, &m, &pos), SHMRING_EAGAIN);
+    /* Rewind: the same messages again from the oldest, at the same positions. */
+    assert_int_equal(shmring_rewind(c), 0);
+    for (uint64_t i = n_msgs / 4 + 1; i <= n_msgs / 2; i++) {
+        assert_true(shmring_peek_next(c, &m, &pos) > 0);
+        assert_true(t_msg_check(m, 16 + i % 200, i));
+        assert_int_equal(pos, positions[i]);
+    }
+    assert_int_equal(shmring_rewind(c), 0);
+    assert_int_equal(shmring_rewind(p), SHMRING_EPERM);
     /* Same positions when read again after a release of none by a new handle. */
     shmring_close(c);
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, NULL, &c), 0);
