@@ -179,6 +179,9 @@ int bridge_ensure_stream(const struct bridge_opts *o, jsCtx *js)
     cfg.Replicas = o->replicas;
     cfg.Duplicates = o->dup_window_s * 1000000000ll;
     s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+    if (jerr == JSStreamNameExistErr) {
+        return EXIT_OK; /* created meanwhile (by the other bridge), maybe with other settings */
+    }
     if (s != NATS_OK) {
         bridge_log("cannot create stream %s: %s (JetStream error %d)", o->stream,
                    bridge_nats_error(s), (int)jerr);

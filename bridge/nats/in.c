@@ -247,6 +247,7 @@ static int in_jetstream(struct in *b)
         goto done;
     }
     int64_t err_delay = 50;
+    int idle = 0;
     while (rc == EXIT_OK && !bridge_stop) {
         if (bridge_reconnects != b->reconnects_seen) {
             /* A delivery may have been lost with the connection: restart at the bookmark. */
@@ -257,9 +258,27 @@ static int in_jetstream(struct in *b)
         natsMsgList list = {0};
         s = natsSubscription_Fetch(&list, b->sub, (int)o->fetch, 100, NULL);
         if (s == NATS_TIMEOUT) {
+            /* Idle for ~2 s: is the consumer still served? In a cluster, the server that led it
+             * may be gone; then the pull requests go nowhere until it is set up again. */
+            if (++idle % 20 == 0) {
+                jsConsumerInfo *ci = NULL;
+                jsErrCode jerr = 0;
+                natsStatus cs = js_GetConsumerInfo(&ci, b->js, o->stream, o->durable, NULL, &jerr);
+                int stuck = cs != NATS_OK || ci->NumPending > 0 || ci->NumAckPending > 0;
+                jsConsumerInfo_Destroy(ci);
+                if (stuck) {
+                    bridge_log("consumer %s: no delivery for %d s while %s: setting it up again",
+                               o->durable, idle / 10,
+                               cs != NATS_OK ? bridge_nats_error(cs) : "messages are pending");
+                    if (setup_retry(b) < 0) {
+                        break;
+                    }
+                }
+            }
             bridge_stats_tick(o, &b->st, 0);
             continue;
         }
+        idle = 0;
         if (s != NATS_OK) {
             b->st.errors++;
             if (b->st.errors < 20 || b->st.errors % 100 == 0) {
