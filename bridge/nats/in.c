@@ -82,6 +82,11 @@ static int commit(struct in *b, uint64_t seq, uint64_t count, const void *msg, s
             if (bridge_stop) {
                 return 1;
             }
+            int64_t dropped;
+            if (b->o->core && b->sub != NULL &&
+                natsSubscription_GetDropped(b->sub, &dropped) == NATS_OK) {
+                b->st.dropped = (uint64_t)dropped; /* the client drops while we wait */
+            }
             bridge_stats_tick(b->o, &b->st, 0);
             continue;
         }
