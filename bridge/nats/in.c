@@ -262,6 +262,9 @@ static int in_jetstream(struct in *b)
         }
         natsMsgList list = {0};
         s = natsSubscription_Fetch(&list, b->sub, (int)o->fetch, 100, NULL);
+        if (list.Count > 0) {
+            s = NATS_OK; /* a timeout after part of the batch: those messages are ours */
+        }
         if (s == NATS_TIMEOUT) {
             /* Idle for ~2 s: is the consumer still served? In a cluster, the server that led it
              * may be gone; then the pull requests go nowhere until it is set up again. */
@@ -285,6 +288,7 @@ static int in_jetstream(struct in *b)
         }
         idle = 0;
         if (s != NATS_OK) {
+            natsMsgList_Destroy(&list);
             b->st.errors++;
             if (b->st.errors < 20 || b->st.errors % 100 == 0) {
                 bridge_log("fetch: %s", bridge_nats_error(s));

@@ -21,7 +21,7 @@ void bridge_usage(FILE *f)
         "  --batch N          out: pack up to N ring messages into one NATS message (1..65535)\n"
         "  --window N         out: NATS messages awaiting a JetStream ack (default 1024)\n"
         "  --fetch N          in: messages per pull request (default 256)\n"
-        "  --size BYTES       in: size of the ring when the bridge creates it (default 1 MiB)\n"
+        "  --size BYTES       size of the ring when the bridge creates it (default 1 MiB)\n"
         "  --id ID            out: prefix of the message ids (default the ring's name)\n"
         "  --replicas N       replicas of a stream the bridge creates (default 1)\n"
         "  --dup-window S     duplicate window of a stream the bridge creates (default 120)\n"

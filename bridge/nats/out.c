@@ -631,8 +631,12 @@ int bridge_out(const struct bridge_opts *o, natsConnection *nc)
     b.nc = nc;
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
-    struct shmring_opts ro = {.flags = SHMRING_CREATE};
+    struct shmring_opts ro = {.size = o->ring_size, .flags = SHMRING_CREATE};
     int err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b.r);
+    if (err == SHMRING_EINVAL) {
+        ro.size = 0; /* it exists with another size: take it as it is */
+        err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b.r);
+    }
     if (err < 0) {
         bridge_log("cannot open ring %s as its consumer: %s", o->ring, shmring_strerror(err));
         return EXIT_RING;

@@ -3,6 +3,9 @@
  *   nats_ringtool gen RING COUNT [--seed S] [--max LEN] [--size BYTES] [--rate MSGS_PER_S]
  *   nats_ringtool check RING COUNT [--seed S] [--max LEN] [--size BYTES] [--stall SECONDS]
  *                 [--gaps] [--latency]
+ *   nats_ringtool bgen RING COUNT SIZE [--rate R]    benchmark: SIZE-byte messages (>= 8)
+ *   nats_ringtool bcheck RING COUNT                   holding the send time; bcheck prints
+ *                                                     msgs_per_s (first to last) and latency
  * Message seq (1-based) has the length len_of(seq), 16..max bytes drawn from (seed, seq), holds
  * seq and a checksum (t_msg_fill), and from byte 16 on, with --latency, the send time.
  * Both sides open their ring persistent so that it outlives a bridge killed with SIGKILL; gen
@@ -40,6 +43,71 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Benchmark ends: no checks beyond the count (the tests check content and order). */
+static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **argv)
+{
+    size_t size = argc > 4 && is_gen ? strtoull(argv[4], NULL, 10) : 8;
+    double rate = 0;
+    for (int i = 5; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--rate") == 0) {
+            rate = atof(argv[i + 1]);
+        }
+    }
+    size = size < 8 ? 8 : size;
+    struct shmring_opts o = {.size = 16u << 20, .flags = SHMRING_CREATE | SHMRING_PERSIST};
+    shmring *r;
+    int err = shmring_open(ring, is_gen ? SHMRING_PRODUCER : SHMRING_CONSUMER, &o, &r);
+    if (err == SHMRING_EINVAL) {
+        o.size = 0;
+        err = shmring_open(ring, is_gen ? SHMRING_PRODUCER : SHMRING_CONSUMER, &o, &r);
+    }
+    if (err < 0) {
+        fprintf(stderr, "nats_ringtool: open %s: %s\n", ring, shmring_strerror(err));
+        return 2;
+    }
+    unsigned char *buf = calloc(1, shmring_max_msg(r) + 1);
+    if (is_gen) {
+        int64_t t0 = now_ns();
+        for (uint64_t i = 0; i < count; i++) {
+            if (rate > 0) {
+                int64_t due = t0 + (int64_t)((double)i * 1e9 / rate);
+                while (now_ns() < due) {
+                }
+            }
+            int64_t t = now_ns();
+            memcpy(buf, &t, 8);
+            while ((err = shmring_send_wait(r, buf, size, -1)) == SHMRING_EINTR) {
+            }
+            if (err != 0) {
+                return 2;
+            }
+        }
+        shmring_close(r);
+        return 0;
+    }
+    int64_t *lat = malloc(sizeof(int64_t) * (count + 1));
+    int64_t t0 = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        shmring_ssize n = shmring_recv_wait(r, buf, shmring_max_msg(r) + 1, 30000000000ll);
+        if (n < 8) {
+            fprintf(stderr, "nats_ringtool bcheck: %" PRIu64 " of %" PRIu64 " (%s)\n", i, count,
+                    n < 0 ? shmring_strerror((int)n) : "short");
+            return 2;
+        }
+        int64_t t;
+        memcpy(&t, buf, 8);
+        int64_t now = now_ns();
+        t0 = t0 ? t0 : now;
+        lat[i] = now - t;
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    qsort(lat, count, sizeof *lat, cmp_i64);
+    printf("msgs %" PRIu64 " secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n", count, secs,
+           (double)count / secs, (double)lat[count / 2] / 1e3, (double)lat[count * 99 / 100] / 1e3);
+    shmring_close(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -48,6 +116,9 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[1], *ring = argv[2];
     uint64_t count = strtoull(argv[3], NULL, 10);
+    if (strcmp(mode, "bgen") == 0 || strcmp(mode, "bcheck") == 0) {
+        return bench(mode[1] == 'g', ring, count, argc, argv);
+    }
     uint64_t size = 4u << 20;
     double stall = 60, rate = 0;
     int gaps = 0, latency = 0;
