@@ -261,14 +261,16 @@ static int in_jetstream(struct in *b)
             }
         }
         natsMsgList list = {0};
-        s = natsSubscription_Fetch(&list, b->sub, (int)o->fetch, 100, NULL);
+        /* A long wait: few pull requests expire unused (nats.c 3.4 handles expired ones in its
+         * status path; fewer of them, fewer chances for its races); a stop waits up to 1 s. */
+        s = natsSubscription_Fetch(&list, b->sub, (int)o->fetch, 1000, NULL);
         if (list.Count > 0) {
             s = NATS_OK; /* a timeout after part of the batch: those messages are ours */
         }
         if (s == NATS_TIMEOUT) {
             /* Idle for ~2 s: is the consumer still served? In a cluster, the server that led it
              * may be gone; then the pull requests go nowhere until it is set up again. */
-            if (++idle % 20 == 0) {
+            if (++idle % 2 == 0) {
                 jsConsumerInfo *ci = NULL;
                 jsErrCode jerr = 0;
                 natsStatus cs = js_GetConsumerInfo(&ci, b->js, o->stream, o->durable, NULL, &jerr);
@@ -276,7 +278,7 @@ static int in_jetstream(struct in *b)
                 jsConsumerInfo_Destroy(ci);
                 if (stuck) {
                     bridge_log("consumer %s: no delivery for %d s while %s: setting it up again",
-                               o->durable, idle / 10,
+                               o->durable, idle,
                                cs != NATS_OK ? bridge_nats_error(cs) : "messages are pending");
                     if (setup_retry(b) < 0) {
                         break;
