@@ -6,7 +6,7 @@
 #  - bridge: ring -> shmring-nats out -> NATS -> shmring-nats in -> ring
 # for 8, 64 and 1024-byte messages, JetStream and core, the bridge with and without --batch 64.
 # Throughput: messages/s at the receiving end, first to last message, sending as fast as
-# possible (BENCH_NATS_MSGS, default 200000; 1000000 with --batch). Latency: median and p99 of
+# possible (core mode may lose messages then: counted in `lost`; BENCH_NATS_MSGS, default 200000; 1000000 with --batch). Latency: median and p99 of
 # send-to-receive at a paced 2000 messages/s (BENCH_NATS_LAT_MSGS, default 4000).
 # Writes bench/results/nats-<date>.md (a table) and nats-<date>.csv, and prints the ratios.
 set -euo pipefail
@@ -43,7 +43,7 @@ peer() {
   "$PEER" pub "$URL" "$subj" "$count" "$size" "${js[@]}" --rate "$rate" >/dev/null
   wait "$sp" || true
   local line; line=$(tail -1 "$tmp/sub")
-  echo "$(field msgs_per_s "$line") $(field p50_us "$line") $(field p99_us "$line")"
+  echo "$(field msgs_per_s "$line") $(field p50_us "$line") $(field p99_us "$line") $(field lost "$line")"
 }
 
 # bridge MODE SIZE COUNT RATE BATCH -> "msgs_per_s p50 p99"
@@ -63,25 +63,25 @@ bridge() {
   wait "$cp" || { cat "$tmp/chk" >&2; }
   kill "$ip" "$op" 2>/dev/null; wait "$ip" "$op" 2>/dev/null || true
   local line; line=$(cat "$tmp/chk")
-  echo "$(field msgs_per_s "$line") $(field p50_us "$line") $(field p99_us "$line")"
+  echo "$(field msgs_per_s "$line") $(field p50_us "$line") $(field p99_us "$line") $(field lost "$line")"
 }
 
 date=$(date +%Y-%m-%d)
 out=bench/results/nats-$date.md csv=bench/results/nats-$date.csv
 mkdir -p bench/results
-echo "case,mode,size,batch,msgs_per_s,p50_us,p99_us" >"$csv"
-row() { echo "$1,$2,$3,$4,$5,$6,$7" >>"$csv"; printf '%-7s %-5s %5s B batch %-3s %10s msg/s  p50 %8s us  p99 %8s us\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7"; }
+echo "case,mode,size,batch,msgs_per_s,p50_us,p99_us,lost" >"$csv"
+row() { echo "$1,$2,$3,$4,$5,$6,$7,$8" >>"$csv"; printf '%-7s %-5s %5s B batch %-3s %10s msg/s  p50 %8s us  p99 %8s us  lost %s\n' "$@"; }
 for mode in ${BENCH_NATS_MODES:-js core}; do
   for size in ${BENCH_NATS_SIZES:-8 64 1024}; do
     # k names the rings, subjects and streams of a run: set here, not in the $(...) subshells.
-    k=$((k + 1)); read -r t _ _ <<<"$(peer $mode $size "$N" 0)"
-    k=$((k + 1)); read -r _ l50 l99 <<<"$(peer $mode $size "$NL" 2000)"
-    row peer $mode $size - "$t" "$l50" "$l99"
+    k=$((k + 1)); read -r t _ _ lost <<<"$(peer $mode $size "$N" 0)"
+    k=$((k + 1)); read -r _ l50 l99 _ <<<"$(peer $mode $size "$NL" 2000)"
+    row peer $mode $size - "$t" "$l50" "$l99" "$lost"
     for batch in 1 64; do
       n=$N; [ "$batch" = 64 ] && n=$NB
-      k=$((k + 1)); read -r t _ _ <<<"$(bridge $mode $size "$n" 0 $batch)"
-      k=$((k + 1)); read -r _ l50 l99 <<<"$(bridge $mode $size "$NL" 2000 $batch)"
-      row bridge $mode $size $batch "$t" "$l50" "$l99"
+      k=$((k + 1)); read -r t _ _ lost <<<"$(bridge $mode $size "$n" 0 $batch)"
+      k=$((k + 1)); read -r _ l50 l99 _ <<<"$(bridge $mode $size "$NL" 2000 $batch)"
+      row bridge $mode $size $batch "$t" "$l50" "$l99" "$lost"
     done
   done
 done
@@ -94,12 +94,12 @@ with open(sys.argv[2], "w") as f:
     f.write(f"One nats-server ({sys.argv[4]}, JetStream file storage) on loopback, {sys.argv[3]} CPUs, "
             "all processes on the same machine. Throughput at the receiving end, sending as fast as possible; "
             "latency send-to-receive at a paced 2000 msg/s. Produced by scripts/bench-nats.sh.\n\n")
-    f.write("| mode | size | path | batch | msg/s | x peer | p50 us | p99 us |\n|---|---|---|---|---|---|---|---|\n")
+    f.write("| mode | size | path | batch | msg/s | x peer | p50 us | p99 us | lost (core) |\n|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         p = peer.get((r["mode"], r["size"]), 0)
         ratio = f'{float(r["msgs_per_s"] or 0) / p:.2f}' if p else "-"
         mode = "JetStream" if r["mode"] == "js" else "core"
-        f.write(f'| {mode} | {r["size"]} B | {r["case"]} | {r["batch"]} | {float(r["msgs_per_s"] or 0):,.0f} | {ratio} | {r["p50_us"]} | {r["p99_us"]} |\n')
+        f.write(f'| {mode} | {r["size"]} B | {r["case"]} | {r["batch"]} | {float(r["msgs_per_s"] or 0):,.0f} | {ratio} | {r["p50_us"]} | {r["p99_us"]} | {r["lost"]} |\n')
 print("\n".join(open(sys.argv[2]).read().splitlines()[4:]))
 PY
 echo "written: $out $csv"
