@@ -232,6 +232,54 @@ SHMRING_API const char *shmring_strerror(int err);
 /* The library's version string, e.g. "2.0.0" (SHMRING_VERSION_STRING of the build). */
 SHMRING_API const char *shmring_version(void);
 
+/* ---- Bookmark: a producer's progress mark that survives a crash --------------------------- */
+
+/* Producer: the next publish (shmring_send, shmring_commit, shmring_send_batch, or their
+ * blocking forms) also publishes bookmark `value`, atomically with the messages it makes
+ * visible: a reader sees the new value only once those messages are readable, and a producer
+ * that dies after this call but before that publish leaves the previous bookmark in force (its
+ * successor does not publish the orphan). Calling it again before the publish replaces the
+ * pending value. Costs a few stores to the producer's own cache line; no system call.
+ * Meant for bridges and loaders that must know after a takeover what they already committed
+ * (e.g. the last upstream sequence number). A persistent ring keeps the bookmark while it
+ * exists; a ring initialised afresh (the name removed, or every user gone from a
+ * non-persistent ring) has none. Errors: -EINVAL bad handle; -EPERM not the producer;
+ * -EPROTO the shared indices are corrupt. */
+SHMRING_API int shmring_set_bookmark(shmring *r, uint64_t value);
+
+/* Any role: the bookmark in force, i.e. the value given to the last shmring_set_bookmark that
+ * was followed by a publish. Never blocks. Errors: -ENOENT no bookmark was ever published on
+ * this ring; -EINVAL bad handle or NULL value; -EAGAIN the producer rewrote the slots 1000
+ * times while we read (try again). */
+SHMRING_API int shmring_get_bookmark(shmring *r, uint64_t *value);
+
+/* ---- Consumer read-ahead: look at many messages, release them later ----------------------- */
+
+/* Consumer: points *msg at the message after the ones already read ahead (the oldest unreleased
+ * message on the first call), without releasing anything, and sets *pos to its position (the
+ * free-running byte offset of its record since the ring was initialised: increasing, and the
+ * same for the same message after a consumer restart). Returns its length. The messages stay
+ * valid and in the ring, for this or a later consumer, until shmring_release_n; while any is
+ * read ahead, shmring_recv, shmring_peek, shmring_release and shmring_drain return -EINVAL.
+ * A message peeked with shmring_peek and not released is read again. Errors as shmring_peek:
+ * -EAGAIN nothing more to read; -EPIPE nothing more and the producer is gone; -EPERM; -EINVAL;
+ * -EBADMSG; -EPROTO. */
+SHMRING_API shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos);
+
+/* The blocking form of shmring_peek_next (timeouts as shmring_peek_wait). */
+SHMRING_API shmring_ssize shmring_peek_next_wait(shmring *r, const void **msg, uint64_t *pos,
+                                                 int64_t timeout_ns);
+
+/* Consumer: releases the n oldest messages read ahead (n <= their count; 0 is a no-op) and
+ * gives their room back to the producer. Errors: -EINVAL n too large; -EPERM; -EBADMSG or
+ * -EPROTO the producer changed records that were read ahead. */
+SHMRING_API int shmring_release_n(shmring *r, size_t n);
+
+/* Consumer: forgets the read-ahead without releasing anything: the next shmring_peek_next
+ * returns the oldest unreleased message again (a sender that must re-send what it has not had
+ * acknowledged starts over with it). Errors: -EINVAL; -EPERM. */
+SHMRING_API int shmring_rewind(shmring *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,12 @@ struct shmring {
     int64_t next_liveness_ns;
     int peer_dead;   /* this side saw its peer die: -EPIPE until a new peer holds the role */
     uint64_t sleeps; /* this side's sleeps, mirrored to the header */
+    /* Consumer read-ahead (shmring_peek_next): the next record to look at and how many messages
+     * lie unreleased before it. While n > 0, side.cons.broken is -EINVAL so that the one-message
+     * calls are refused without a test on their path. */
+    struct {
+        uint64_t head, ridx, tail, n;
+    } ahead;
     struct shmring__seg seg;
     struct shmring *next; /* the process-wide list used at exit and fork */
 };

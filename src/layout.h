@@ -46,7 +46,12 @@ struct shmring__hdr {
     /* Line 1: written only by the producer. */
     _Atomic uint64_t tail; /* end of the last committed record */
     _Atomic uint64_t sent_msgs, sent_bytes, full_events, producer_sleeps;
-    uint8_t pad1[SHMRING__LINE - 40];
+    /* The producer's bookmark (shmring_set_bookmark): two slots, so one can be rewritten while
+     * the other stays in force. mark 0: empty or being written; else 1 + the producer's tail
+     * when it was set, so it takes effect with the publish (R1) that moves tail past it. */
+    _Atomic uint64_t bookmark_mark[2];
+    _Atomic uint64_t bookmark_value[2];
+    uint8_t pad1[SHMRING__LINE - 72];
 
     /* Line 2: written only by the consumer. */
     _Atomic uint64_t head; /* start of the oldest unreleased record */
@@ -68,6 +73,8 @@ struct shmring__hdr {
 _Static_assert(sizeof(struct shmring__hdr) == SHMRING_HEADER_SIZE, "header is 512 bytes");
 _Static_assert(offsetof(struct shmring__hdr, tail) == 1 * SHMRING__LINE, "tail on line pair 1");
 _Static_assert(offsetof(struct shmring__hdr, head) == 2 * SHMRING__LINE, "head on line pair 2");
+_Static_assert(offsetof(struct shmring__hdr, pad1) == SHMRING__LINE + 72,
+               "the bookmark slots follow the producer's counters on line pair 1");
 _Static_assert(offsetof(struct shmring__hdr, consumer_waiting) == 3 * SHMRING__LINE,
                "wait words on line pair 3");
 _Static_assert(offsetof(struct shmring__hdr, pad0) == 64, "line 0 fields fill 64 bytes");

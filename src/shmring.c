@@ -18,6 +18,7 @@ static shmring *list_head;
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 static void role_detach(shmring *r);
+static void bookmark_attach(shmring *r);
 
 static void (*_Atomic exit_lock)(void);
 static void (*_Atomic exit_unlock)(void);
@@ -109,6 +110,7 @@ static int role_attach(shmring *r)
         if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.map.size)) < 0) {
             return err;
         }
+        bookmark_attach(r);
         /* C5, W5, P1 (relaxed): we hold the role lock; nothing is published through them. */
         r->sleeps = atomic_load_explicit(&h->producer_sleeps, memory_order_relaxed);
         atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
@@ -652,4 +654,195 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
 const char *shmring_version(void)
 {
     return SHMRING_VERSION_STRING;
+}
+
+/* ---- bookmark ------------------------------------------------------------------------------
+ * Two slots {mark, value} on the producer's line. A slot is in force when 0 < mark <= tail: it
+ * was set before the publish that moved tail past mark - 1. shmring_set_bookmark writes a slot
+ * that is not in force yet (pending) if there is one, else the older of the two, so the newest
+ * one in force is never touched while a reader may be using it. Each slot is a small seqlock
+ * whose sequence is the mark itself: 0 while its value is rewritten. */
+
+/* A new producer forgets what a dead one set but never published: otherwise our first publish
+ * would put its value in force. Ordered before that publish by R1. */
+static void bookmark_attach(shmring *r)
+{
+    struct shmring__hdr *h = r->hdr;
+    for (int i = 0; i < 2; i++) {
+        /* Relaxed: only the producer writes the slots, and we hold the producer's role. */
+        if (atomic_load_explicit(&h->bookmark_mark[i], memory_order_relaxed) > r->side.prod.tail) {
+            atomic_store_explicit(&h->bookmark_mark[i], 0, memory_order_relaxed);
+        }
+    }
+}
+
+int shmring_set_bookmark(shmring *r, uint64_t value)
+{
+    int err = check_handle(r, SHMRING_PRODUCER);
+    if (err != 0) {
+        return err;
+    }
+    struct shmring__prod *p = &r->side.prod;
+    if (p->broken) {
+        return -EPROTO;
+    }
+    struct shmring__hdr *h = r->hdr;
+    /* Relaxed: tail and the slots are written only by this producer. */
+    uint64_t published = atomic_load_explicit(&h->tail, memory_order_relaxed);
+    uint64_t m0 = atomic_load_explicit(&h->bookmark_mark[0], memory_order_relaxed);
+    uint64_t m1 = atomic_load_explicit(&h->bookmark_mark[1], memory_order_relaxed);
+    int i = m0 > published ? 0 : m1 > published ? 1 : m0 <= m1 ? 0 : 1;
+    atomic_store_explicit(&h->bookmark_mark[i], 0, memory_order_relaxed);
+    /* B1: orders the invalidation above before the new value; pairs with B5 in
+     * shmring_get_bookmark(): a reader that saw the new value sees mark 0 or the new mark. */
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->bookmark_value[i], value, memory_order_relaxed);
+    /* B2: publishes the value with its mark; pairs with B3 in shmring_get_bookmark(). The mark
+     * is 1 + our local tail, above the shared tail until the next publish (R1) moves it. */
+    atomic_store_explicit(&h->bookmark_mark[i], p->tail + 1, memory_order_release);
+    return 0;
+}
+
+int shmring_get_bookmark(shmring *r, uint64_t *value)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || value == NULL ||
+        (r->role != SHMRING_PRODUCER && r->role != SHMRING_CONSUMER &&
+         r->role != SHMRING_OBSERVER)) {
+        return -EINVAL;
+    }
+    struct shmring__hdr *h = r->hdr;
+    for (int round = 0; round < 1000; round++) {
+        /* B4: pairs with R1 in shmring__prod_publish(): a slot whose mark is <= this tail was
+         * written before that publish, so its value is visible; later sets have larger marks. */
+        uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+        uint64_t best = 0, best_value = 0;
+        int torn = 0;
+        for (int i = 0; i < 2 && !torn; i++) {
+            /* B3: pairs with B2 in shmring_set_bookmark(). */
+            uint64_t m = atomic_load_explicit(&h->bookmark_mark[i], memory_order_acquire);
+            uint64_t v = atomic_load_explicit(&h->bookmark_value[i], memory_order_relaxed);
+            /* B5: pairs with B1: the value read above is not newer than the mark read below. */
+            atomic_thread_fence(memory_order_acquire);
+            torn = atomic_load_explicit(&h->bookmark_mark[i], memory_order_relaxed) != m;
+            if (m != 0 && m <= tail && m > best) {
+                best = m;
+                best_value = v;
+            }
+        }
+        if (!torn) {
+            if (best == 0) {
+                return -ENOENT;
+            }
+            *value = best_value;
+            return 0;
+        }
+    }
+    return -EAGAIN; /* the producer kept rewriting the slot we read */
+}
+
+/* ---- consumer read-ahead ---------------------------------------------------------------- */
+
+shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
+{
+    int err = check_handle(r, SHMRING_CONSUMER);
+    if (err != 0) {
+        return err;
+    }
+    struct shmring__cons *c = &r->side.cons;
+    if (msg == NULL || pos == NULL) {
+        return -EINVAL;
+    }
+    if (r->ahead.n == 0) {
+        if (c->broken != 0) {
+            return c->broken;
+        }
+        c->peek_size = 0; /* a message peeked by shmring_peek stays in the ring */
+        r->ahead.head = c->head;
+        r->ahead.ridx = c->ridx;
+        r->ahead.tail = c->tail_cache;
+    } else if (c->broken != -EINVAL) {
+        return c->broken;
+    }
+    /* The ring functions work on a copy whose head is the read-ahead position: the shared head
+     * (and c->head) stay where they are until shmring_release_n. */
+    struct shmring__cons t = *c;
+    t.head = r->ahead.head;
+    t.ridx = r->ahead.ridx;
+    t.tail_cache = r->ahead.tail;
+    t.broken = 0;
+    uint64_t size;
+    int64_t len = shmring__cons_next(&t, msg, &size);
+    r->ahead.head = t.head; /* past a skipped padding record, if any */
+    r->ahead.ridx = t.ridx;
+    r->ahead.tail = t.tail_cache;
+    if (len == -EAGAIN) {
+        if (shmring__peer_gone(r, 0)) {
+            /* A2 again: the producer may have published between our look and its close. */
+            uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+            return tail == t.head ? -EPIPE : -EAGAIN;
+        }
+        return -EAGAIN;
+    }
+    if (len < 0) {
+        c->broken = (int)len;
+        return len;
+    }
+    *pos = t.head;
+    r->ahead.head = t.head + size;
+    r->ahead.ridx = t.ridx + size == c->cap ? 0 : t.ridx + size;
+    r->ahead.n++;
+    c->broken = -EINVAL;
+    return (shmring_ssize)len;
+}
+
+int shmring_release_n(shmring *r, size_t n)
+{
+    int err = check_handle(r, SHMRING_CONSUMER);
+    if (err != 0) {
+        return err;
+    }
+    struct shmring__cons *c = &r->side.cons;
+    if (n > r->ahead.n || (r->ahead.n > 0 && c->broken != -EINVAL)) {
+        return r->ahead.n > 0 && c->broken != -EINVAL ? c->broken : -EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    /* Walk the n records again on the real view. They were checked by shmring_peek_next; a
+     * producer that rewrote them since is caught by the same checks. */
+    c->broken = 0;
+    for (size_t i = 0; i < n; i++) {
+        const void *m;
+        uint64_t size;
+        int64_t len = shmring__cons_next(c, &m, &size);
+        if (len < 0) {
+            c->broken = len == -EAGAIN ? -EPROTO : (int)len;
+            return c->broken;
+        }
+        shmring__cons_advance(c, size, (uint64_t)len);
+    }
+    r->ahead.n -= n;
+    if (r->ahead.n == 0 && c->head != r->ahead.head) {
+        c->broken = -EPROTO; /* the records changed under us */
+        return -EPROTO;
+    }
+    c->broken = r->ahead.n > 0 ? -EINVAL : 0;
+    shmring__cons_publish(c);
+    shmring__wake_peer(r, &r->hdr->producer_waiting);
+    return 0;
+}
+
+int shmring_rewind(shmring *r)
+{
+    int err = check_handle(r, SHMRING_CONSUMER);
+    if (err != 0) {
+        return err;
+    }
+    if (r->ahead.n > 0) {
+        r->ahead.n = 0;
+        if (r->side.cons.broken == -EINVAL) {
+            r->side.cons.broken = 0;
+        }
+    }
+    return 0;
 }

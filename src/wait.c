@@ -178,3 +178,25 @@ shmring_ssize shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns
     return wait_loop(r, try_peek, &a, timeout_ns, &r->hdr->consumer_waiting,
                      &r->hdr->consumer_sleeps);
 }
+
+struct peek_next_args {
+    const void **msg;
+    uint64_t *pos;
+};
+
+static int try_peek_next(shmring *r, void *arg)
+{
+    struct peek_next_args *a = arg;
+    return (int)shmring_peek_next(r, a->msg, a->pos);
+}
+
+shmring_ssize shmring_peek_next_wait(shmring *r, const void **msg, uint64_t *pos,
+                                     int64_t timeout_ns)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
+        return shmring_peek_next(r, msg, pos);
+    }
+    struct peek_next_args a = {msg, pos};
+    return wait_loop(r, try_peek_next, &a, timeout_ns, &r->hdr->consumer_waiting,
+                     &r->hdr->consumer_sleeps);
+}
