@@ -4,3 +4,6 @@ shmring_add_test(test_faults SOURCES test_faults.c LABELS xproc TIMEOUT 180
   ARGS $<TARGET_FILE:shmring_tool>)
 # Fault 1 needs a small tmpfs of its own: a private mount namespace (root; else exit 77).
 shmring_add_test(test_faults_ns SOURCES test_faults_ns.c LABELS xproc TIMEOUT 60)
+# Issue #10, second round (the fixes attacked again): a planted socket, cancellation inside open
+# and close, a fork during the first SetSharedMem, short timeouts against the spin phase.
+shmring_add_test(test_faults2 SOURCES test_faults2.c LABELS xproc TIMEOUT 120)
