@@ -369,6 +369,7 @@ void SetSharedMem(const char *lpszBuf)
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     uint64_t n = strnlen(lpszBuf, SHMRING_COMPAT_MAX_STRING);
+    shmring__process_init(); /* the fork handlers exist before we first hold g_mu */
     pthread_mutex_lock(&g_mu);
     shmring *h = NULL;
     int transient = 0;
@@ -397,6 +398,7 @@ void GetSharedMem(char *lpszBuf, unsigned int cchSize)
         err = get_value(h, lpszBuf, cchSize);
     } else {
         int transient = 0;
+        shmring__process_init(); /* as in SetSharedMem */
         pthread_mutex_lock(&g_mu);
         err = attach(&h, &transient);
         if (err == 0 && transient) {

@@ -92,6 +92,11 @@ static void process_init(void)
     atexit(on_exit_detach_all);
 }
 
+void shmring__process_init(void)
+{
+    pthread_once(&process_once, process_init);
+}
+
 /* Under list_lock. */
 static void list_remove(shmring *r)
 {
