@@ -115,22 +115,22 @@ static void report(int err)
 
 /* ---- attaching ----------------------------------------------------------------------------- */
 
-/* A fork while another thread holds g_mu would leave the child's copy locked forever. */
-static void atfork_prepare(void)
+/* A fork while another thread holds g_mu would leave the child's copy locked forever: the
+ * core's fork handlers take it (before their list lock) and release it in parent and child. */
+void shmring__compat_lock(void)
 {
     pthread_mutex_lock(&g_mu);
 }
 
-static void atfork_release(void)
+void shmring__compat_unlock(void)
 {
     pthread_mutex_unlock(&g_mu);
 }
 
 static void register_atfork(void)
 {
-    shmring__plat_atfork(atfork_prepare, atfork_release, atfork_release);
     /* The exit handler detaches our handle under g_mu too: not while a setter uses it. */
-    shmring__set_exit_lock(atfork_prepare, atfork_release);
+    shmring__set_exit_lock(shmring__compat_lock, shmring__compat_unlock);
 }
 
 /* The handle, if this process has a usable one (the fast path of every call). */
@@ -170,9 +170,6 @@ static int attach(shmring **out, int *transient)
     static const struct shmring_opts opts = {
         .size = SHMRING_COMPAT_SIZE, .mode = 0600, .flags = SHMRING_CREATE};
     int err = shmring__open(name, SHMRING__ROLE_LEGACY, &opts, SHMRING__F_LEGACY, &h);
-    /* Registered after the core's handlers (shmring__open registered them): fork prepare
-     * handlers run in reverse order, so a fork takes g_mu before the core's list lock, the
-     * same order as this function, which takes the list lock inside shmring__open. */
     pthread_once(&g_atfork_once, register_atfork);
     if (err < 0) {
         return err;
@@ -372,6 +369,7 @@ void SetSharedMem(const char *lpszBuf)
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     uint64_t n = strnlen(lpszBuf, SHMRING_COMPAT_MAX_STRING);
+    shmring__process_init(); /* the fork handlers exist before we first hold g_mu */
     pthread_mutex_lock(&g_mu);
     shmring *h = NULL;
     int transient = 0;
@@ -400,6 +398,7 @@ void GetSharedMem(char *lpszBuf, unsigned int cchSize)
         err = get_value(h, lpszBuf, cchSize);
     } else {
         int transient = 0;
+        shmring__process_init(); /* as in SetSharedMem */
         pthread_mutex_lock(&g_mu);
         err = attach(&h, &transient);
         if (err == 0 && transient) {

@@ -44,6 +44,14 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
  * SetSharedMem is half-way through when its descriptor goes. Taken before the list lock. */
 void shmring__set_exit_lock(void (*lock)(void), void (*unlock)(void));
 
+/* compat.c: the set/get lock, taken by the core's fork handlers before the list lock. */
+void shmring__compat_lock(void);
+void shmring__compat_unlock(void);
+
+/* The once-per-process setup (fork and exit handlers, barriers); compat.c runs it before it
+ * first takes its lock, so that a fork from another thread meanwhile already takes that lock. */
+void shmring__process_init(void);
+
 /* 1 when the peer of this side has closed or died (a producer that never attached is not
  * gone). force = 0 rate-limits the probe to SHMRING__LIVENESS_PERIOD_NS. */
 int shmring__peer_gone(shmring *r, int force);

@@ -56,14 +56,20 @@ static void on_exit_detach_all(void)
     }
 }
 
+/* The set/get lock is taken here, before the list lock (the order of SetSharedMem, which opens
+ * under it), rather than by handlers of compat.c's own: those were registered only after the
+ * first set/get attach, which runs under the lock, so a fork meanwhile gave a child that lock
+ * held forever (#10 fault 13). */
 static void fork_prepare(void)
 {
+    shmring__compat_lock();
     pthread_mutex_lock(&list_lock);
 }
 
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&list_lock);
+    shmring__compat_unlock();
 }
 
 static void fork_child(void)
@@ -77,6 +83,7 @@ static void fork_child(void)
         }
     }
     pthread_mutex_unlock(&list_lock);
+    shmring__compat_unlock();
 }
 
 static void process_init(void)
@@ -84,6 +91,11 @@ static void process_init(void)
     shmring__plat_barrier_init();
     shmring__plat_atfork(fork_prepare, fork_parent, fork_child);
     atexit(on_exit_detach_all);
+}
+
+void shmring__process_init(void)
+{
+    pthread_once(&process_once, process_init);
 }
 
 /* Under list_lock. */
@@ -234,7 +246,12 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
     }
     unsigned mode = opts->mode ? opts->mode : 0600;
     /* The list lock is held across the whole open: a fork from another thread waits for it
-     * (fork_prepare), so a child can never inherit descriptors that its handler cannot see. */
+     * (fork_prepare), so a child can never inherit descriptors that its handler cannot see.
+     * Cancellation is off meanwhile: the open has cancellation points (open, nanosleep, close),
+     * and a thread cancelled there would leave the lock held: every later fork, open, close and
+     * exit of the process would hang (#10 fault 12). */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     pthread_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
     if (err == 0) {
@@ -250,6 +267,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         list_head = r;
     }
     pthread_mutex_unlock(&list_lock);
+    pthread_setcancelstate(cancel_state, NULL);
     if (err < 0) {
         free(r);
         return err;
@@ -277,7 +295,9 @@ int shmring_close(shmring *r)
     /* The list lock is held across the whole close, as across an open: a fork from another
      * thread waits for it (fork_prepare), so no child inherits the descriptor while we hold its
      * INIT lock (the child would keep it for as long as it lives) or is left with a handle its
-     * fork handler cannot see. */
+     * fork handler cannot see. Cancellation is off meanwhile, as in an open. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     pthread_mutex_lock(&list_lock);
     list_remove(r);
     if (r->role != 0) {
@@ -287,6 +307,7 @@ int shmring_close(shmring *r)
         shmring__seg_forget(&r->seg); /* inherited across fork, or detached at exit */
     }
     pthread_mutex_unlock(&list_lock);
+    pthread_setcancelstate(cancel_state, NULL);
     r->magic = 0;
     free(r);
     return 0;

@@ -12,9 +12,10 @@
 /* After the first rounds the spin yields the CPU now and then: when the peer shares this CPU
  * (a one-CPU container, or both pinned together), it gets to run and answer instead of waiting
  * for our spin to end. With a CPU of its own the yield returns at once. */
-#define SPIN_YIELD_EVERY 512 /* rounds 128, 640, 1152, 1664: a few, as a yield under load can */
-#define SPIN_YIELD_AT    128 /* hand the CPU away for a whole time slice of another process */
-#define SLICE_NS         (40 * 1000000ll) /* the longest sleep between liveness probes */
+#define SPIN_YIELD_EVERY    512 /* rounds 128, 640, 1152, 1664: a few, as a yield under load can */
+#define SPIN_YIELD_AT       128 /* hand the CPU away for a whole time slice of another process */
+#define SLICE_NS            (40 * 1000000ll) /* the longest sleep between liveness probes */
+#define SPIN_DEADLINE_EVERY 64 /* rounds between clock reads in the spin (a vDSO call, ~20 ns) */
 /* A wake-up that brings no progress (the peer published too little, or a hostile peer keeps
  * clearing our flag and waking us) is followed by a nap that doubles up to NAP_MAX: each pass
  * costs a heavy barrier, a lock query and a futex call, so without it a waiter could be made
@@ -36,6 +37,12 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
     int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
     int64_t nap = 0;
     for (int i = 0; i < SPIN_ROUNDS; i++) {
+        /* A timeout shorter than the spin ends it: without this check a 1 ns wait ran all
+         * rounds and their yields, milliseconds on a busy machine (#10 fault 14). */
+        if (i % SPIN_DEADLINE_EVERY == SPIN_DEADLINE_EVERY - 1 &&
+            shmring__plat_now_ns() >= deadline) {
+            break;
+        }
         if (i % SPIN_YIELD_EVERY == SPIN_YIELD_AT) {
             shmring__plat_yield();
         } else {

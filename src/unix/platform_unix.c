@@ -31,10 +31,11 @@ int shmring__plat_open(const char *path, int create_excl, unsigned mode, int *fd
     int r = shm_open(path, flags, (mode_t)mode);
     if (r < 0) {
         /* ELOOP is O_NOFOLLOW refusing a symlink, EISDIR (EINVAL from glibc's shm_open, whose
-         * names we validated) a planted directory: names someone planted that we may not use,
-         * reported like any other name we are not allowed to open. */
+         * names we validated) a planted directory, ENXIO a planted UNIX socket (ENODEV a device
+         * without a driver): names someone planted that we may not use, reported like any other
+         * name we are not allowed to open. */
         int e = errno;
-        return e == ELOOP || e == EISDIR || e == EINVAL ? -EACCES : -e;
+        return e == ELOOP || e == EISDIR || e == EINVAL || e == ENXIO || e == ENODEV ? -EACCES : -e;
     }
     struct stat st;
     if (fstat(r, &st) != 0 || !S_ISREG(st.st_mode)) {
