@@ -223,6 +223,19 @@ enum { SHMRING_KIND_SPSC = 1, SHMRING_KIND_MPSC = 2, SHMRING_KIND_LEGACY = 3 };
  * atomic read-modify-write, so a snapshot may be a few messages behind. Errors: -EINVAL. */
 SHMRING_API int shmring_stats(shmring *r, struct shmring_stats *out);
 
+/* One live producer (shmring_producers). */
+struct shmring_producer_info {
+    int32_t pid;   /* as the producer recorded it (the kernel lock says it is alive) */
+    uint32_t slot; /* its producer slot (0 on a single-producer ring) */
+    uint64_t sent_msgs, sent_bytes; /* sent through this slot, by it and earlier holders */
+    uint64_t reserved[4];
+};
+
+/* Any role: the live producers of the ring. Fills out[0..min(n, cap)) and returns n, the number
+ * of live producers (call again with a larger array if n > cap). A single-producer ring has at
+ * most one. Makes one system call per producer slot. Errors: -EINVAL. */
+SHMRING_API int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap);
+
 /* The role the handle was opened with, and the ring's name. */
 SHMRING_API int shmring_role(const shmring *r);
 SHMRING_API const char *shmring_name(const shmring *r);

@@ -1,0 +1,4 @@
+# Issue 13: multi-producer rings. The protocol over heap memory (liveness injected), then real
+# processes: 8 producers into one consumer, SIGKILL and SIGSTOP of producers, limits, and a
+# threaded run for ThreadSanitizer. See docs/mpsc.md.
+shmring_add_test(test_ring_mp SOURCES test_ring_mp.c LABELS unit TIMEOUT 60)
