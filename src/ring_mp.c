@@ -163,7 +163,8 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
                     break;
                 }
             }
-            room = cap - (c - p->head_cache);
+            /* A head_cache many laps old says nothing: then only a fresh head does. */
+            room = c - p->head_cache <= cap ? cap - (c - p->head_cache) : 0;
             idx = shmring__mprod_offset(p, c);
             uint64_t q = idx;
             total = 0;

@@ -106,6 +106,15 @@ int shmring__mp_peer_gone(shmring *r, int force)
     if (atomic_load_explicit(&h->producer_state, memory_order_acquire) == SHMRING__PEER_NEVER) {
         return 0; /* none has attached yet: wait for one */
     }
+    uint32_t attached = 0;
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        /* Relaxed: see below. */
+        attached += atomic_load_explicit(&r->side.mcons.v.slots[k].state, memory_order_relaxed) ==
+                    SHMRING__PEER_ATTACHED;
+    }
+    if (attached == 0) {
+        return 1; /* every producer closed: no system call needed to know */
+    }
     if (!force) {
         int64_t now = shmring__plat_coarse_ns();
         if (now < r->next_liveness_ns) {
@@ -115,8 +124,9 @@ int shmring__mp_peer_gone(shmring *r, int force)
     }
     for (uint32_t k = 0; k < r->mp_slots; k++) {
         struct shmring__mp_slot *s = &r->side.mcons.v.slots[k];
-        /* Relaxed: a hint to skip slots nobody ever took; the lock is the truth. */
-        if (atomic_load_explicit(&s->state, memory_order_relaxed) != SHMRING__PEER_NEVER &&
+        /* Relaxed: a hint to skip slots that nobody holds or whose holder closed (a closing
+         * producer sets CLOSED before it drops the lock); the lock is the truth. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHMRING__PEER_ATTACHED &&
             slot_alive(r, k)) {
             return 0;
         }

@@ -2,3 +2,5 @@
 # processes: 8 producers into one consumer, SIGKILL and SIGSTOP of producers, limits, and a
 # threaded run for ThreadSanitizer. See docs/mpsc.md.
 shmring_add_test(test_ring_mp SOURCES test_ring_mp.c LABELS unit TIMEOUT 60)
+# 8 producer processes x SHMRING_MPSC_MSGS (200000) each into one consumer, SIGSTOP, limits.
+shmring_add_test(test_mpsc SOURCES test_mpsc.c LABELS xproc TIMEOUT 300)
