@@ -160,6 +160,9 @@ static int mprod_full(shmring *r, int err)
 
 int shmring__mp_send(shmring *r, const void *msg, size_t len)
 {
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
@@ -177,6 +180,9 @@ int shmring__mp_send(shmring *r, const void *msg, size_t len)
 
 int shmring__mp_reserve(shmring *r, size_t len, void **slot)
 {
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
@@ -190,6 +196,9 @@ int shmring__mp_reserve(shmring *r, size_t len, void **slot)
 
 int shmring__mp_commit(shmring *r, size_t len)
 {
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
     struct shmring__mprod *p = &r->side.mprod;
     if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
         return -EINVAL;
@@ -201,6 +210,9 @@ int shmring__mp_commit(shmring *r, size_t len)
 
 int shmring__mp_abort(shmring *r)
 {
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
     struct shmring__mprod *p = &r->side.mprod;
     if (!p->resv_open) {
         return -EINVAL;
@@ -211,6 +223,9 @@ int shmring__mp_abort(shmring *r)
 
 int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
 {
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
@@ -295,6 +310,9 @@ static int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
 
 shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
 {
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
@@ -321,6 +339,9 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
 
 shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
 {
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
@@ -340,6 +361,9 @@ shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
 
 int shmring__mp_release(shmring *r)
 {
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
     struct shmring__mcons *c = &r->side.mcons;
     if (UNLIKELY(c->peek_size == 0)) {
         return -EINVAL;
@@ -352,6 +376,9 @@ int shmring__mp_release(shmring *r)
 
 int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 {
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
