@@ -1,5 +1,5 @@
 // shmring_bench_mpsc: several producer processes into one consumer.
-//   shmring_bench_mpsc [MSGS_PER_PRODUCER]   (default 400000)
+//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 400000, 5)
 // Cases, each at 8 and 64 bytes, polling (non-blocking calls retried) and blocking:
 //   shmring-spsc 1p        the single-producer ring (baseline of the claim's cost)
 //   shmring-mpsc 1p        a multi-producer ring with one producer
@@ -10,6 +10,9 @@
 // messages per second at the consumer, from the first to the last message. Processes are not
 // pinned; the program prints when they outnumber the CPUs.
 #include <boost/interprocess/ipc/message_queue.hpp>
+
+#include <algorithm>
+#include <vector>
 
 #include <cerrno>
 #include <cstdint>
@@ -217,14 +220,21 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
 
 } // namespace
 
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
 int main(int argc, char **argv)
 {
     uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 400000;
+    int reps = argc > 2 ? std::atoi(argv[2]) : 5;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    std::printf("# %llu messages per producer, %ld CPUs; 2p cases run 3 processes%s\n",
-                static_cast<unsigned long long>(n), cpus,
+    std::printf("# %llu messages per producer (a quarter for mq and Boost), %d repetitions "
+                "interleaved, medians; %ld CPUs; the 2p cases run 3 processes%s\n",
+                static_cast<unsigned long long>(n), reps, cpus,
                 cpus < 3 ? " (more processes than CPUs)" : "");
-    std::printf("%-10s %-14s %-3s %5s %14s\n", "mode", "transport", "p", "size", "msgs/s");
     struct Case {
         Kind k;
         const char *name;
@@ -234,19 +244,38 @@ int main(int argc, char **argv)
                  {MPSC, "shmring-mpsc", 2},
                  {MQ, "posix-mq", 2},
                  {BOOST, "boost-mq", 2}};
-    for (int block = 0; block <= 1; block++) {
-        for (size_t size : {size_t{8}, size_t{64}}) {
-            double rate[5];
-            for (int i = 0; i < 5; i++) {
-                uint64_t per = cases[i].k >= MQ ? n / 4 : n; // the slow peers: fewer messages
-                rate[i] = run(cases[i].k, cases[i].p, per, size, block != 0);
-                std::printf("%-10s %-14s %-3u %5zu %14.0f\n", block ? "blocking" : "polling",
-                            cases[i].name, cases[i].p, size, rate[i]);
+    const size_t sizes[] = {8, 64};
+    // rate[block][size][case][rep]
+    std::vector<double> rate[2][2][5];
+    for (int rep = 0; rep < reps; rep++) {
+        for (int block = 0; block <= 1; block++) {
+            for (int si = 0; si < 2; si++) {
+                for (int i = 0; i < 5; i++) {
+                    uint64_t per = cases[i].k >= MQ ? n / 4 : n; // the slow peers: fewer
+                    rate[block][si][i].push_back(
+                        run(cases[i].k, cases[i].p, per, sizes[si], block != 0));
+                }
             }
-            std::printf("# %s %zu B: mpsc-1p/spsc %.2fx, mpsc-2p/boost-2p %.1fx, "
+        }
+    }
+    std::printf("%-10s %-14s %-3s %5s %14s\n", "mode", "transport", "p", "size", "msgs/s");
+    for (int block = 0; block <= 1; block++) {
+        for (int si = 0; si < 2; si++) {
+            for (int i = 0; i < 5; i++) {
+                std::printf("%-10s %-14s %-3u %5zu %14.0f\n", block ? "blocking" : "polling",
+                            cases[i].name, cases[i].p, sizes[si], median(rate[block][si][i]));
+            }
+            // Ratios of runs made next to each other (same repetition), then their median.
+            std::vector<double> r1, rb, rq;
+            for (int rep = 0; rep < reps; rep++) {
+                r1.push_back(rate[block][si][1][rep] / rate[block][si][0][rep]);
+                rb.push_back(rate[block][si][2][rep] / rate[block][si][4][rep]);
+                rq.push_back(rate[block][si][2][rep] / rate[block][si][3][rep]);
+            }
+            std::printf("# %s %zu B (paired medians): mpsc-1p/spsc %.2fx, mpsc-2p/boost-2p %.1fx, "
                         "mpsc-2p/mq-2p %.1fx\n",
-                        block ? "blocking" : "polling", size, rate[1] / rate[0], rate[2] / rate[4],
-                        rate[2] / rate[3]);
+                        block ? "blocking" : "polling", sizes[si], median(r1), median(rb),
+                        median(rq));
         }
     }
     return 0;

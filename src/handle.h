@@ -54,18 +54,15 @@ int shmring__peer_gone(shmring *r, int force);
 int shmring__mp_role_attach(shmring *r);
 void shmring__mp_role_detach(shmring *r);
 int shmring__mp_peer_gone(shmring *r, int force);
-/* Marked cold for the single-producer callers' sake: the compiler then keeps their dispatch
- * out of the SPSC hot path's register allocation and layout (checked with cachegrind). */
-#define SHMRING__COLD __attribute__((cold))
-SHMRING__COLD int shmring__mp_send(shmring *r, const void *msg, size_t len);
-SHMRING__COLD int shmring__mp_reserve(shmring *r, size_t len, void **slot);
-SHMRING__COLD int shmring__mp_commit(shmring *r, size_t len);
-SHMRING__COLD int shmring__mp_abort(shmring *r);
-SHMRING__COLD int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n);
-SHMRING__COLD shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap);
-SHMRING__COLD shmring_ssize shmring__mp_peek(shmring *r, const void **msg);
-SHMRING__COLD int shmring__mp_release(shmring *r);
-SHMRING__COLD int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max);
+int shmring__mp_send(shmring *r, const void *msg, size_t len);
+int shmring__mp_reserve(shmring *r, size_t len, void **slot);
+int shmring__mp_commit(shmring *r, size_t len);
+int shmring__mp_abort(shmring *r);
+int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n);
+shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap);
+shmring_ssize shmring__mp_peek(shmring *r, const void **msg);
+int shmring__mp_release(shmring *r);
+int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max);
 void shmring__mp_stats(shmring *r, struct shmring_stats *out);
 
 /* Wake the peer if it said it sleeps: called after each publish. The light barrier orders the

@@ -293,13 +293,25 @@ static int mcons_empty(shmring *r, int err, int round)
     return -EAGAIN;
 }
 
+/* A record at head that is claimed and not yet committed is usually being copied right now:
+ * this many polls of its header (about a microsecond) before reporting -EAGAIN, so that a
+ * caller does not go to sleep or yield for a write of a few nanoseconds. */
+#define STALL_POLLS 256
+
 /* shmring__mcons_next() with the stall handling of mcons_empty(): a length or an error. */
-static int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
+SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
 {
+    int polls = 0;
     for (int round = 0;; round++) {
         int64_t len = shmring__mcons_next(&r->side.mcons, msg, size);
         if (LIKELY(len >= 0)) {
             return len;
+        }
+        if (len == -EAGAIN && r->side.mcons.stalled && polls < STALL_POLLS) {
+            polls++;
+            round--;
+            shmring__plat_cpu_relax();
+            continue;
         }
         int res = mcons_empty(r, (int)len, round);
         if (res != 1) {
@@ -321,8 +333,8 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
     if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
         return -EINVAL;
     }
-    const void *msg;
-    uint64_t size;
+    const void *msg = NULL;
+    uint64_t size = 0;
     int64_t len = mcons_next(r, &msg, &size);
     if (UNLIKELY(len < 0)) {
         return (shmring_ssize)len;
@@ -350,7 +362,7 @@ shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
         return -EINVAL;
     }
     struct shmring__mcons *c = &r->side.mcons;
-    uint64_t size;
+    uint64_t size = 0;
     int64_t len = mcons_next(r, msg, &size);
     if (len >= 0) {
         c->peek_size = size;
@@ -393,13 +405,14 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
     size_t done = 0;
     int64_t len = 0;
     while (done < max) {
-        if (c->head == c->claim_cache && done > 0) {
-            /* Room back to the producers before looking for more (as shmring_drain). */
+        if (done % 32 == 0 && done > 0) {
+            /* Room back to the producers now and then (shmring_drain publishes when it has
+             * caught up with the tail; here there is no tail to catch up with). */
             shmring__mcons_publish(c);
             shmring__wake_peer(r, &r->hdr->producer_waiting);
         }
-        const void *msg;
-        uint64_t size;
+        const void *msg = NULL;
+        uint64_t size = 0;
         len = done == 0 ? mcons_next(r, &msg, &size) : shmring__mcons_next(c, &msg, &size);
         if (len < 0) {
             break;
