@@ -206,8 +206,14 @@ void view_json_start(const char *name, const struct view_info *info)
     int legacy = (info->flags & SHMRING__F_LEGACY) != 0;
     printf("{\"name\":");
     cli_json_str(stdout, name);
-    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
+    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s",
+           legacy                         ? "legacy"
+           : s->kind == SHMRING_KIND_MPSC ? "mpsc"
+                                          : "ring",
            s->flags & SHMRING_PERSIST ? "true" : "false", info->in_use ? "true" : "false");
+    if (s->kind == SHMRING_KIND_MPSC) {
+        printf(",\"producers\":%u,\"max_producers\":%u", s->producers, s->max_producers);
+    }
     printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
            s->capacity, s->max_msg);
     if (legacy) {
