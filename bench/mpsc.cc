@@ -28,12 +28,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mpsc.h"
+
 namespace bip = boost::interprocess;
 
 namespace
 {
 
-enum Kind { SPSC, MPSC, MQ, BOOST };
+enum Kind {
+    SPSC = BENCH_MPSC_SPSC,
+    MPSC = BENCH_MPSC_MPSC,
+    MQ = BENCH_MPSC_MQ,
+    BOOST = BENCH_MPSC_BOOST
+};
 
 double now_s()
 {
@@ -220,11 +227,23 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
 
 } // namespace
 
+double bench_mpsc_run(int kind, unsigned producers, uint64_t n, size_t size, int block)
+{
+    return producers < 1 || producers > 8 || size < 8 || size > 64
+               ? -1
+               : run(static_cast<Kind>(kind), producers, n, size, block != 0);
+}
+
+#ifdef BENCH_MPSC_MAIN
+namespace
+{
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0 : v[v.size() / 2];
 }
+
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -280,3 +299,4 @@ int main(int argc, char **argv)
     }
     return 0;
 }
+#endif

@@ -74,22 +74,22 @@ double bench_timer_overhead_ns(void);
  * initiator) and 1 in the forked child (consumer, or echo). */
 struct bench_ep {
     struct bench_case c;
-    int latency;         /* two directions (ping and pong) instead of one */
-    uint64_t id;         /* unique per run: part of every name */
-    unsigned char *buf;  /* c.size bytes: the message being sent or received */
-    unsigned char *tmpl; /* c.size bytes: the body every message carries */
-    uint64_t body_xor;   /* xor of the template's body words (checks zero-copy reads) */
-    unsigned char *bufs; /* batch API: `batch` message buffers */
-    struct shmring_buf *iov;   /* their iovecs */
-    size_t batch;        /* messages per shmring_send_batch */
-    uint64_t expect;     /* batch consumer: next sequence number */
-    int bad;             /* batch consumer: the handler saw a wrong message */
-    uint64_t polls;      /* calls that found the ring full (producer) or empty (consumer) */
-    char name[2][96];    /* object names */
-    int fd[4];           /* descriptors (-1 = none) */
-    void *h[4];          /* handles, mappings */
-    size_t mem_len;      /* bytes mapped at h[0] (floor) */
-    char err[200];       /* the reason of the last failure */
+    int latency;             /* two directions (ping and pong) instead of one */
+    uint64_t id;             /* unique per run: part of every name */
+    unsigned char *buf;      /* c.size bytes: the message being sent or received */
+    unsigned char *tmpl;     /* c.size bytes: the body every message carries */
+    uint64_t body_xor;       /* xor of the template's body words (checks zero-copy reads) */
+    unsigned char *bufs;     /* batch API: `batch` message buffers */
+    struct shmring_buf *iov; /* their iovecs */
+    size_t batch;            /* messages per shmring_send_batch */
+    uint64_t expect;         /* batch consumer: next sequence number */
+    int bad;                 /* batch consumer: the handler saw a wrong message */
+    uint64_t polls;          /* calls that found the ring full (producer) or empty (consumer) */
+    char name[2][96];        /* object names */
+    int fd[4];               /* descriptors (-1 = none) */
+    void *h[4];              /* handles, mappings */
+    size_t mem_len;          /* bytes mapped at h[0] (floor) */
+    char err[200];           /* the reason of the last failure */
 };
 
 struct bench_ops {

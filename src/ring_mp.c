@@ -134,7 +134,8 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     /* Relaxed: the CAS checks it (as in shmring__mprod_claim). */
     uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
     size_t k = 0;
-    uint64_t total = 0, idx = 0, wrap_at = UINT64_MAX; /* wrap_at: the message after padding */
+    uint64_t total = 0, idx = 0, gap = 0;
+    uint64_t wrap_at = UINT64_MAX; /* the message after padding to the end */
     int announced = 0;
     for (unsigned tries = 0;; tries++) {
         if (tries == SHMRING__MP_CAS_TRIES || c % SHMRING__ALIGN != 0) {
@@ -166,8 +167,12 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
             /* A head_cache many laps old says nothing: then only a fresh head does. */
             room = c - p->head_cache <= cap ? cap - (c - p->head_cache) : 0;
             idx = shmring__mprod_offset(p, c);
-            uint64_t q = idx;
-            total = 0;
+            /* After another producer's claim, start on a fresh line (see mprod_claim); the
+             * padding fits before the end, as the data area is a multiple of a line. */
+            gap = c == p->last_pos ? 0
+                                   : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+            uint64_t q = idx + gap == cap ? 0 : idx + gap;
+            total = gap;
             wrap_at = UINT64_MAX;
             for (k = 0; k < m; k++) {
                 const uint64_t need = shmring__rec_size(msgs[k].len);
@@ -217,6 +222,13 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     }
     uint8_t *data = p->v.data;
     uint64_t q = idx, bytes = 0;
+    if (gap != 0) {
+        /* R7: padding up to the line; pairs with A6. */
+        atomic_store_explicit(shmring__mp_word(data, q),
+                              shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                              memory_order_release);
+        q = q + gap == cap ? 0 : q + gap;
+    }
     for (size_t i = 0; i < k; i++) {
         const uint64_t len = msgs[i].len;
         const uint64_t need = shmring__rec_size(len);

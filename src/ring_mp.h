@@ -24,6 +24,10 @@
  * rewrites the claim word without end cannot hold a producer in the loop. */
 #define SHMRING__MP_CAS_TRIES 4096u
 
+/* Cache line of the data area that separates producers (see shmring__mprod_claim). The data
+ * area's size is a multiple of 128, so offsets and positions agree modulo this. */
+#define SHMRING__MP_LINE 64u
+
 /* The claim and the consumer's read are inlined into every caller even where the compiler
  * would rather not (their bodies are long but mostly cold branches): a call costs the one-
  * producer path ~20 instructions a message (cachegrind). */
@@ -154,7 +158,12 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
         }
         const uint64_t idx = shmring__mprod_offset(p, c);
         const uint64_t to_end = cap - idx;
-        const uint64_t total = need <= to_end ? need : to_end + need;
+        /* After another producer's claim, start on a fresh cache line: two producers writing
+         * records into one line would pass it back and forth between their CPUs. A producer's
+         * consecutive claims (the one-producer case) stay packed. */
+        const uint64_t gap =
+            c == p->last_pos ? 0 : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+        const uint64_t total = gap + need <= to_end ? gap + need : to_end + need;
         const int room = shmring__mprod_room(p, c, total);
         if (room != 0) {
             if (room == 1) {
@@ -178,13 +187,20 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
         if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
                                                     memory_order_relaxed)) {
             uint64_t ridx = idx;
-            if (need > to_end) {
+            if (gap + need > to_end) {
                 /* R7: padding up to the end of the data area; pairs with A6. */
                 atomic_store_explicit(
                     shmring__mp_word(p->v.data, idx),
                     shmring__mp_rec_word(to_end - SHMRING__REC_HDR, SHMRING__REC_PAD),
                     memory_order_release);
                 ridx = 0;
+            } else if (gap != 0) {
+                /* R7 as above: padding up to the line. */
+                atomic_store_explicit(
+                    shmring__mp_word(p->v.data, idx),
+                    shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                    memory_order_release);
+                ridx = idx + gap;
             }
             /* Relaxed: CLAIMED is "not committed" to the consumer, like the zero it replaces;
              * it only names this slot to the consumer should this process die. */
