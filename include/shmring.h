@@ -3,6 +3,9 @@
  * A ring is a named POSIX shared-memory object ("/<name>", 4096 bytes by default) holding a small
  * header and a single-producer/single-consumer ring of variable-length messages. One process
  * opens it as the producer, one as the consumer, any number as observers (read-only statistics).
+ * A ring created with SHMRING_MULTI_PRODUCER takes up to opts.max_producers producers at once
+ * (same calls; each record is committed on its own; a producer that dies loses at most what it
+ * had claimed and not committed, and never blocks the others: docs/mpsc.md).
  *
  * Conventions for every call below:
  *  - success is 0 or a non-negative count/length; failure is a negative errno value, and
@@ -105,10 +108,13 @@ enum {
 /* Options of shmring_open. Zero-initialise it (`struct shmring_opts o = {0};`): fields added in
  * later versions take the place of reserved words, whose zero keeps the old behaviour. */
 struct shmring_opts {
-    size_t size;            /* total mapping bytes when creating; 0 = 4096; a page multiple */
+    size_t size; /* total mapping bytes when creating; a page multiple; 0 = 4096, or with
+                  * SHMRING_MULTI_PRODUCER the header (640 + 128 per producer) + 4096 */
     unsigned mode;          /* permission bits when creating; 0 = 0600 */
     unsigned flags;         /* SHMRING_CREATE | _EXCL | _PERSIST | _ANY_OWNER | _MULTI_PRODUCER */
-    unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots, 0 = 64; else 0 */
+    unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots 1-1024, 0 = 64;
+                             * else 0. Up to that many producers may have the ring open at
+                             * once (one more: -EBUSY). See docs/mpsc.md. */
     unsigned reserved[7];   /* must be 0 (-EINVAL otherwise) */
 };
 
