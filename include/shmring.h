@@ -108,8 +108,8 @@ enum {
 /* Options of shmring_open. Zero-initialise it (`struct shmring_opts o = {0};`): fields added in
  * later versions take the place of reserved words, whose zero keeps the old behaviour. */
 struct shmring_opts {
-    size_t size; /* total mapping bytes when creating; a page multiple; 0 = 4096, or with
-                  * SHMRING_MULTI_PRODUCER the header (640 + 128 per producer) + 4096 */
+    size_t size;            /* total mapping bytes when creating; a page multiple; 0 = 4096, or with
+                             * SHMRING_MULTI_PRODUCER the header (640 + 128 per producer) + 4096 */
     unsigned mode;          /* permission bits when creating; 0 = 0600 */
     unsigned flags;         /* SHMRING_CREATE | _EXCL | _PERSIST | _ANY_OWNER | _MULTI_PRODUCER */
     unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots 1-1024, 0 = 64;
