@@ -19,8 +19,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "shim.h"
+#ifdef SHMRING_BENCH_MPSC
+#include "mpsc.h"
+#include <unistd.h>
+#endif
 
 namespace
 {
@@ -191,6 +196,68 @@ void register_all()
     }
 }
 
+#ifdef SHMRING_BENCH_MPSC
+// Several producers into one consumer (issue 13). Each case is paired with its baseline run
+// right after it: 1 producer on the multi-producer ring against the single-producer ring
+// (x_spsc_paired: the cost of the claim), 2 producers against Boost's message_queue with 2
+// producers (x_boost_paired). procs_per_cpu > 1: the processes outnumber the CPUs.
+struct mpsc_case {
+    int kind;
+    unsigned producers;
+    size_t size;
+    int block;
+};
+
+void mpsc(benchmark::State &st, mpsc_case c)
+{
+    const uint64_t n = c.kind >= BENCH_MPSC_MQ ? 50000 : 400000;
+    int partner = c.kind != BENCH_MPSC_MPSC ? -1
+                  : c.producers == 1        ? BENCH_MPSC_SPSC
+                                            : BENCH_MPSC_BOOST;
+    double rate = 0, prate = 0;
+    for (auto _ : st) {
+        rate = bench_mpsc_run(c.kind, c.producers, n, c.size, c.block);
+        if (partner >= 0 && rate > 0) {
+            prate = bench_mpsc_run(partner, c.producers, partner == BENCH_MPSC_BOOST ? n / 8 : n,
+                                   c.size, c.block);
+        }
+        if (rate <= 0 || (partner >= 0 && prate <= 0)) {
+            report_error(st, -EBADMSG, "mpsc: a run failed (wrong message or call)");
+            return;
+        }
+        st.SetIterationTime(static_cast<double>(n * c.producers) / rate);
+    }
+    st.counters["msgs_per_s"] = rate;
+    st.counters["procs_per_cpu"] =
+        static_cast<double>(c.producers + 1) / static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+    if (partner >= 0) {
+        st.counters[partner == BENCH_MPSC_SPSC ? "x_spsc_paired" : "x_boost_paired"] = rate / prate;
+    }
+}
+
+void register_mpsc()
+{
+    const char *names[] = {"shmring-spsc", "shmring-mpsc", "posix-mq", "boost-mq"};
+    for (int block = 0; block <= 1; block++) {
+        for (size_t size : {size_t{8}, size_t{64}}) {
+            for (auto k : {std::pair<int, unsigned>{BENCH_MPSC_MPSC, 1},
+                           {BENCH_MPSC_MPSC, 2},
+                           {BENCH_MPSC_MQ, 2},
+                           {BENCH_MPSC_BOOST, 2}}) {
+                std::string name = "mpsc/" + std::string(names[k.first]) + "/" +
+                                   std::to_string(k.second) + "p/" + (block ? "block" : "poll") +
+                                   "/" + std::to_string(size);
+                benchmark::RegisterBenchmark(name.c_str(), mpsc,
+                                             mpsc_case{k.first, k.second, size, block})
+                    ->UseManualTime()
+                    ->Iterations(1)
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+    }
+}
+#endif
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -199,6 +266,9 @@ int main(int argc, char **argv)
         g_target_s = std::atof(ms) / 1000.0;
     }
     register_all();
+#ifdef SHMRING_BENCH_MPSC
+    register_mpsc();
+#endif
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 2;

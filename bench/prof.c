@@ -101,7 +101,11 @@ int main(int argc, char **argv)
 
     char name[64];
     snprintf(name, sizeof name, "shmring-prof-%d", (int)getpid());
-    struct shmring_opts o = {.size = map, .flags = SHMRING_CREATE | SHMRING_EXCL};
+    /* SHMRING_PROF_MP=1: the same loops on a multi-producer ring with one producer. */
+    const char *mp = getenv("SHMRING_PROF_MP");
+    struct shmring_opts o = {.size = map,
+                             .flags = SHMRING_CREATE | SHMRING_EXCL |
+                                      (mp != NULL && *mp == '1' ? SHMRING_MULTI_PRODUCER : 0)};
     struct shmring_opts oc = {.size = map};
     shmring *p, *c;
     int err = shmring_open(name, SHMRING_PRODUCER, &o, &p);

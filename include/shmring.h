@@ -4,6 +4,9 @@
  * A ring is a named POSIX shared-memory object ("/<name>", 4096 bytes by default) holding a small
  * header and a single-producer/single-consumer ring of variable-length messages. One process
  * opens it as the producer, one as the consumer, any number as observers (read-only statistics).
+ * A ring created with SHMRING_MULTI_PRODUCER takes up to opts.max_producers producers at once
+ * (same calls; each record is committed on its own; a producer that dies loses at most what it
+ * had claimed and not committed, and never blocks the others: docs/mpsc.md).
  *
  * Conventions for every call below:
  *  - success is 0 or a non-negative count/length; failure is a negative errno value, and
@@ -104,10 +107,13 @@ enum {
 /* Options of shmring_open. Zero-initialise it (`struct shmring_opts o = {0};`): fields added in
  * later versions take the place of reserved words, whose zero keeps the old behaviour. */
 struct shmring_opts {
-    size_t size;            /* total mapping bytes when creating; 0 = 4096; a page multiple */
+    size_t size;            /* total mapping bytes when creating; a page multiple; 0 = 4096, or with
+                             * SHMRING_MULTI_PRODUCER the header (640 + 128 per producer) + 4096 */
     unsigned mode;          /* permission bits when creating; 0 = 0600 */
     unsigned flags;         /* SHMRING_CREATE | _EXCL | _PERSIST | _ANY_OWNER | _MULTI_PRODUCER */
-    unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots, 0 = 64; else 0 */
+    unsigned max_producers; /* with SHMRING_MULTI_PRODUCER: producer slots 1-1024, 0 = 64;
+                             * else 0. Up to that many producers may have the ring open at
+                             * once (one more: -EBUSY). See docs/mpsc.md. */
     unsigned reserved[7];   /* must be 0 (-EINVAL otherwise) */
 };
 
@@ -221,6 +227,19 @@ enum { SHMRING_KIND_SPSC = 1, SHMRING_KIND_MPSC = 2, SHMRING_KIND_LEGACY = 3 };
 /* Any role: reads the ring's counters and state. The counters are updated by each side without
  * atomic read-modify-write, so a snapshot may be a few messages behind. Errors: -EINVAL. */
 SHMRING_API int shmring_stats(shmring *r, struct shmring_stats *out);
+
+/* One live producer (shmring_producers). */
+struct shmring_producer_info {
+    int32_t pid;   /* as the producer recorded it (the kernel lock says it is alive) */
+    uint32_t slot; /* its producer slot (0 on a single-producer ring) */
+    uint64_t sent_msgs, sent_bytes; /* sent through this slot, by it and earlier holders */
+    uint64_t reserved[4];
+};
+
+/* Any role: the live producers of the ring. Fills out[0..min(n, cap)) and returns n, the number
+ * of live producers (call again with a larger array if n > cap). A single-producer ring has at
+ * most one. Makes one system call per producer slot. Errors: -EINVAL. */
+SHMRING_API int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap);
 
 /* The role the handle was opened with, and the ring's name. */
 SHMRING_API int shmring_role(const shmring *r);

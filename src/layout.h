@@ -20,6 +20,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "cross-process atomics must be lock-fr
 /* Header flags (hdr->flags). */
 #define SHMRING__F_PERSIST 0x1u /* keep the name after the last process detaches */
 #define SHMRING__F_LEGACY  0x2u /* the SetSharedMem/GetSharedMem value area, not a queue */
+#define SHMRING__F_MPSC    0x4u /* a multi-producer ring: slot table after the header (below) */
 
 /* Peer states (hdr->producer_state, hdr->consumer_state). */
 enum { SHMRING__PEER_NEVER = 0, SHMRING__PEER_ATTACHED = 1, SHMRING__PEER_CLOSED = 2 };
@@ -41,7 +42,8 @@ struct shmring__hdr {
     /* Legacy value (SHMRING__F_LEGACY only): a seqlock over one string in the data area. */
     _Atomic uint64_t legacy_seq; /* odd while a setter overwrites the current value in place */
     _Atomic uint64_t legacy_cur; /* offset << 32 | length of the current value's bytes */
-    uint8_t pad0[SHMRING__LINE - 64];
+    uint32_t max_producers;      /* SHMRING__F_MPSC: producer slots; else 0 */
+    uint8_t pad0[SHMRING__LINE - 68];
 
     /* Line 1: written only by the producer. */
     _Atomic uint64_t tail; /* end of the last committed record */
@@ -77,7 +79,7 @@ _Static_assert(offsetof(struct shmring__hdr, pad1) == SHMRING__LINE + 72,
                "the bookmark slots follow the producer's counters on line pair 1");
 _Static_assert(offsetof(struct shmring__hdr, consumer_waiting) == 3 * SHMRING__LINE,
                "wait words on line pair 3");
-_Static_assert(offsetof(struct shmring__hdr, pad0) == 64, "line 0 fields fill 64 bytes");
+_Static_assert(offsetof(struct shmring__hdr, max_producers) == 64, "line 0 fields fill 64 bytes");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
                "atomics have the size of their plain types");
 
@@ -111,6 +113,57 @@ static inline uint64_t shmring__max_msg_for(uint64_t capacity)
 {
     uint64_t half = (capacity / 2) & ~(uint64_t)(SHMRING__ALIGN - 1);
     return half >= SHMRING__REC_HDR ? half - SHMRING__REC_HDR : 0;
+}
+
+/* ---- Multi-producer rings (SHMRING__F_MPSC), specified in docs/mpsc.md ------------------------
+ *
+ * The 512-byte header above is followed by the claim line and a table of max_producers producer
+ * slots; the data area starts at header_size = SHMRING__MP_SLOTS_OFF + max_producers * 128.
+ * `tail` and the producer counters of line 1 are unused (the claim word and the slots replace
+ * them). A record header is read and written as one little-endian 64-bit word (tag << 32 | len)
+ * so that a record is committed by a single release store. The data area is all zero wherever
+ * no record has been written since the consumer last passed: the consumer zeroes what it
+ * consumes before it publishes head, so a zero header means "not written yet" and a stale
+ * header of an earlier lap can never look committed. */
+#define SHMRING__MP_EXT_OFF       SHMRING_HEADER_SIZE
+#define SHMRING__MP_SLOTS_OFF     (SHMRING_HEADER_SIZE + SHMRING__LINE)
+#define SHMRING__MP_MAX_PRODUCERS 1024u /* slot numbers fit 10 bits of a CLAIMED tag */
+#define SHMRING__MP_DEF_PRODUCERS 64u
+#define SHMRING__MP_DEF_DATA      4096u      /* data bytes of a ring created with size 0 */
+#define SHMRING__MP_NONE          UINT64_MAX /* pend_pos of a slot with no claim in flight */
+
+/* CLAIMED: written by a producer right after its claim, before any payload byte:
+ * tag = SHMRING__REC_CLAIMED | slot << 16 | (epoch & 0xffff), len = record bytes claimed. */
+#define SHMRING__REC_CLAIMED      0x80000000u
+#define SHMRING__REC_CLAIMED_MASK 0xfc000000u
+
+/* The contended line: producers claim space with a CAS on `claim`. */
+struct shmring__mp_ext {
+    _Atomic uint64_t claim; /* end of the last claimed byte range (free-running like head) */
+    uint8_t pad[SHMRING__LINE - 8];
+};
+
+/* One producer slot, a line pair of its own. Written only by the process that holds the slot's
+ * kernel lock (byte SHMRING__LOCK_SLOT0 + k); the consumer reads it only when a record stays
+ * uncommitted, and stats readers sum the counters. */
+struct shmring__mp_slot {
+    _Atomic uint64_t pend_pos;  /* start of the claim being made or last made; MP_NONE */
+    _Atomic uint64_t pend_size; /* its bytes (padding at the wrap included) */
+    _Atomic uint64_t sent_msgs, sent_bytes, full_events, sleeps;
+    _Atomic int32_t pid;    /* informational: the liveness truth is the kernel lock */
+    _Atomic uint32_t epoch; /* bumped by every new holder; names it in CLAIMED tags */
+    _Atomic uint32_t state; /* SHMRING__PEER_* */
+    uint32_t reserved;
+    uint8_t pad[SHMRING__LINE - 64];
+};
+
+_Static_assert(sizeof(struct shmring__mp_ext) == SHMRING__LINE, "claim line is a line pair");
+_Static_assert(sizeof(struct shmring__mp_slot) == SHMRING__LINE, "a slot is a line pair");
+_Static_assert(SHMRING__MP_SLOTS_OFF % SHMRING__LINE == 0, "slots start on a line pair");
+
+static inline uint64_t shmring__mp_header_size(uint32_t nslots)
+{
+    return SHMRING__MP_SLOTS_OFF + (uint64_t)nslots * SHMRING__LINE;
 }
 
 #endif /* SHMRING_LAYOUT_H */

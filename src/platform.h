@@ -46,7 +46,9 @@ enum {
     SHMRING__LOCK_ATTACH = 1,   /* shared by every attached handle: "someone alive uses it" */
     SHMRING__LOCK_PRODUCER = 2, /* exclusive: the producer role */
     SHMRING__LOCK_CONSUMER = 3, /* exclusive: the consumer role */
-    SHMRING__LOCK_LEGACY = 4    /* exclusive while SetSharedMem writes */
+    SHMRING__LOCK_LEGACY = 4,   /* exclusive while SetSharedMem writes */
+    SHMRING__LOCK_SLOT0 = 64    /* exclusive: producer slot k of a multi-producer ring is byte
+                                 * SLOT0 + k */
 };
 enum { SHMRING__UNLOCK = 0, SHMRING__SHARED = 1, SHMRING__EXCLUSIVE = 2 };
 

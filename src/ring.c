@@ -4,11 +4,46 @@
 #include <string.h>
 
 #include "ring.h"
+#include "ring_mp.h"
+
+uint64_t shmring__ring_default_size(uint32_t fmt_flags, long page)
+{
+    if (!(fmt_flags & SHMRING__F_MPSC)) {
+        return SHMRING_DEFAULT_SIZE;
+    }
+    uint32_t nslots = fmt_flags >> SHMRING__FMT_PRODUCERS_SHIFT;
+    return shmring__mp_default_size(nslots, page > 0 ? (uint64_t)page : 4096);
+}
+
+void shmring__ring_forget_peers(void *mem, uint64_t size)
+{
+    struct shmring__mp_view v;
+    if (shmring__mp_view_init(&v, mem, size) < 0) {
+        return; /* not a multi-producer ring */
+    }
+    for (uint32_t k = 0; k < v.nslots; k++) {
+        atomic_store_explicit(&v.slots[k].pid, 0, memory_order_relaxed);
+        if (atomic_load_explicit(&v.slots[k].state, memory_order_relaxed) != SHMRING__PEER_NEVER) {
+            atomic_store_explicit(&v.slots[k].state, SHMRING__PEER_CLOSED, memory_order_relaxed);
+        }
+    }
+}
 
 int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
 {
-    if (mem == NULL || size < SHMRING_HEADER_SIZE + 2 * SHMRING__LINE ||
-        size % SHMRING__ALIGN != 0 || size > SHMRING_MAX_SIZE) {
+    uint32_t nslots = flags >> SHMRING__FMT_PRODUCERS_SHIFT;
+    flags &= (1u << SHMRING__FMT_PRODUCERS_SHIFT) - 1;
+    uint64_t hsize = SHMRING_HEADER_SIZE;
+    if (flags & SHMRING__F_MPSC) {
+        if (nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS || (flags & SHMRING__F_LEGACY)) {
+            return -EINVAL;
+        }
+        hsize = shmring__mp_header_size(nslots);
+    } else if (nslots != 0) {
+        return -EINVAL;
+    }
+    if (mem == NULL || size < hsize + 2 * SHMRING__LINE || size % SHMRING__ALIGN != 0 ||
+        size > SHMRING_MAX_SIZE) {
         return -EINVAL;
     }
     struct shmring__hdr *h = mem;
@@ -22,11 +57,22 @@ int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
     atomic_store_explicit(&h->version, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     memset((char *)mem + 16, 0, SHMRING_HEADER_SIZE - 16);
-    h->header_size = SHMRING_HEADER_SIZE;
+    if (flags & SHMRING__F_MPSC) {
+        /* The slot table, and the data area: a multi-producer ring reads a zero record header
+         * as "not written yet", so nothing of an earlier ring may remain. */
+        memset((char *)mem + SHMRING_HEADER_SIZE, 0, size - SHMRING_HEADER_SIZE);
+        struct shmring__mp_slot *slots =
+            (struct shmring__mp_slot *)((char *)mem + SHMRING__MP_SLOTS_OFF);
+        for (uint32_t k = 0; k < nslots; k++) {
+            atomic_store_explicit(&slots[k].pend_pos, SHMRING__MP_NONE, memory_order_relaxed);
+        }
+    }
+    h->header_size = (uint32_t)hsize;
     h->total_size = size;
-    h->capacity = size - SHMRING_HEADER_SIZE;
+    h->capacity = size - hsize;
     h->max_msg = (uint32_t)shmring__max_msg_for(h->capacity);
     h->flags = flags;
+    h->max_producers = nslots;
     /* G3 (relaxed): published by R0 below. */
     atomic_store_explicit(&h->generation, gen, memory_order_relaxed);
     atomic_store_explicit(&h->magic, SHMRING__MAGIC, memory_order_relaxed);
@@ -55,9 +101,20 @@ int shmring__ring_check(const void *mem, uint64_t size)
     }
     volatile const struct shmring__hdr *v = h; /* each field read once, then checked */
     uint64_t capacity = v->capacity;
-    if (v->header_size != SHMRING_HEADER_SIZE || v->total_size != size ||
-        capacity != size - SHMRING_HEADER_SIZE || v->max_msg != shmring__max_msg_for(capacity) ||
-        (v->flags & ~(uint32_t)(SHMRING__F_PERSIST | SHMRING__F_LEGACY)) != 0) {
+    uint32_t flags = v->flags;
+    uint32_t nslots = v->max_producers;
+    uint64_t hsize = SHMRING_HEADER_SIZE;
+    if (flags & SHMRING__F_MPSC) {
+        if (nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS || (flags & SHMRING__F_LEGACY)) {
+            return -EPROTO;
+        }
+        hsize = shmring__mp_header_size(nslots);
+    } else if (nslots != 0) {
+        return -EPROTO;
+    }
+    if (v->header_size != hsize || size < hsize + 2 * SHMRING__LINE || v->total_size != size ||
+        capacity != size - hsize || v->max_msg != shmring__max_msg_for(capacity) ||
+        (flags & ~(uint32_t)(SHMRING__F_PERSIST | SHMRING__F_LEGACY | SHMRING__F_MPSC)) != 0) {
         return -EPROTO;
     }
     return 0;

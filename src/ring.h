@@ -12,8 +12,18 @@
 #include "layout.h"
 
 /* Writes a fresh header into mem[0..size) (size >= 1024, a multiple of 8) and publishes its
- * version last. flags: SHMRING__F_*. Returns 0 or -EINVAL. */
+ * version last. flags: SHMRING__F_*, and for SHMRING__F_MPSC the number of producer slots
+ * shifted by SHMRING__FMT_PRODUCERS_SHIFT (a multi-producer ring's data area is zeroed too).
+ * Returns 0 or -EINVAL. */
+#define SHMRING__FMT_PRODUCERS_SHIFT 16
 int shmring__ring_format(void *mem, uint64_t size, uint32_t flags);
+
+/* Bytes of a mapping created with size 0, for shmring__ring_format's flags argument. */
+uint64_t shmring__ring_default_size(uint32_t fmt_flags, long page);
+
+/* A persistent ring reopened by a process alone on it: forget the producer slots' holders of
+ * an earlier session (their pids and states; the kernel locks are gone anyway). */
+void shmring__ring_forget_peers(void *mem, uint64_t size);
 
 /* Checks every header field of mem[0..size) against size without trusting any of them.
  * 0: valid; -EPROTO: not a shmring header, a different layout version or inconsistent sizes;

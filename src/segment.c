@@ -52,7 +52,8 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
         if (!(flags & SHMRING_CREATE)) {
             return -ENOENT;
         }
-        uint64_t size = want ? want : SHMRING_DEFAULT_SIZE;
+        uint64_t size =
+            want ? want : shmring__ring_default_size(hdr_flags, shmring__plat_page_size());
         if ((r = shmring__plat_resize(s->map.fd, size)) < 0 ||
             (r = shmring__plat_map(s->map.fd, size, &s->map.base)) < 0) {
             return r;
@@ -98,6 +99,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
+    shmring__ring_forget_peers(h, obj_size);
     atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
     /* A peer that closed or died in an earlier session is not this session's peer: without
      * this, a consumer (producer) starting on an unused persistent ring would get -EPIPE at once

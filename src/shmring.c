@@ -115,6 +115,9 @@ static int role_attach(shmring *r)
 {
     struct shmring__hdr *h = r->hdr;
     int err;
+    if (r->mp_slots != 0) {
+        return shmring__mp_role_attach(r);
+    }
     if (r->role == SHMRING_PRODUCER) {
         if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_PRODUCER)) < 0) {
             return err;
@@ -150,6 +153,10 @@ static int role_attach(shmring *r)
 static void role_detach(shmring *r)
 {
     struct shmring__hdr *h = r->hdr;
+    if (r->mp_slots != 0) {
+        shmring__mp_role_detach(r);
+        return;
+    }
     if (r->role == SHMRING_PRODUCER) {
         /* P2 (relaxed): informational; liveness is the role lock. */
         atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
@@ -176,7 +183,10 @@ static void role_detach(shmring *r)
 int shmring__peer_gone(shmring *r, int force)
 {
     struct shmring__hdr *h = r->hdr;
-    int producer_side = r->role == SHMRING_PRODUCER;
+    if (r->role == SHMRING__ROLE_MCONS) {
+        return shmring__mp_peer_gone(r, force);
+    }
+    int producer_side = r->role == SHMRING_PRODUCER || r->role == SHMRING__ROLE_MPROD;
     _Atomic uint32_t *state = producer_side ? &h->consumer_state : &h->producer_state;
     /* A3: pairs with R3/R4 (attach) and R5/R6 (close) of the peer. */
     uint32_t s = atomic_load_explicit(state, memory_order_acquire);
@@ -213,6 +223,34 @@ void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 
 /* ---- open / close ----------------------------------------------------------------------- */
 
+/* The kind comes from the (validated) header, whoever created it: a multi-producer ring's
+ * producer and consumer take the internal roles. Asking for SHMRING_MULTI_PRODUCER (or a
+ * producer limit) on a ring of another kind or limit is -EINVAL, like a different size. */
+static int mp_kind(shmring *r, const struct shmring_opts *opts)
+{
+    struct shmring__hdr *h = r->hdr;
+    int multi = (h->flags & SHMRING__F_MPSC) != 0;
+    if (!multi) {
+        return (opts->flags & SHMRING_MULTI_PRODUCER) ? -EINVAL : 0;
+    }
+    struct shmring__mp_view v;
+    if (shmring__mp_view_init(&v, h, r->seg.map.size) < 0) {
+        return -EPROTO;
+    }
+    if (opts->max_producers != 0 && opts->max_producers != v.nslots) {
+        return -EINVAL;
+    }
+    r->mp_slots = v.nslots;
+    if (r->role == SHMRING_PRODUCER) {
+        r->role = SHMRING__ROLE_MPROD;
+    } else if (r->role == SHMRING_CONSUMER) {
+        r->role = SHMRING__ROLE_MCONS;
+    } else if (r->role == SHMRING__ROLE_LEGACY) {
+        return -EPROTO;
+    }
+    return 0;
+}
+
 int shmring__open(const char *name, int role, const struct shmring_opts *opts, uint32_t hdr_flags,
                   shmring **out)
 {
@@ -224,17 +262,23 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
     if (opts == NULL) {
         opts = &defaults;
     }
-    unsigned known = SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST | SHMRING_ANY_OWNER;
+    unsigned known = SHMRING_CREATE | SHMRING_EXCL | SHMRING_PERSIST | SHMRING_ANY_OWNER |
+                     SHMRING_MULTI_PRODUCER;
     unsigned reserved = 0;
     for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++) {
         reserved |= opts->reserved[i];
     }
-    if (opts->flags & SHMRING_MULTI_PRODUCER) {
-        return -EOPNOTSUPP; /* not in this version yet */
+    int multi = (opts->flags & SHMRING_MULTI_PRODUCER) != 0;
+    if (multi) {
+        if (opts->max_producers > SHMRING__MP_MAX_PRODUCERS || hdr_flags != 0) {
+            return -EINVAL;
+        }
+        uint32_t nslots = opts->max_producers ? opts->max_producers : SHMRING__MP_DEF_PRODUCERS;
+        hdr_flags = SHMRING__F_MPSC | nslots << SHMRING__FMT_PRODUCERS_SHIFT;
     }
     if ((role != SHMRING_PRODUCER && role != SHMRING_CONSUMER && role != SHMRING_OBSERVER &&
          role != SHMRING__ROLE_LEGACY) ||
-        (opts->flags & ~known) != 0 || opts->max_producers != 0 || reserved != 0 ||
+        (opts->flags & ~known) != 0 || (!multi && opts->max_producers != 0) || reserved != 0 ||
         ((opts->flags & SHMRING_EXCL) && !(opts->flags & SHMRING_CREATE)) ||
         (opts->mode & ~0777u) != 0) {
         return -EINVAL;
@@ -258,7 +302,9 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         r->hdr = r->seg.hdr;
         r->role = role;
         r->magic = SHMRING__HANDLE_MAGIC;
-        if ((err = role_attach(r)) < 0) {
+        if ((err = mp_kind(r, opts)) < 0) {
+            shmring__seg_close(&r->seg);
+        } else if ((err = role_attach(r)) < 0) {
             shmring__seg_close(&r->seg);
         }
     }
@@ -396,11 +442,16 @@ static int consumer_empty(shmring *r, int err)
 
 /* ---- producer ------------------------------------------------------------------------------ */
 
+/* Multi-producer handles fail the role checks above with -EPERM (handle.h): only then, in the
+ * cold branch, does the out-of-line shmring__mp_* call look at their kind (it returns -EPERM
+ * for any other role). Reading the role there, not here, keeps the SPSC code unchanged. */
+#define MP(err, r, mprole) ((err) == -EPERM)
+
 int shmring_send(shmring *r, const void *msg, size_t len)
 {
     int err = producer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_send(r, msg, len) : err;
     }
     if (UNLIKELY(msg == NULL && len != 0)) {
         return -EINVAL;
@@ -422,7 +473,7 @@ int shmring_reserve(shmring *r, size_t len, void **slot)
 {
     int err = producer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_reserve(r, len, slot) : err;
     }
     if (UNLIKELY(slot == NULL)) {
         return -EINVAL;
@@ -435,7 +486,7 @@ int shmring_commit(shmring *r, size_t len)
 {
     int err = check_handle(r, SHMRING_PRODUCER);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_commit(r, len) : err;
     }
     struct shmring__prod *p = &r->side.prod;
     if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
@@ -451,7 +502,7 @@ int shmring_abort(shmring *r)
 {
     int err = check_handle(r, SHMRING_PRODUCER);
     if (err != 0) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_abort(r) : err;
     }
     if (!r->side.prod.resv_open) {
         return -EINVAL;
@@ -464,7 +515,7 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
 {
     int err = producer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_send_batch(r, msgs, n) : err;
     }
     if (UNLIKELY(msgs == NULL && n != 0)) {
         return -EINVAL;
@@ -499,11 +550,19 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
 
 /* ---- consumer ------------------------------------------------------------------------------ */
 
+/* Out of line so that the dispatch leaves shmring_recv's code as it was (cachegrind: one
+ * instruction per message more when the call was written inline). */
+__attribute__((noinline, cold)) static shmring_ssize recv_other(shmring *r, void *buf, size_t cap,
+                                                                int err)
+{
+    return MP(err, r, SHMRING__ROLE_MCONS) ? shmring__mp_recv(r, buf, cap) : err;
+}
+
 shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
 {
     int err = consumer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return recv_other(r, buf, cap, err);
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
@@ -529,7 +588,7 @@ shmring_ssize shmring_peek(shmring *r, const void **msg)
 {
     int err = consumer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MCONS) ? shmring__mp_peek(r, msg) : err;
     }
     if (UNLIKELY(msg == NULL)) {
         return -EINVAL;
@@ -542,7 +601,7 @@ int shmring_release(shmring *r)
 {
     int err = check_handle(r, SHMRING_CONSUMER);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MCONS) ? shmring__mp_release(r) : err;
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(c->peek_size == 0)) {
@@ -558,7 +617,7 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 {
     int err = consumer_ready(r);
     if (UNLIKELY(err != 0)) {
-        return err;
+        return MP(err, r, SHMRING__ROLE_MCONS) ? shmring__mp_drain(r, fn, ctx, max) : err;
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(fn == NULL || c->peek_size != 0)) {
@@ -603,23 +662,31 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 /* ---- information ----------------------------------------------------------------------- */
 
 /* An inert handle (inherited across fork, or detached at exit: role 0) has no ring: 0. */
+size_t shmring_capacity(const shmring *r)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role == 0) {
+        return 0;
+    }
+    uint64_t hsize =
+        r->mp_slots != 0 ? shmring__mp_header_size(r->mp_slots) : (uint64_t)SHMRING_HEADER_SIZE;
+    return (size_t)(r->seg.map.size - hsize);
+}
+
 size_t shmring_max_msg(const shmring *r)
 {
     return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
-               ? (size_t)shmring__max_msg_for(r->seg.map.size - SHMRING_HEADER_SIZE)
-               : 0;
-}
-
-size_t shmring_capacity(const shmring *r)
-{
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
-               ? (size_t)(r->seg.map.size - SHMRING_HEADER_SIZE)
+               ? (size_t)shmring__max_msg_for(shmring_capacity(r))
                : 0;
 }
 
 int shmring_role(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->role : -EINVAL;
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC) {
+        return -EINVAL;
+    }
+    return r->role == SHMRING__ROLE_MPROD   ? SHMRING_PRODUCER
+           : r->role == SHMRING__ROLE_MCONS ? SHMRING_CONSUMER
+                                            : r->role;
 }
 
 const char *shmring_name(const shmring *r)
@@ -669,6 +736,12 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
     out->producers = out->producer_pid != 0;
     out->max_producers = 1;
     out->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
+    if (r->mp_slots != 0) {
+        if (r->role == SHMRING__ROLE_MCONS) {
+            out->consumer_pid = shmring__plat_pid();
+        }
+        shmring__mp_stats(r, out);
+    }
     return 0;
 }
 

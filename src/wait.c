@@ -25,11 +25,33 @@
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
+static int is_producer(const shmring *r)
+{
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC &&
+           (r->role == SHMRING_PRODUCER || r->role == SHMRING__ROLE_MPROD);
+}
+
+static int is_consumer(const shmring *r)
+{
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC &&
+           (r->role == SHMRING_CONSUMER || r->role == SHMRING__ROLE_MCONS);
+}
+
+/* Where this producer counts its sleeps: the header, or its slot on a multi-producer ring. */
+static _Atomic uint64_t *producer_sleeps(shmring *r)
+{
+    return r->role == SHMRING__ROLE_MPROD ? &r->side.mprod.me->sleeps : &r->hdr->producer_sleeps;
+}
+
 /* Runs try until it returns something other than -EAGAIN, the deadline passes, or the peer is
  * gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
 static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
                      _Atomic uint64_t *sleeps)
 {
+    /* The producers of a multi-producer ring share their flag: a waker clears it (exchange in
+     * shmring__wake_slow), a sleeper never does, or it could clear another sleeper's 1 and that
+     * one would miss its wake-up. A flag left at 1 costs at most one needless wake call. */
+    const int shared = r->role == SHMRING__ROLE_MPROD;
     int res = try(r, arg);
     if (res != -EAGAIN || timeout_ns == 0) {
         return res;
@@ -69,20 +91,30 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         shmring__plat_heavy_barrier();
         res = try(r, arg);
         if (res != -EAGAIN) {
-            atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
+            if (!shared) {
+                atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
+            }
             return res;
         }
         if (shmring__peer_gone(r, 1)) {
-            atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
+            if (!shared) {
+                atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
+            }
             res = try(r, arg); /* anything published before the peer went is still ours */
             return res == -EAGAIN ? -EPIPE : res;
         }
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
+        if (r->role == SHMRING__ROLE_MCONS && r->side.mcons.stalled &&
+            slice > SHMRING__MP_STALL_NS) {
+            slice = SHMRING__MP_STALL_NS; /* an uncommitted record: its writer may have died */
+        }
         r->sleeps++;
         /* C10 (relaxed): only this side writes its sleep counter. */
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
         int w = shmring__plat_wait(mine, 1, slice);
-        atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
+        if (!shared) {
+            atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
+        }
         if (w == -EINTR) {
             return -EINTR;
         }
@@ -118,12 +150,11 @@ static int try_send(shmring *r, void *arg)
 
 int shmring_send_wait(shmring *r, const void *msg, size_t len, int64_t timeout_ns)
 {
-    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_PRODUCER) {
+    if (!is_producer(r)) {
         return shmring_send(r, msg, len); /* the same argument errors */
     }
     struct send_args a = {msg, len};
-    return wait_loop(r, try_send, &a, timeout_ns, &r->hdr->producer_waiting,
-                     &r->hdr->producer_sleeps);
+    return wait_loop(r, try_send, &a, timeout_ns, &r->hdr->producer_waiting, producer_sleeps(r));
 }
 
 struct reserve_args {
@@ -139,12 +170,11 @@ static int try_reserve(shmring *r, void *arg)
 
 int shmring_reserve_wait(shmring *r, size_t len, void **slot, int64_t timeout_ns)
 {
-    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_PRODUCER) {
+    if (!is_producer(r)) {
         return shmring_reserve(r, len, slot);
     }
     struct reserve_args a = {len, slot};
-    return wait_loop(r, try_reserve, &a, timeout_ns, &r->hdr->producer_waiting,
-                     &r->hdr->producer_sleeps);
+    return wait_loop(r, try_reserve, &a, timeout_ns, &r->hdr->producer_waiting, producer_sleeps(r));
 }
 
 struct recv_args {
@@ -168,7 +198,7 @@ static int try_peek(shmring *r, void *arg)
 
 shmring_ssize shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
-    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
+    if (!is_consumer(r)) {
         return shmring_recv(r, buf, cap);
     }
     struct recv_args a = {buf, cap, NULL};
@@ -178,7 +208,7 @@ shmring_ssize shmring_recv_wait(shmring *r, void *buf, size_t cap, int64_t timeo
 
 shmring_ssize shmring_peek_wait(shmring *r, const void **msg, int64_t timeout_ns)
 {
-    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role != SHMRING_CONSUMER) {
+    if (!is_consumer(r)) {
         return shmring_peek(r, msg);
     }
     struct recv_args a = {NULL, 0, msg};

@@ -410,6 +410,19 @@ expect "bench: no progress line when stderr is not a terminal" test -z "$ERR"
 check "bench: bad size" 1 bench --size 0
 check "bench: ring too small" 1 bench --size 3000 --ring 4K
 
+# ---- multi-producer rings (issue 13) ---------------------------------------------------------
+check "create --producers 8" 0 create "$P-mp" --producers 8
+check "stat: a multi-producer ring" 0 stat "$P-mp"
+expect "stat: kind" has "$OUT" "multi-producer ring"
+expect "stat: slots" has "$OUT" "0 live of 8 slots"
+check "stat --json (multi-producer)" 0 stat --json "$P-mp"
+expect "stat --json: kind mpsc" has "$OUT" '"kind":"mpsc"'
+expect "stat --json: max_producers" has "$OUT" '"max_producers":8'
+check "ls shows the kind" 0 ls
+expect "ls: multi-producer flag" has "$OUT" "multi-producer"
+check "create --producers 2000" 1 create "$P-mp2" --producers 2000
+check "rm the multi-producer ring" 0 rm "$P-mp"
+
 # ---- done -----------------------------------------------------------------------------------
 check "rm several names" 0 rm "$P-a" "$P-mode" "$P-mode640" "$PR"
 expect "rm several: all gone" lacks "$(ls /dev/shm)" "$P-"

@@ -28,6 +28,9 @@
  * end then raise SIGBUS; POSIX shared memory cannot be sealed against that (see
  * README.md, "Security").
  *
+ * The same runs on a multi-producer ring (test_scribbler_mp): the scribbler then also hits the
+ * claim word, the producer slots (announcements, epochs, counters) and CLAIMED record words.
+ *
  * SHMRING_SCRIBBLE_MS sets the scribbling time (default 2000). */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +54,7 @@
 
 #include "handle.h"
 #include "shmring.h"
+#include "ring_mp.h"
 #include "test_lifeutil.h" /* TL_CHECK */
 #include "testutil.h"
 
@@ -71,6 +75,8 @@ struct shared {
 
 static struct shared *S;
 static const char *ring_name;
+static int mp_ring; /* test_scribbler_mp: a multi-producer ring with MP_SLOTS producer slots */
+#define MP_SLOTS 4
 static int64_t end_ms;
 
 static const int codes[8] = {-EAGAIN, -ETIMEDOUT, -EPIPE, -EPROTO, -EBADMSG, -EMSGSIZE, 0, 0};
@@ -197,7 +203,8 @@ static int producer(void *arg)
             msg_fill(msgs[i], len_of(seq + (uint64_t)i), seq + (uint64_t)i);
         }
         uint64_t len = len_of(seq);
-        const uint8_t *lo = (const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE;
+        const uint8_t *lo = (const uint8_t *)r->seg.map.base + r->seg.map.size -
+                            shmring_capacity(r); /* the data area */
         const uint8_t *hi = (const uint8_t *)r->seg.map.base + r->seg.map.size;
         int64_t t0 = t_now_ms();
         long rc;
@@ -333,7 +340,7 @@ static int consumer(void *arg)
     shmring *r = NULL;
     TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
     while (r != NULL && t_now_ms() < end_ms) {
-        struct seen w = {(const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE,
+        struct seen w = {(const uint8_t *)r->seg.map.base + r->seg.map.size - shmring_capacity(r),
                          (const uint8_t *)r->seg.map.base + r->seg.map.size, 0};
         uint64_t x = t_rand(&rng);
         int64_t t0 = t_now_ms();
@@ -458,9 +465,13 @@ static int scribbler(void *arg)
     TL_CHECK(mem != MAP_FAILED);
     close(fd);
     struct shmring__hdr *h = (struct shmring__hdr *)mem;
-    uint8_t *data = mem + SHMRING_HEADER_SIZE;
-    uint64_t cap = RING_SIZE - SHMRING_HEADER_SIZE;
-    uint8_t pristine[64]; /* line 0: read-only after initialisation */
+    /* A multi-producer ring's header takes in the claim line and the slot table. */
+    uint64_t hsize = mp_ring ? shmring__mp_header_size(MP_SLOTS) : SHMRING_HEADER_SIZE;
+    uint8_t *data = mem + hsize;
+    uint64_t cap = RING_SIZE - hsize;
+    _Atomic uint64_t *tailp =
+        mp_ring ? &((struct shmring__mp_ext *)(mem + SHMRING__MP_EXT_OFF))->claim : &h->tail;
+    uint8_t pristine[SHMRING__LINE]; /* line 0: read-only after initialisation */
     memcpy(pristine, mem, sizeof pristine);
     uint64_t rng = (uint64_t)getpid() * 31337;
     static const size_t fields[] = {offsetof(struct shmring__hdr, producer_state),
@@ -475,13 +486,13 @@ static int scribbler(void *arg)
             uint64_t x = t_rand(&rng);
             switch (x % 10) {
             case 0: { /* any 8 bytes of the header */
-                size_t off = (x >> 8) % (SHMRING_HEADER_SIZE / 8) * 8;
+                size_t off = (x >> 8) % (hsize / 8) * 8;
                 uint64_t v = t_rand(&rng);
                 memcpy(mem + off, &v, 8);
                 break;
             }
-            case 1:
-                atomic_store(&h->tail, interesting(&rng, atomic_load(&h->tail), cap));
+            case 1: /* the tail, or the claim word of a multi-producer ring */
+                atomic_store(tailp, interesting(&rng, atomic_load(tailp), cap));
                 break;
             case 2:
                 atomic_store(&h->head, interesting(&rng, atomic_load(&h->head), cap));
@@ -490,6 +501,10 @@ static int scribbler(void *arg)
                 size_t off = (x >> 8) % (cap / 8) * 8;
                 uint32_t rec[2] = {interesting32(&rng, cap),
                                    (x >> 40) & 1 ? SHMRING__REC_MSG : SHMRING__REC_PAD};
+                if (mp_ring && ((x >> 44) & 3) == 0) { /* CLAIMED by some slot and epoch */
+                    rec[1] = SHMRING__REC_CLAIMED | (uint32_t)((x >> 46) % (MP_SLOTS + 2)) << 16 |
+                             (uint32_t)((x >> 50) & 3);
+                }
                 if (((x >> 41) & 7) == 0) {
                     rec[1] = (uint32_t)t_rand(&rng);
                 }
@@ -540,10 +555,10 @@ static int scribbler(void *arg)
             atomic_store(&h->producer_state, SHMRING__PEER_ATTACHED);
             atomic_store(&h->consumer_state, SHMRING__PEER_ATTACHED);
         }
-        uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+        uint64_t head = atomic_load(&h->head), tail = atomic_load(tailp);
         if (tail - head > cap || head % 8 || tail % 8) {
             atomic_store(&h->head, tail & ~(uint64_t)7);
-            atomic_store(&h->tail, tail & ~(uint64_t)7);
+            atomic_store(tailp, tail & ~(uint64_t)7);
         }
         usleep((useconds_t)(t_rand(&rng) % 3000));
     }
@@ -625,18 +640,21 @@ static void wait_all(pid_t *pids, const char **what, int n, int64_t deadline_ms)
     }
 }
 
-static void test_scribbler(void **state)
+static void run_scribbler(int mp)
 {
-    (void)state;
+    mp_ring = mp;
     const char *env = getenv("SHMRING_SCRIBBLE_MS");
     int64_t run_ms = env ? atoll(env) : 2000;
     S = mmap(NULL, sizeof *S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(S != MAP_FAILED);
     memset(S, 0, sizeof *S);
-    ring_name = t_name("scribble");
+    ring_name = t_name(mp ? "scribble-mp" : "scribble");
     /* The observer keeps the name (and so the object the scribbler maps) alive throughout. */
     shmring *obs = NULL;
-    struct shmring_opts opts = {.size = RING_SIZE, .flags = SHMRING_CREATE | SHMRING_EXCL};
+    struct shmring_opts opts = {.size = RING_SIZE,
+                                .flags = SHMRING_CREATE | SHMRING_EXCL |
+                                         (mp ? SHMRING_MULTI_PRODUCER : 0),
+                                .max_producers = mp ? MP_SLOTS : 0};
     assert_int_equal(shmring_open(ring_name, SHMRING_OBSERVER, &opts, &obs), 0);
     end_ms = t_now_ms() + run_ms;
     pid_t pids[3] = {t_spawn(consumer, NULL), t_spawn(producer, NULL), t_spawn(scribbler, NULL)};
@@ -677,10 +695,23 @@ static void test_scribbler(void **state)
     munmap(S, sizeof *S);
 }
 
+static void test_scribbler(void **state)
+{
+    (void)state;
+    run_scribbler(0);
+}
+
+static void test_scribbler_mp(void **state)
+{
+    (void)state;
+    run_scribbler(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scribbler),
+        cmocka_unit_test(test_scribbler_mp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* shmring create NAME [--size SIZE] [--mode MODE] [--persist] */
+/* shmring create NAME [--size SIZE] [--mode MODE] [--persist] [--producers N] */
 #include <errno.h>
 #include <string.h>
 
 #include "cli.h"
+#include "ring.h"
 #include "segment.h"
 
 static const char help[] =
-    "Usage: shmring create NAME [--size SIZE] [--mode MODE] [--persist]\n"
+    "Usage: shmring create NAME [--size SIZE] [--mode MODE] [--persist] [--producers N]\n"
     "\n"
     "Creates the ring NAME (/dev/shm/NAME); fails if the name exists.\n"
     "\n"
@@ -17,6 +18,9 @@ static const char help[] =
     "                   access only together with write access (0640 gives 0600)\n"
     "  -p, --persist    keep the ring and its messages when nobody has it open, until\n"
     "                   'shmring rm NAME'\n"
+    "  -P, --producers N  a multi-producer ring for up to N producers (1-1024; 64 if N is\n"
+    "                   0); its header grows by 128 bytes a producer, and the default size\n"
+    "                   is the header plus 4K, rounded up to a page\n"
     "\n"
     "Without --persist the name stays until a process opens the ring; from then on it lives\n"
     "while some process has it open, and messages left when the last one closes are dropped\n"
@@ -24,12 +28,13 @@ static const char help[] =
 
 int cmd_create(int argc, char **argv)
 {
-    const char *size_s = NULL, *mode_s = NULL;
+    const char *size_s = NULL, *mode_s = NULL, *prod_s = NULL;
     int persist = 0, npos;
     const struct cli_opt opts[] = {
         {"size", 's', &size_s, NULL},
         {"mode", 'm', &mode_s, NULL},
         {"persist", 'p', NULL, &persist},
+        {"producers", 'P', &prod_s, NULL},
         {NULL, 0, NULL, NULL},
     };
     int r = cli_start(argc, argv, opts, help, &npos);
@@ -58,9 +63,21 @@ int cmd_create(int argc, char **argv)
         return cli_usage_error("create", "bad mode '%s': the owner needs read and write (0600)",
                                mode_s);
     }
+    uint32_t hdr_flags = 0;
+    if (prod_s != NULL) {
+        uint64_t n;
+        if (cli_parse_u64(prod_s, &n) < 0 || n > SHMRING__MP_MAX_PRODUCERS) {
+            return cli_usage_error("create", "bad producer count '%s': need 0-1024", prod_s);
+        }
+        hdr_flags = SHMRING__F_MPSC | (uint32_t)(n ? n : SHMRING__MP_DEF_PRODUCERS)
+                                          << SHMRING__FMT_PRODUCERS_SHIFT;
+        if (size_s == NULL) {
+            size = 0; /* the multi-producer default */
+        }
+    }
     struct shmring__seg seg;
     unsigned flags = SHMRING_CREATE | SHMRING_EXCL | (persist ? SHMRING_PERSIST : 0);
-    r = shmring__seg_open(&seg, name, size, mode, flags, 0);
+    r = shmring__seg_open(&seg, name, size, mode, flags, hdr_flags);
     if (r < 0) {
         char what[SHMRING_NAME_MAX + 16];
         snprintf(what, sizeof what, "create '%s'", name);

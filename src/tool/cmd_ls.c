@@ -106,9 +106,14 @@ static void text(const struct entry *e, size_t n)
         if (!v->in_use) {
             strcat(flags, ",idle");
         }
+        if (s->kind == SHMRING_KIND_MPSC) {
+            strcat(flags, ",multi-producer");
+            snprintf(prod, sizeof prod, "%u/%u live", s->producers, s->max_producers);
+        } else {
+            peer_cell(&v->producer, prod);
+        }
         printf("%-*s  %6s  %10s  %6s  %7s  %-12s  %-12s  %s\n", w, e[i].name, size, used, fill,
-               msgs, peer_cell(&v->producer, prod), peer_cell(&v->consumer, cons),
-               flags[0] ? flags + 1 : "-");
+               msgs, prod, peer_cell(&v->consumer, cons), flags[0] ? flags + 1 : "-");
     }
 }
 

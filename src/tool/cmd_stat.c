@@ -24,7 +24,10 @@ static void text(const char *name, const struct view_info *v)
     char a[32], b[64], c[64];
     int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
     printf("name        %s\n", name);
-    printf("kind        %s%s\n", legacy ? "legacy value (shmring set/get)" : "ring",
+    printf("kind        %s%s\n",
+           legacy                              ? "legacy value (shmring set/get)"
+           : (v->flags & SHMRING__F_MPSC) != 0 ? "multi-producer ring"
+                                               : "ring",
            s->flags & SHMRING_PERSIST ? ", persistent" : "");
     printf("size        %s (%" PRIu64 " bytes); data area %" PRIu64 " bytes",
            cli_fmt_size(s->size, a), s->size, s->capacity);
@@ -42,7 +45,11 @@ static void text(const char *name, const struct view_info *v)
             printf(", %" PRId64 " message%s waiting", v->messages, v->messages == 1 ? "" : "s");
         }
         printf("\nhead/tail   %" PRIu64 " / %" PRIu64 "\n", s->head, s->tail);
-        printf("producer    %s\n", view_peer_text(&v->producer, b));
+        if (s->kind == SHMRING_KIND_MPSC) {
+            printf("producers   %u live of %u slots\n", s->producers, s->max_producers);
+        } else {
+            printf("producer    %s\n", view_peer_text(&v->producer, b));
+        }
         printf("consumer    %s\n", view_peer_text(&v->consumer, c));
         printf("sent        %" PRIu64 " messages, %" PRIu64 " bytes; found full %" PRIu64
                " times, slept %" PRIu64 " times\n",

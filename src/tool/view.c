@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "ring.h"
+#include "ring_mp.h"
 #include "view.h"
 
 /* Walking more records than this is not "cheap": the count is then reported as unknown. */
@@ -104,11 +105,36 @@ static void read_header(int fd, struct shmring__hdr *h, uint64_t size, struct vi
     }
     s->head = atomic_load_explicit(&h->head, memory_order_relaxed);
     s->tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+    struct shmring__mp_view mv;
+    int mp = shmring__mp_view_init(&mv, h, size) == 0;
+    if (mp) {
+        /* A multi-producer ring (docs/mpsc.md): the claim word is its tail, the slots hold the
+         * producers' counters. Records are committed one by one, so they are not counted. */
+        s->capacity = mv.cap;
+        s->max_msg = mv.max_msg;
+        s->tail = atomic_load_explicit(&mv.ext->claim, memory_order_relaxed);
+        s->kind = SHMRING_KIND_MPSC;
+        s->max_producers = mv.nslots;
+        s->flags |= SHMRING_MULTI_PRODUCER;
+        s->sent_msgs = s->sent_bytes = s->full_events = s->producer_sleeps = 0;
+        for (uint32_t k = 0; k < mv.nslots; k++) {
+            struct shmring__mp_slot *sl = &mv.slots[k];
+            /* Relaxed: single-writer counters, as above. */
+            s->sent_msgs += atomic_load_explicit(&sl->sent_msgs, memory_order_relaxed);
+            s->sent_bytes += atomic_load_explicit(&sl->sent_bytes, memory_order_relaxed);
+            s->full_events += atomic_load_explicit(&sl->full_events, memory_order_relaxed);
+            s->producer_sleeps += atomic_load_explicit(&sl->sleeps, memory_order_relaxed);
+            if (atomic_load_explicit(&sl->state, memory_order_relaxed) == SHMRING__PEER_ATTACHED &&
+                shmring__plat_lock_held(fd, SHMRING__LOCK_SLOT0 + (int)k) == 1) {
+                s->producers++;
+            }
+        }
+    }
     s->used_bytes = s->tail - s->head;
     if (s->used_bytes > s->capacity) { /* torn snapshot (head read after a later tail) */
         s->used_bytes = 0;
     }
-    info->messages = count_messages(h, s->capacity);
+    info->messages = mp ? -1 : count_messages(h, s->capacity);
 }
 
 int view_load(const char *name, struct view_info *info)
@@ -188,8 +214,14 @@ void view_json_start(const char *name, const struct view_info *info)
     int legacy = (info->flags & SHMRING__F_LEGACY) != 0;
     printf("{\"name\":");
     cli_json_str(stdout, name);
-    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s", legacy ? "legacy" : "ring",
+    printf(",\"kind\":\"%s\",\"persistent\":%s,\"in_use\":%s",
+           legacy                         ? "legacy"
+           : s->kind == SHMRING_KIND_MPSC ? "mpsc"
+                                          : "ring",
            s->flags & SHMRING_PERSIST ? "true" : "false", info->in_use ? "true" : "false");
+    if (s->kind == SHMRING_KIND_MPSC) {
+        printf(",\"producers\":%u,\"max_producers\":%u", s->producers, s->max_producers);
+    }
     printf(",\"size\":%" PRIu64 ",\"capacity\":%" PRIu64 ",\"max_msg\":%" PRIu64, s->size,
            s->capacity, s->max_msg);
     if (legacy) {

@@ -26,6 +26,7 @@
 #include "fuzz_util.h"
 #include "handle.h"
 #include "ring.h"
+#include "ring_mp.h"
 #include "shmring.h"
 #ifdef FZ_HAVE_COMPAT
 #include "shmring_compat.h"
@@ -295,10 +296,67 @@ static void check_msg(const uint8_t *data, uint64_t cap, uint64_t max_msg, const
     sink += fz_touch(m, (uint64_t)len);
 }
 
+/* Liveness of producer slots as the input says: one bit of the seed per slot. */
+static int fz_alive(void *ctx, uint32_t slot)
+{
+    return (int)((*(uint64_t *)ctx >> (slot % 64)) & 1);
+}
+
+/* A multi-producer header: its consumer drains, asking about uncommitted records with
+ * liveness from the seed, and a producer sends once. Each step moves head or ends the loop. */
+static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
+{
+    struct shmring__mcons c;
+    int r = shmring__mcons_attach(&c, mem, size);
+    FZ_CHECK(IN(r, 0, -EPROTO), "mcons_attach returned %d", r);
+    if (r != 0) {
+        return;
+    }
+    uint64_t bound = c.v.cap / SHMRING__ALIGN + 2, i = 0;
+    for (; i < bound; i++) {
+        const void *msg;
+        uint64_t rsize, head0 = c.head;
+        int64_t len = shmring__mcons_next(&c, &msg, &rsize);
+        FZ_CHECK(c.head - head0 <= c.v.cap, "one call skipped more than the data area");
+        if (len >= 0) {
+            check_msg(c.v.data, c.v.cap, c.v.max_msg, msg, len);
+            shmring__mcons_advance(&c, rsize, (uint64_t)len);
+            shmring__mcons_publish(&c);
+            continue;
+        }
+        FZ_CHECK(IN(len, -EAGAIN, -EBADMSG, -EPROTO), "mcons_next returned %lld", (long long)len);
+        if (len != -EAGAIN || !c.stalled) {
+            if (len == -EAGAIN && c.dirty) {
+                continue; /* skipped a data area of padding: look again */
+            }
+            break;
+        }
+        uint64_t before = c.head;
+        r = shmring__mcons_resolve(&c, fz_alive, &seed);
+        FZ_CHECK(IN(r, 1, 0, -EAGAIN, -EBADMSG, -EPROTO), "resolve returned %d", r);
+        FZ_CHECK(r != 1 || c.head > before, "resolve skipped nothing");
+        FZ_CHECK(c.head - before <= c.v.cap, "resolve skipped more than the data area");
+        if (r != 1) {
+            break;
+        }
+    }
+    FZ_CHECK(i < bound, "multi-producer consumer read more than the ring holds");
+    struct shmring__mprod p;
+    if (shmring__mprod_attach(&p, mem, size, (uint32_t)(seed % c.v.nslots)) == 0) {
+        r = shmring__mprod_send(&p, "fuzz", 4);
+        FZ_CHECK(IN(r, 0, -EAGAIN, -EPROTO), "mprod_send returned %d", r);
+    }
+}
+
 static void heap_consumer(const uint8_t *content, uint64_t size, uint64_t seed)
 {
     uint8_t *mem = heap_copy(content, size);
     int r = shmring__ring_check(mem, size);
+    if (r == 0 && (((struct shmring__hdr *)mem)->flags & SHMRING__F_MPSC)) {
+        heap_mp(mem, size, seed);
+        free(mem);
+        return;
+    }
     FZ_CHECK(IN(r, 0, -EPROTO, -EAGAIN), "ring_check returned %d", r);
     struct shmring__cons c;
     if (r == 0 && (r = shmring__cons_attach(&c, mem, size)) == 0) {

@@ -1,0 +1,302 @@
+// shmring_bench_mpsc: several producer processes into one consumer.
+//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 400000, 5)
+// Cases, each at 8 and 64 bytes, polling (non-blocking calls retried) and blocking:
+//   shmring-spsc 1p        the single-producer ring (baseline of the claim's cost)
+//   shmring-mpsc 1p        a multi-producer ring with one producer
+//   shmring-mpsc 2p        two producers
+//   posix-mq 2p            mq_send / mq_receive (O_NONBLOCK when polling)
+//   boost-mq 2p            boost::interprocess::message_queue (try_send/try_receive polling)
+// Every message carries (producer, number) and the consumer checks per-producer order. Rates are
+// messages per second at the consumer, from the first to the last message. Processes are not
+// pinned; the program prints when they outnumber the CPUs.
+#include <boost/interprocess/ipc/message_queue.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <shmring.h>
+#include <string>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpsc.h"
+
+namespace bip = boost::interprocess;
+
+namespace
+{
+
+enum Kind {
+    SPSC = BENCH_MPSC_SPSC,
+    MPSC = BENCH_MPSC_MPSC,
+    MQ = BENCH_MPSC_MQ,
+    BOOST = BENCH_MPSC_BOOST
+};
+
+double now_s()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void stamp(unsigned char *m, unsigned id, uint64_t n)
+{
+    uint64_t v = static_cast<uint64_t>(id) << 48 | n;
+    std::memcpy(m, &v, 8);
+}
+
+std::string name_of(Kind k)
+{
+    return "bench-mpsc-" + std::to_string(getpid()) + "-" + std::to_string(static_cast<int>(k));
+}
+
+// One producer process: n messages of size bytes.
+int produce(Kind k, const std::string &name, unsigned id, uint64_t n, size_t size, bool block)
+{
+    unsigned char buf[64] = {0};
+    if (k == MQ) {
+        mqd_t q = mq_open(("/" + name).c_str(), O_WRONLY | (block ? 0 : O_NONBLOCK));
+        if (q == (mqd_t)-1) {
+            return 1;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            stamp(buf, id, i);
+            while (mq_send(q, reinterpret_cast<char *>(buf), size, 0) != 0) {
+                if (errno != EAGAIN) {
+                    return 1;
+                }
+                sched_yield();
+            }
+        }
+        mq_close(q);
+        return 0;
+    }
+    if (k == BOOST) {
+        bip::message_queue q(bip::open_only, name.c_str());
+        for (uint64_t i = 0; i < n; i++) {
+            stamp(buf, id, i);
+            if (block) {
+                q.send(buf, size, 0);
+            } else {
+                while (!q.try_send(buf, size, 0)) {
+                    sched_yield();
+                }
+            }
+        }
+        return 0;
+    }
+    shmring *r;
+    if (shmring_open(name.c_str(), SHMRING_PRODUCER, nullptr, &r) != 0) {
+        return 1;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        stamp(buf, id, i);
+        int err;
+        if (block) {
+            err = shmring_send_wait(r, buf, size, -1);
+        } else {
+            while ((err = shmring_send(r, buf, size)) == -EAGAIN) {
+                sched_yield();
+            }
+        }
+        if (err != 0) {
+            return 1;
+        }
+    }
+    shmring_close(r);
+    return 0;
+}
+
+// Runs one case; returns messages per second, or -1.
+double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
+{
+    std::string name = name_of(k);
+    shmring *c = nullptr;
+    mqd_t q = (mqd_t)-1;
+    bip::message_queue *bq = nullptr;
+    if (k == SPSC || k == MPSC) {
+        shmring_opts o{};
+        o.size = 1 << 20;
+        o.flags = SHMRING_CREATE | SHMRING_EXCL | (k == MPSC ? SHMRING_MULTI_PRODUCER : 0);
+        if (shmring_open(name.c_str(), SHMRING_CONSUMER, &o, &c) != 0) {
+            return -1;
+        }
+    } else if (k == MQ) {
+        mq_attr a{};
+        a.mq_maxmsg = 10; // the default limit for unprivileged users (/proc/sys/fs/mqueue)
+        a.mq_msgsize = 64;
+        q = mq_open(("/" + name).c_str(), O_RDONLY | O_CREAT | O_EXCL | (block ? 0 : O_NONBLOCK),
+                    0600, &a);
+        if (q == (mqd_t)-1) {
+            return -1;
+        }
+    } else {
+        bip::message_queue::remove(name.c_str());
+        bq = new bip::message_queue(bip::create_only, name.c_str(), 1024, 64);
+    }
+    pid_t pids[8];
+    for (unsigned i = 0; i < producers; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            _exit(produce(k, name, i, n, size, block));
+        }
+    }
+    uint64_t next[8] = {0};
+    unsigned char buf[64];
+    uint64_t total = n * producers;
+    double t0 = 0;
+    bool ok = true;
+    for (uint64_t got = 0; got < total && ok; got++) {
+        size_t len = 0;
+        if (k == MQ) {
+            ssize_t r;
+            while ((r = mq_receive(q, reinterpret_cast<char *>(buf), sizeof buf, nullptr)) < 0) {
+                if (errno != EAGAIN) {
+                    ok = false;
+                    break;
+                }
+                sched_yield();
+            }
+            len = r < 0 ? 0 : static_cast<size_t>(r);
+        } else if (k == BOOST) {
+            unsigned prio;
+            bip::message_queue::size_type rl = 0;
+            if (block) {
+                bq->receive(buf, sizeof buf, rl, prio);
+            } else {
+                while (!bq->try_receive(buf, sizeof buf, rl, prio)) {
+                    sched_yield();
+                }
+            }
+            len = rl;
+        } else {
+            shmring_ssize r;
+            if (block) {
+                r = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000ll);
+            } else {
+                while ((r = shmring_recv(c, buf, sizeof buf)) == -EAGAIN) {
+                    sched_yield();
+                }
+            }
+            if (r < 0) {
+                ok = false;
+                break;
+            }
+            len = static_cast<size_t>(r);
+        }
+        if (got == 0) {
+            t0 = now_s();
+        }
+        uint64_t v;
+        std::memcpy(&v, buf, 8);
+        unsigned id = static_cast<unsigned>(v >> 48);
+        if (len != size || id >= producers || (v & 0xffffffffffffull) != next[id]++) {
+            std::fprintf(stderr, "wrong message\n");
+            ok = false;
+        }
+    }
+    double dt = now_s() - t0;
+    for (unsigned i = 0; i < producers; i++) {
+        int st;
+        waitpid(pids[i], &st, 0);
+        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    if (c != nullptr) {
+        shmring_close(c);
+    }
+    if (q != (mqd_t)-1) {
+        mq_close(q);
+        mq_unlink(("/" + name).c_str());
+    }
+    if (bq != nullptr) {
+        delete bq;
+        bip::message_queue::remove(name.c_str());
+    }
+    return ok ? static_cast<double>(total - 1) / dt : -1;
+}
+
+} // namespace
+
+double bench_mpsc_run(int kind, unsigned producers, uint64_t n, size_t size, int block)
+{
+    return producers < 1 || producers > 8 || size < 8 || size > 64
+               ? -1
+               : run(static_cast<Kind>(kind), producers, n, size, block != 0);
+}
+
+#ifdef BENCH_MPSC_MAIN
+namespace
+{
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 400000;
+    int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    std::printf("# %llu messages per producer (a quarter for mq and Boost), %d repetitions "
+                "interleaved, medians; %ld CPUs; the 2p cases run 3 processes%s\n",
+                static_cast<unsigned long long>(n), reps, cpus,
+                cpus < 3 ? " (more processes than CPUs)" : "");
+    struct Case {
+        Kind k;
+        const char *name;
+        unsigned p;
+    } cases[] = {{SPSC, "shmring-spsc", 1},
+                 {MPSC, "shmring-mpsc", 1},
+                 {MPSC, "shmring-mpsc", 2},
+                 {MQ, "posix-mq", 2},
+                 {BOOST, "boost-mq", 2}};
+    const size_t sizes[] = {8, 64};
+    // rate[block][size][case][rep]
+    std::vector<double> rate[2][2][5];
+    for (int rep = 0; rep < reps; rep++) {
+        for (int block = 0; block <= 1; block++) {
+            for (int si = 0; si < 2; si++) {
+                for (int i = 0; i < 5; i++) {
+                    uint64_t per = cases[i].k >= MQ ? n / 4 : n; // the slow peers: fewer
+                    rate[block][si][i].push_back(
+                        run(cases[i].k, cases[i].p, per, sizes[si], block != 0));
+                }
+            }
+        }
+    }
+    std::printf("%-10s %-14s %-3s %5s %14s\n", "mode", "transport", "p", "size", "msgs/s");
+    for (int block = 0; block <= 1; block++) {
+        for (int si = 0; si < 2; si++) {
+            for (int i = 0; i < 5; i++) {
+                std::printf("%-10s %-14s %-3u %5zu %14.0f\n", block ? "blocking" : "polling",
+                            cases[i].name, cases[i].p, sizes[si], median(rate[block][si][i]));
+            }
+            // Ratios of runs made next to each other (same repetition), then their median.
+            std::vector<double> r1, rb, rq;
+            for (int rep = 0; rep < reps; rep++) {
+                r1.push_back(rate[block][si][1][rep] / rate[block][si][0][rep]);
+                rb.push_back(rate[block][si][2][rep] / rate[block][si][4][rep]);
+                rq.push_back(rate[block][si][2][rep] / rate[block][si][3][rep]);
+            }
+            std::printf("# %s %zu B (paired medians): mpsc-1p/spsc %.2fx, mpsc-2p/boost-2p %.1fx, "
+                        "mpsc-2p/mq-2p %.1fx\n",
+                        block ? "blocking" : "polling", sizes[si], median(r1), median(rb),
+                        median(rq));
+        }
+    }
+    return 0;
+}
+#endif

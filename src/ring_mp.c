@@ -1,0 +1,374 @@
+/* The cold half of the multi-producer protocol: views, attaching, batches and the consumer's
+ * handling of a record that stays uncommitted (docs/mpsc.md, "A claimer that dies"). */
+#include <errno.h>
+#include <string.h>
+
+#include "ring_mp.h"
+
+int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
+{
+    memset(v, 0, sizeof *v);
+    struct shmring__hdr *h = mem;
+    /* Read once and checked against our own mapping size: ring_check accepted the header, but
+     * a peer may have scribbled on it since. */
+    volatile const struct shmring__hdr *vh = h;
+    uint32_t flags = vh->flags;
+    uint32_t nslots = vh->max_producers;
+    if (!(flags & SHMRING__F_MPSC) || nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS ||
+        size < shmring__mp_header_size(nslots) + 2 * SHMRING__LINE || size % SHMRING__ALIGN != 0) {
+        return -EPROTO;
+    }
+    uint64_t hsize = shmring__mp_header_size(nslots);
+    v->hdr = h;
+    v->ext = (struct shmring__mp_ext *)((uint8_t *)mem + SHMRING__MP_EXT_OFF);
+    v->slots = (struct shmring__mp_slot *)((uint8_t *)mem + SHMRING__MP_SLOTS_OFF);
+    v->data = (uint8_t *)mem + hsize;
+    v->cap = size - hsize;
+    v->max_msg = shmring__max_msg_for(v->cap);
+    v->nslots = nslots;
+    return 0;
+}
+
+/* head and claim as a consistent pair: claim - head <= cap, both aligned. */
+static int positions(const struct shmring__mp_view *v, uint64_t *head, uint64_t *claim)
+{
+    /* Acquire pairs with R2 and C1 of the other processes: we continue from their state. */
+    *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
+    *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
+    if (*claim - *head > v->cap || *head % SHMRING__ALIGN != 0 || *claim % SHMRING__ALIGN != 0) {
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, uint32_t slot)
+{
+    memset(p, 0, sizeof *p);
+    int err = shmring__mp_view_init(&p->v, mem, size);
+    if (err < 0) {
+        return err;
+    }
+    if (slot >= p->v.nslots) {
+        return -EINVAL;
+    }
+    uint64_t head, claim;
+    if ((err = positions(&p->v, &head, &claim)) < 0) {
+        return err;
+    }
+    p->slot = slot;
+    p->me = &p->v.slots[slot];
+    p->head_cache = head;
+    p->last_pos = head;
+    p->last_idx = head % p->v.cap;
+    /* Only the holder writes its slot, and we hold it now (its lock). A new epoch tells the
+     * consumer that a CLAIMED record naming the previous epoch belongs to a dead process. */
+    uint32_t epoch = atomic_load_explicit(&p->me->epoch, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->me->epoch, epoch, memory_order_relaxed);
+    p->claimed_tag = SHMRING__REC_CLAIMED | slot << 16 | (epoch & 0xffffu);
+    atomic_store_explicit(&p->me->pend_size, 0, memory_order_relaxed);
+    /* P2: the dead predecessor's announcement no longer makes the consumer wait for us. */
+    shmring__mprod_unannounce(p);
+    p->sent_msgs = atomic_load_explicit(&p->me->sent_msgs, memory_order_relaxed);
+    p->sent_bytes = atomic_load_explicit(&p->me->sent_bytes, memory_order_relaxed);
+    p->full_events = atomic_load_explicit(&p->me->full_events, memory_order_relaxed);
+    return 0;
+}
+
+void shmring__mprod_detach(struct shmring__mprod *p)
+{
+    if (p->me == NULL) {
+        return;
+    }
+    if (p->resv_open) {
+        shmring__mprod_abort(p);
+    }
+    atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
+    shmring__mprod_unannounce(p);
+}
+
+int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
+{
+    memset(c, 0, sizeof *c);
+    int err = shmring__mp_view_init(&c->v, mem, size);
+    if (err < 0) {
+        return err;
+    }
+    uint64_t head, claim;
+    if ((err = positions(&c->v, &head, &claim)) < 0) {
+        return err;
+    }
+    c->head = head;
+    c->ridx = head % c->v.cap;
+    c->claim_cache = head; /* forces a fresh read of claim on the first peek */
+    c->stall_pos = SHMRING__MP_NONE;
+    struct shmring__hdr *h = c->v.hdr;
+    c->recv_msgs = atomic_load_explicit(&h->recv_msgs, memory_order_relaxed);
+    c->recv_bytes = atomic_load_explicit(&h->recv_bytes, memory_order_relaxed);
+    c->empty_events = atomic_load_explicit(&h->empty_events, memory_order_relaxed);
+    return 0;
+}
+
+int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf *msgs, size_t n)
+{
+    const uint64_t cap = p->v.cap;
+    /* The messages that may go at all: up to the first invalid or oversized one. */
+    size_t m = 0;
+    for (; m < n && m < (size_t)INT32_MAX; m++) {
+        if (msgs[m].base == NULL && msgs[m].len != 0) {
+            if (m == 0) {
+                return -EINVAL;
+            }
+            break;
+        }
+        if (msgs[m].len > p->v.max_msg) {
+            if (m == 0) {
+                return -EMSGSIZE;
+            }
+            break;
+        }
+    }
+    if (m == 0) {
+        return 0;
+    }
+    struct shmring__mp_ext *e = p->v.ext;
+    /* Relaxed: the CAS checks it (as in shmring__mprod_claim). */
+    uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
+    size_t k = 0;
+    uint64_t total = 0, idx = 0, gap = 0;
+    uint64_t wrap_at = UINT64_MAX; /* the message after padding to the end */
+    int announced = 0;
+    for (unsigned tries = 0;; tries++) {
+        if (tries == SHMRING__MP_CAS_TRIES || c % SHMRING__ALIGN != 0) {
+            if (announced) {
+                shmring__mprod_unannounce(p);
+            }
+            if (c % SHMRING__ALIGN != 0) {
+                p->broken = 1;
+                return -EPROTO;
+            }
+            return 0;
+        }
+        /* Room: from the cached head, re-read once when it is not enough for all of them. */
+        uint64_t room = 0;
+        for (int fresh = 0; fresh < 2; fresh++) {
+            if (fresh) {
+                int r = shmring__mprod_room(p, c, cap); /* refreshes head_cache */
+                if (r == 1 || r == -EPROTO) {
+                    room = r == 1 ? UINT64_MAX : 0;
+                    if (r == -EPROTO) {
+                        if (announced) {
+                            shmring__mprod_unannounce(p);
+                        }
+                        return -EPROTO;
+                    }
+                    break;
+                }
+            }
+            /* A head_cache many laps old says nothing: then only a fresh head does. */
+            room = c - p->head_cache <= cap ? cap - (c - p->head_cache) : 0;
+            idx = shmring__mprod_offset(p, c);
+            /* After another producer's claim, start on a fresh line (see mprod_claim); the
+             * padding fits before the end, as the data area is a multiple of a line. */
+            gap = c == p->last_pos ? 0
+                                   : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+            uint64_t q = idx + gap == cap ? 0 : idx + gap;
+            total = gap;
+            wrap_at = UINT64_MAX;
+            for (k = 0; k < m; k++) {
+                const uint64_t need = shmring__rec_size(msgs[k].len);
+                uint64_t step = need;
+                if (need > cap - q) {
+                    if (wrap_at != UINT64_MAX) {
+                        break; /* a second wrap: more than the whole data area */
+                    }
+                    step += cap - q;
+                }
+                if (total + step > room) {
+                    break;
+                }
+                if (need > cap - q) {
+                    wrap_at = k;
+                    q = 0;
+                }
+                total += step;
+                q += need;
+                if (q == cap) {
+                    q = 0;
+                }
+            }
+            if (k == m) {
+                break;
+            }
+        }
+        if (room == UINT64_MAX) { /* c is older than head: read it again */
+            c = atomic_load_explicit(&e->claim, memory_order_relaxed);
+            continue;
+        }
+        if (k == 0) {
+            if (announced) {
+                shmring__mprod_unannounce(p);
+            }
+            p->full_events++;
+            return 0;
+        }
+        /* P1 and C1 as in shmring__mprod_claim(). */
+        atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
+        atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
+        announced = 1;
+        if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
+                                                    memory_order_relaxed)) {
+            break;
+        }
+    }
+    uint8_t *data = p->v.data;
+    uint64_t q = idx, bytes = 0;
+    if (gap != 0) {
+        /* R7: padding up to the line; pairs with A6. */
+        atomic_store_explicit(shmring__mp_word(data, q),
+                              shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                              memory_order_release);
+        q = q + gap == cap ? 0 : q + gap;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const uint64_t len = msgs[i].len;
+        const uint64_t need = shmring__rec_size(len);
+        if (i == wrap_at) {
+            /* R7: padding to the end of the data area; pairs with A6. */
+            atomic_store_explicit(
+                shmring__mp_word(data, q),
+                shmring__mp_rec_word(cap - q - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                memory_order_release);
+            q = 0;
+        }
+        /* CLAIMED before the payload, as in shmring__mprod_claim(): should we die while
+         * copying, the consumer skips this record and the unwritten rest of the claim. */
+        atomic_store_explicit(shmring__mp_word(data, q), shmring__mp_rec_word(need, p->claimed_tag),
+                              memory_order_relaxed);
+        shmring__copy(data + q + SHMRING__REC_HDR, msgs[i].base, len);
+        /* R6: commits this message; pairs with A6 in shmring__mcons_next(). */
+        atomic_store_explicit(shmring__mp_word(data, q),
+                              shmring__mp_rec_word(len, SHMRING__REC_MSG), memory_order_release);
+        bytes += len;
+        q += need;
+        if (q == cap) {
+            q = 0;
+        }
+    }
+    p->last_pos = c + total;
+    p->last_idx = q;
+    p->sent_msgs += k;
+    p->sent_bytes += bytes;
+    atomic_store_explicit(&p->me->sent_msgs, p->sent_msgs, memory_order_relaxed);
+    atomic_store_explicit(&p->me->sent_bytes, p->sent_bytes, memory_order_relaxed);
+    return (int)k;
+}
+
+/* Drops [head, head + n) of the data area (n > 0, not past its end): zeroed, head moved. */
+static void skip_dead(struct shmring__mcons *c, uint64_t n)
+{
+    shmring__mp_zero(c->v.data + c->ridx, n);
+    c->head += n;
+    c->ridx = c->ridx + n == c->v.cap ? 0 : c->ridx + n;
+    c->dirty = 1;
+    c->dead_claims++;
+    c->dead_bytes += n;
+}
+
+int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive, void *ctx)
+{
+    const uint64_t cap = c->v.cap;
+    uint8_t *data = c->v.data;
+    const uint64_t x = c->head;
+    const uint64_t ridx = c->ridx;
+    const uint64_t to_end = cap - ridx;
+    /* A5 as in shmring__mcons_next(): every claim below this position has been announced. */
+    const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
+    if (claim - x > cap || claim % SHMRING__ALIGN != 0) {
+        c->broken = -EPROTO;
+        return -EPROTO;
+    }
+    c->claim_cache = claim;
+    if (claim == x) {
+        return 0;
+    }
+    /* A6 as in shmring__mcons_next(). */
+    _Atomic uint64_t *word = shmring__mp_word(data, ridx);
+    const uint64_t w = atomic_load_explicit(word, memory_order_acquire);
+    const uint32_t tag = (uint32_t)(w >> 32);
+    if (tag == SHMRING__REC_MSG || tag == SHMRING__REC_PAD) {
+        return 0;
+    }
+    if (w != 0) {
+        if ((tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED) {
+            c->broken = -EBADMSG;
+            return -EBADMSG;
+        }
+        /* CLAIMED by slot k in its holder's epoch e, for size bytes. */
+        const uint32_t k = (tag >> 16) & 0x3ffu;
+        const uint32_t e = tag & 0xffffu;
+        const uint64_t size = (uint32_t)w;
+        if (k >= c->v.nslots || size < SHMRING__REC_HDR || size % SHMRING__ALIGN != 0 ||
+            size > to_end || size > claim - x) {
+            c->broken = -EBADMSG;
+            return -EBADMSG;
+        }
+        if (alive(ctx, k)) {
+            /* Relaxed: only compared; a new holder's epoch shows once it has the lock. */
+            uint32_t now = atomic_load_explicit(&c->v.slots[k].epoch, memory_order_relaxed);
+            if ((now & 0xffffu) == e) {
+                return -EAGAIN; /* its writer lives: wait for it, never skip it */
+            }
+        }
+        /* Dead (or closed: a closing producer turns its reservation into padding before it
+         * lets go of the slot, so look once more). */
+        if (atomic_load_explicit(word, memory_order_acquire) != w) {
+            return 0;
+        }
+        skip_dead(c, size);
+        return 1;
+    }
+    /* Zero: the claimer has not written its CLAIMED word yet, or died before it did. Any
+     * producer whose announced range [pend_pos, pend_pos + pend_size) covers x could be it. */
+    uint64_t bound = claim - x < to_end ? claim - x : to_end; /* bytes we may skip at most */
+    for (uint32_t k = 0; k < c->v.nslots; k++) {
+        struct shmring__mp_slot *s = &c->v.slots[k];
+        /* A4: pairs with P1/P2 (release): the announcement is at least as new as C1 of any
+         * claim below `claim`; a size newer than the position means that claim is committed,
+         * which the re-read below then sees. */
+        const uint64_t pos = atomic_load_explicit(&s->pend_pos, memory_order_acquire);
+        const uint64_t psize = atomic_load_explicit(&s->pend_size, memory_order_acquire);
+        if (pos == SHMRING__MP_NONE) {
+            continue;
+        }
+        if (x - pos < psize) {
+            if (alive(ctx, k)) {
+                return -EAGAIN; /* a live producer may be writing it */
+            }
+        } else if (pos - x < bound && pos != x) {
+            bound = pos - x; /* another claim starts there: stop before it */
+        }
+    }
+    /* After A4: a claim committed meanwhile shows here. */
+    if (atomic_load_explicit(word, memory_order_acquire) != 0) {
+        return 0;
+    }
+    /* Nobody alive is writing at x: the bytes up to the next written word or announced claim
+     * belong to claims whose producers died before writing anything (they are zero). */
+    uint64_t n = SHMRING__REC_HDR;
+    while (n < bound &&
+           atomic_load_explicit(shmring__mp_word(data, ridx + n), memory_order_relaxed) == 0) {
+        n += SHMRING__REC_HDR; /* relaxed: a zero word is all we learn; nonzero stops us */
+    }
+    skip_dead(c, n);
+    return 1;
+}
+
+uint32_t shmring__mp_count_alive(const struct shmring__mp_view *v, shmring__mp_alive_fn alive,
+                                 void *ctx)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < v->nslots; k++) {
+        n += alive(ctx, k) != 0;
+    }
+    return n;
+}

@@ -1,0 +1,443 @@
+/* The multi-producer, single-consumer ring protocol over a caller-given byte region laid out as
+ * in layout.h (SHMRING__F_MPSC). Like ring.h it knows nothing of names, files or processes and
+ * makes no system call: whether a producer slot's holder is alive is a question it asks through
+ * a callback (the kernel lock in production, an answer injected by the unit test).
+ *
+ * The protocol, its labels (P1, C1, R6, ...) and the argument for its ordering are in
+ * docs/mpsc.md. In short: a producer announces {position, size} in its slot (P1), claims the
+ * bytes with a CAS on the claim word (C1), marks the record CLAIMED, writes the payload and
+ * commits the record with one release store of its header word (R6). The consumer reads records
+ * in position order, zeroes what it consumed and publishes head (R2). A record that stays
+ * uncommitted is examined by shmring__mcons_resolve(): a dead claimer's bytes are skipped, a
+ * live one is waited for. */
+#ifndef SHMRING_RING_MP_H
+#define SHMRING_RING_MP_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "layout.h"
+#include "ring.h" /* shmring__copy */
+
+/* A claim that keeps losing its CAS gives up after this many tries with -EAGAIN: a peer that
+ * rewrites the claim word without end cannot hold a producer in the loop. */
+#define SHMRING__MP_CAS_TRIES 4096u
+
+/* Cache line of the data area that separates producers (see shmring__mprod_claim). The data
+ * area's size is a multiple of 128, so offsets and positions agree modulo this. */
+#define SHMRING__MP_LINE 64u
+
+/* The claim and the consumer's read are inlined into every caller even where the compiler
+ * would rather not (their bodies are long but mostly cold branches): a call costs the one-
+ * producer path ~20 instructions a message (cachegrind). */
+#define SHMRING__MP_INLINE static inline __attribute__((always_inline))
+
+/* 1 if the holder of producer slot `slot` is alive, 0 if nobody holds it. */
+typedef int (*shmring__mp_alive_fn)(void *ctx, uint32_t slot);
+
+/* Where things are, computed once from the size of our own mapping and a header that
+ * shmring__ring_check() accepted; never re-read from the header afterwards. */
+struct shmring__mp_view {
+    struct shmring__hdr *hdr;
+    struct shmring__mp_ext *ext;
+    struct shmring__mp_slot *slots;
+    uint8_t *data;
+    uint64_t cap; /* data-area bytes */
+    uint64_t max_msg;
+    uint32_t nslots;
+};
+
+/* Fills v for mem[0..size) if its header describes a multi-producer ring that fits: 0 or
+ * -EPROTO. */
+int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size);
+
+/* Size of a multi-producer mapping created with size 0: the header and SHMRING__MP_DEF_DATA
+ * data bytes, rounded up to a page. */
+static inline uint64_t shmring__mp_default_size(uint32_t nslots, uint64_t page)
+{
+    uint64_t n = shmring__mp_header_size(nslots) + SHMRING__MP_DEF_DATA;
+    return (n + page - 1) / page * page;
+}
+
+static inline _Atomic uint64_t *shmring__mp_word(uint8_t *data, uint64_t idx)
+{
+    return (_Atomic uint64_t *)(void *)(data + idx);
+}
+
+static inline uint64_t shmring__mp_rec_word(uint64_t len, uint32_t tag)
+{
+    return (uint64_t)tag << 32 | (uint32_t)len;
+}
+
+/* ---- producer ------------------------------------------------------------------------------ */
+
+struct shmring__mprod {
+    struct shmring__mp_view v;
+    struct shmring__mp_slot *me;
+    uint32_t slot;
+    uint32_t claimed_tag; /* SHMRING__REC_CLAIMED | slot << 16 | epoch */
+    uint64_t head_cache;  /* last head read from the consumer's line */
+    uint64_t last_pos;    /* a position and its data offset, to find offsets without dividing */
+    uint64_t last_idx;
+    uint64_t resv_idx;  /* the open reservation: offset of its record */
+    uint64_t resv_size; /* its record bytes */
+    uint64_t resv_len;  /* its payload bytes */
+    int resv_open;
+    int broken; /* a corrupt index was seen: every call fails with -EPROTO */
+    uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
+};
+
+/* Takes producer slot `slot` of mem[0..size) (the caller holds its lock): a new epoch, no claim
+ * in flight, counters continued. 0, -EPROTO (bad header or positions), -EINVAL (slot). */
+int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, uint32_t slot);
+
+/* Producer: leaves the slot (an open reservation becomes padding first). */
+void shmring__mprod_detach(struct shmring__mprod *p);
+
+/* The data offset of position pos. */
+SHMRING__MP_INLINE uint64_t shmring__mprod_offset(const struct shmring__mprod *p, uint64_t pos)
+{
+    const uint64_t cap = p->v.cap;
+    const uint64_t d = pos - p->last_pos;
+    if (d < cap) {
+        const uint64_t i = p->last_idx + d;
+        return i >= cap ? i - cap : i;
+    }
+    return pos % cap;
+}
+
+/* Is there room for total bytes at claim position c? 0 yes, -EAGAIN full, -EPROTO corrupt head,
+ * 1: c is older than head (it moved meanwhile): read the claim word again. */
+SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c, uint64_t total)
+{
+    const uint64_t cap = p->v.cap;
+    if (c - p->head_cache <= cap - total) {
+        return 0;
+    }
+    /* A1: pairs with R2 in shmring__mcons_publish(): the consumer has read and zeroed every
+     * byte before head, so they may be written. Read after c, so a sound head is at most cap
+     * behind c, or ahead of c if c is stale. */
+    const uint64_t head = atomic_load_explicit(&p->v.hdr->head, memory_order_acquire);
+    if ((int64_t)(c - head) < 0) {
+        return 1;
+    }
+    if (c - head > cap || head % SHMRING__ALIGN != 0) {
+        p->broken = 1;
+        return -EPROTO;
+    }
+    p->head_cache = head;
+    return c - head <= cap - total ? 0 : -EAGAIN;
+}
+
+/* No claim in flight any more (after a CAS was lost and the producer gave up): a stale entry
+ * would make the consumer wait for this live producer. */
+SHMRING__MP_INLINE void shmring__mprod_unannounce(struct shmring__mprod *p)
+{
+    /* P2: pairs with A4 in shmring__mcons_resolve(). */
+    atomic_store_explicit(&p->me->pend_pos, SHMRING__MP_NONE, memory_order_release);
+}
+
+/* Producer: claims need record bytes (plus padding at the end of the data area when they do
+ * not fit before it) and returns the record's offset in *idx. 0, -EAGAIN, -EPROTO. */
+SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t need,
+                                            uint64_t *idx_out)
+{
+    struct shmring__mp_ext *e = p->v.ext;
+    const uint64_t cap = p->v.cap;
+    /* Relaxed: the CAS below checks the value; room is checked against head (A1). */
+    uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
+    for (unsigned tries = 0;; tries++) {
+        if (tries == SHMRING__MP_CAS_TRIES || c % SHMRING__ALIGN != 0) {
+            shmring__mprod_unannounce(p);
+            if (c % SHMRING__ALIGN != 0) {
+                p->broken = 1;
+                return -EPROTO;
+            }
+            return -EAGAIN;
+        }
+        const uint64_t idx = shmring__mprod_offset(p, c);
+        const uint64_t to_end = cap - idx;
+        /* After another producer's claim, start on a fresh cache line: two producers writing
+         * records into one line would pass it back and forth between their CPUs. A producer's
+         * consecutive claims (the one-producer case) stay packed. */
+        const uint64_t gap =
+            c == p->last_pos ? 0 : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+        const uint64_t total = gap + need <= to_end ? gap + need : to_end + need;
+        const int room = shmring__mprod_room(p, c, total);
+        if (room != 0) {
+            if (room == 1) {
+                c = atomic_load_explicit(&e->claim, memory_order_relaxed); /* as above */
+                continue;
+            }
+            if (tries > 0) {
+                shmring__mprod_unannounce(p);
+            }
+            if (room == -EAGAIN) {
+                p->full_events++;
+            }
+            return room;
+        }
+        /* P1: announce the claim before making it (size first: a reader that sees this
+         * position sees this size or a later one); pairs with A4 in shmring__mcons_resolve(). */
+        atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
+        atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
+        /* C1: the claim. Release orders P1 before it; pairs with A5 in the consumer, whose
+         * acquire load of claim then sees P1 (or a later announcement of this slot). */
+        if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
+                                                    memory_order_relaxed)) {
+            uint64_t ridx = idx;
+            if (gap + need > to_end) {
+                /* R7: padding up to the end of the data area; pairs with A6. */
+                atomic_store_explicit(
+                    shmring__mp_word(p->v.data, idx),
+                    shmring__mp_rec_word(to_end - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                    memory_order_release);
+                ridx = 0;
+            } else if (gap != 0) {
+                /* R7 as above: padding up to the line. */
+                atomic_store_explicit(
+                    shmring__mp_word(p->v.data, idx),
+                    shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                    memory_order_release);
+                ridx = idx + gap;
+            }
+            /* Relaxed: CLAIMED is "not committed" to the consumer, like the zero it replaces;
+             * it only names this slot to the consumer should this process die. */
+            atomic_store_explicit(shmring__mp_word(p->v.data, ridx),
+                                  shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
+            p->last_pos = c + total;
+            p->last_idx = ridx + need == cap ? 0 : ridx + need;
+            *idx_out = ridx;
+            return 0;
+        }
+        /* Lost: c now holds the current claim position; P1 is rewritten before the next CAS. */
+    }
+}
+
+/* Producer: claims room for a len-byte message and opens a reservation at *slot. */
+SHMRING__MP_INLINE int shmring__mprod_reserve(struct shmring__mprod *p, uint64_t len, void **slot)
+{
+    if (len > p->v.max_msg) {
+        return -EMSGSIZE;
+    }
+    const uint64_t need = shmring__rec_size(len);
+    uint64_t idx = 0;
+    int err = shmring__mprod_claim(p, need, &idx);
+    if (err != 0) {
+        return err;
+    }
+    p->resv_idx = idx;
+    p->resv_size = need;
+    p->resv_len = len;
+    p->resv_open = 1;
+    *slot = p->v.data + idx + SHMRING__REC_HDR;
+    return 0;
+}
+
+/* Producer: commits the open reservation as a len-byte message (len <= resv_len); the rest of
+ * the claimed bytes become padding. */
+SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t len)
+{
+    uint8_t *data = p->v.data;
+    const uint64_t idx = p->resv_idx;
+    const uint64_t size = shmring__rec_size(len);
+    if (size < p->resv_size) {
+        /* R7 as above: the consumer reads it after A6 of the message before it. */
+        atomic_store_explicit(
+            shmring__mp_word(data, idx + size),
+            shmring__mp_rec_word(p->resv_size - size - SHMRING__REC_HDR, SHMRING__REC_PAD),
+            memory_order_release);
+    }
+    /* R6: publishes the payload written into the reservation; pairs with A6 in
+     * shmring__mcons_next(). */
+    atomic_store_explicit(shmring__mp_word(data, idx), shmring__mp_rec_word(len, SHMRING__REC_MSG),
+                          memory_order_release);
+    p->resv_open = 0;
+    p->sent_msgs++;
+    p->sent_bytes += len;
+    struct shmring__mp_slot *me = p->me;
+    /* Counters: only this slot's holder writes them; readers sum a relaxed snapshot. */
+    atomic_store_explicit(&me->sent_msgs, p->sent_msgs, memory_order_relaxed);
+    atomic_store_explicit(&me->sent_bytes, p->sent_bytes, memory_order_relaxed);
+}
+
+/* Producer: turns the open reservation into padding. */
+static inline void shmring__mprod_abort(struct shmring__mprod *p)
+{
+    /* R7 as above. */
+    atomic_store_explicit(shmring__mp_word(p->v.data, p->resv_idx),
+                          shmring__mp_rec_word(p->resv_size - SHMRING__REC_HDR, SHMRING__REC_PAD),
+                          memory_order_release);
+    p->resv_open = 0;
+}
+
+/* Producer: one message, copied. 0, -EAGAIN, -EMSGSIZE, -EPROTO. */
+SHMRING__MP_INLINE int shmring__mprod_send(struct shmring__mprod *p, const void *msg, uint64_t len)
+{
+    void *slot;
+    int err = shmring__mprod_reserve(p, len, &slot);
+    if (err != 0) {
+        return err;
+    }
+    shmring__copy(slot, msg, len);
+    shmring__mprod_commit(p, len);
+    return 0;
+}
+
+/* Producer: as many of msgs[0..n) as fit, with one claim; returns how many were sent (0: the
+ * first does not fit), or -EMSGSIZE / -EINVAL for msgs[0], -EPROTO. A later message that is too
+ * large or invalid ends the batch before it. */
+int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf *msgs, size_t n);
+
+/* ---- consumer ------------------------------------------------------------------------------ */
+
+struct shmring__mcons {
+    struct shmring__mp_view v;
+    uint64_t head;        /* next read position (the shared head once published) */
+    uint64_t ridx;        /* head % cap */
+    uint64_t claim_cache; /* last claim position read (only when head was not committed) */
+    uint64_t peek_size;   /* record bytes of the peeked message; 0 = none */
+    uint64_t peek_len;
+    int broken;  /* -EPROTO or -EBADMSG once corruption was seen, else 0 */
+    int dirty;   /* head moved but is not published yet */
+    int stalled; /* the last -EAGAIN was an uncommitted record at head, not an empty ring */
+    uint64_t recv_msgs, recv_bytes, empty_events;
+    uint64_t dead_claims, dead_bytes; /* claims of dead producers turned into padding */
+    uint64_t stall_pos;               /* for the caller's "stuck since" clock */
+    int64_t stall_since_ns;
+};
+
+int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size);
+
+/* Zeroes n bytes (n a multiple of 8) of the data area; small records without a call. */
+SHMRING__MP_INLINE void shmring__mp_zero(uint8_t *dst, uint64_t n)
+{
+    if (n <= 16) {
+        const uint64_t z = 0;
+        memcpy(dst, &z, 8);
+        memcpy(dst + n - 8, &z, 8);
+    } else {
+        memset(dst, 0, n);
+    }
+}
+
+/* Consumer: finds the oldest message without removing it: its length, *msg its payload and
+ * *size its record bytes. -EAGAIN when there is nothing committed at head (c->stalled says
+ * whether a claimed record is still being written), -EBADMSG, -EPROTO. Padding on the way is
+ * zeroed and skipped, at most one data area's worth per call.
+ *
+ * The claim word is read only when the header at head is not committed: a committed header
+ * there can only have been written inside a claim (the data area is zero everywhere else), so
+ * the consumer leaves the producers' contended line alone while records are coming in. */
+SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const void **msg,
+                                               uint64_t *size)
+{
+    const uint64_t cap = c->v.cap;
+    uint8_t *data = c->v.data;
+    uint64_t skipped = 0;
+    c->stalled = 0;
+    for (;;) {
+        const uint64_t ridx = c->ridx;
+        const uint64_t to_end = cap - ridx;
+        /* A6: pairs with R6 (commit) and R7 (padding): the record's bytes are complete. */
+        const uint64_t w = atomic_load_explicit(shmring__mp_word(data, ridx), memory_order_acquire);
+        const uint32_t len = (uint32_t)w;
+        const uint32_t tag = (uint32_t)(w >> 32);
+        if (tag == SHMRING__REC_MSG) {
+            const uint64_t rsize = shmring__rec_size(len);
+            if (len > c->v.max_msg || rsize > to_end) {
+                c->broken = -EBADMSG;
+                return -EBADMSG;
+            }
+            *size = rsize;
+            *msg = data + ridx + SHMRING__REC_HDR;
+            return (int64_t)len;
+        }
+        if (tag == SHMRING__REC_PAD) {
+            const uint64_t psize = (uint64_t)len + SHMRING__REC_HDR;
+            if (psize > to_end || psize % SHMRING__ALIGN != 0) {
+                c->broken = -EBADMSG;
+                return -EBADMSG;
+            }
+            if (skipped >= cap) {
+                return -EAGAIN; /* enough for one call; the caller comes back */
+            }
+            shmring__mp_zero(data + ridx, psize);
+            skipped += psize;
+            c->head += psize;
+            c->ridx = ridx + psize == cap ? 0 : ridx + psize;
+            c->dirty = 1;
+            continue;
+        }
+        if (w != 0 && (tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED) {
+            c->broken = -EBADMSG;
+            return -EBADMSG;
+        }
+        /* A5: pairs with C1: is anything claimed at head? (Record contents are published by
+         * each record's own header, R6/R7.) */
+        const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
+        if (claim - c->head > cap || claim % SHMRING__ALIGN != 0) {
+            c->broken = -EPROTO; /* claim behind head (records read past it) or too far ahead */
+            return -EPROTO;
+        }
+        c->claim_cache = claim;
+        c->stalled = claim != c->head; /* claimed, not committed yet; else empty */
+        return -EAGAIN;
+    }
+}
+
+SHMRING__MP_INLINE int64_t shmring__mcons_peek(struct shmring__mcons *c, const void **msg)
+{
+    uint64_t size;
+    int64_t len = shmring__mcons_next(c, msg, &size);
+    if (len >= 0) {
+        c->peek_size = size;
+        c->peek_len = (uint64_t)len;
+    }
+    return len;
+}
+
+/* Consumer: removes the message found by shmring__mcons_next() locally, zeroing its bytes. */
+SHMRING__MP_INLINE void shmring__mcons_advance(struct shmring__mcons *c, uint64_t size,
+                                               uint64_t len)
+{
+    const uint64_t ridx = c->ridx;
+    shmring__mp_zero(c->v.data + ridx, size);
+    c->head += size;
+    c->ridx = ridx + size == c->v.cap ? 0 : ridx + size;
+    c->recv_msgs++;
+    c->recv_bytes += len;
+    c->dirty = 1;
+}
+
+SHMRING__MP_INLINE void shmring__mcons_consume(struct shmring__mcons *c)
+{
+    shmring__mcons_advance(c, c->peek_size, c->peek_len);
+    c->peek_size = 0;
+}
+
+/* Consumer: gives the consumed (and zeroed) bytes back to the producers (one release store). */
+SHMRING__MP_INLINE void shmring__mcons_publish(struct shmring__mcons *c)
+{
+    struct shmring__hdr *h = c->v.hdr;
+    c->dirty = 0;
+    atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
+    atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
+    /* R2: every byte before head has been read and zeroed; pairs with A1 in
+     * shmring__mprod_room(). */
+    atomic_store_explicit(&h->head, c->head, memory_order_release);
+}
+
+/* Consumer, slow path: the record at head has stayed uncommitted. Asks alive() about the
+ * producers that could be writing it. Returns 1 when a dead producer's claim was turned into
+ * padding (head moved), 0 when there is something to read now or nothing is claimed, -EAGAIN
+ * when a live producer is still writing it, -EBADMSG / -EPROTO for corrupt shared state. */
+int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive, void *ctx);
+
+/* Live producers' slots, for inspection: calls fn for each slot k < nslots whose alive() is
+ * 1. Returns how many. */
+uint32_t shmring__mp_count_alive(const struct shmring__mp_view *v, shmring__mp_alive_fn alive,
+                                 void *ctx);
+
+#endif /* SHMRING_RING_MP_H */

@@ -1,0 +1,522 @@
+/* The handle side of multi-producer rings: producer slots held by kernel locks, the data calls
+ * over ring_mp.h, the consumer's handling of uncommitted records, and inspection. The public
+ * calls in shmring.c dispatch here from their cold branches (handle.h, SHMRING__ROLE_MPROD). */
+#include <errno.h>
+#include <string.h>
+
+#include "handle.h"
+
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* How often one call may turn a dead claim into padding and look again before it returns. */
+#define RESOLVE_ROUNDS 64
+
+/* The liveness answer ring_mp.c asks for: the kernel drops a slot's lock when its holder dies. */
+static int slot_alive(void *ctx, uint32_t k)
+{
+    shmring *r = ctx;
+    if (r->role == SHMRING__ROLE_MPROD && r->side.mprod.slot == k) {
+        return 1;
+    }
+    return shmring__seg_role_held(&r->seg, SHMRING__LOCK_SLOT0 + (int)k);
+}
+
+/* ---- attach / detach -------------------------------------------------------------------- */
+
+int shmring__mp_role_attach(shmring *r)
+{
+    struct shmring__hdr *h = r->hdr;
+    int err;
+    if (r->role == SHMRING__ROLE_MPROD) {
+        /* The first free slot: a dead producer's slot is free again at once (its lock died). */
+        uint32_t k = 0;
+        for (; k < r->mp_slots; k++) {
+            if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)k)) == 0) {
+                break;
+            }
+            if (err != -EBUSY) {
+                return err;
+            }
+        }
+        if (k == r->mp_slots) {
+            return -EBUSY; /* the producer limit is reached */
+        }
+        if ((err = shmring__mprod_attach(&r->side.mprod, h, r->seg.map.size, k)) < 0) {
+            shmring__seg_drop_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)k);
+            r->side.mprod.me = NULL;
+            return err;
+        }
+        struct shmring__mp_slot *s = r->side.mprod.me;
+        r->sleeps = atomic_load_explicit(&s->sleeps, memory_order_relaxed);
+        atomic_store_explicit(&s->pid, shmring__plat_pid(), memory_order_relaxed);
+        /* Relaxed: informational (stat, ls); liveness is the lock. */
+        atomic_store_explicit(&s->state, SHMRING__PEER_ATTACHED, memory_order_relaxed);
+        /* R3: pairs with A3 in shmring__mp_peer_gone(): from now on an empty ring without a
+         * live producer means -EPIPE to the consumer. */
+        atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
+    } else if (r->role == SHMRING__ROLE_MCONS) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_CONSUMER)) < 0) {
+            return err;
+        }
+        if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.map.size)) < 0) {
+            return err;
+        }
+        r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
+        atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
+        atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
+        /* R4: pairs with A3 in shmring__peer_gone() on the producers' side. */
+        atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
+    }
+    return 0;
+}
+
+void shmring__mp_role_detach(shmring *r)
+{
+    struct shmring__hdr *h = r->hdr;
+    if (r->role == SHMRING__ROLE_MPROD) {
+        struct shmring__mprod *p = &r->side.mprod;
+        if (p->me == NULL) {
+            return;
+        }
+        shmring__mprod_detach(p); /* an open reservation becomes padding first */
+        atomic_store_explicit(&p->me->pid, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->me->state, SHMRING__PEER_CLOSED, memory_order_relaxed);
+        shmring__plat_heavy_barrier(); /* order the stores above before the flag check */
+        shmring__wake_slow(r, &h->consumer_waiting); /* it may be waiting for -EPIPE */
+        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)p->slot);
+    } else if (r->role == SHMRING__ROLE_MCONS) {
+        if (r->side.mcons.dirty) {
+            shmring__mcons_publish(&r->side.mcons);
+        }
+        atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
+        /* R5 (consumer side): pairs with A3 of the producers. */
+        atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
+        shmring__plat_heavy_barrier();
+        shmring__wake_slow(r, &h->producer_waiting);
+        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
+    }
+}
+
+/* The consumer's peer is "gone" once some producer has attached and none holds a slot now. */
+int shmring__mp_peer_gone(shmring *r, int force)
+{
+    struct shmring__hdr *h = r->hdr;
+    /* A3: pairs with R3 in shmring__mp_role_attach(). */
+    if (atomic_load_explicit(&h->producer_state, memory_order_acquire) == SHMRING__PEER_NEVER) {
+        return 0; /* none has attached yet: wait for one */
+    }
+    uint32_t attached = 0;
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        /* Relaxed: see below. */
+        attached += atomic_load_explicit(&r->side.mcons.v.slots[k].state, memory_order_relaxed) ==
+                    SHMRING__PEER_ATTACHED;
+    }
+    if (attached == 0) {
+        return 1; /* every producer closed: no system call needed to know */
+    }
+    if (!force) {
+        int64_t now = shmring__plat_coarse_ns();
+        if (now < r->next_liveness_ns) {
+            return 0;
+        }
+        r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
+    }
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        struct shmring__mp_slot *s = &r->side.mcons.v.slots[k];
+        /* Relaxed: a hint to skip slots that nobody holds or whose holder closed (a closing
+         * producer sets CLOSED before it drops the lock); the lock is the truth. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHMRING__PEER_ATTACHED &&
+            slot_alive(r, k)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- producer ------------------------------------------------------------------------------ */
+
+static inline int mprod_ready(shmring *r)
+{
+    struct shmring__mprod *p = &r->side.mprod;
+    if (UNLIKELY(p->broken)) {
+        return -EPROTO;
+    }
+    return UNLIKELY(p->resv_open) ? -EINVAL : 0;
+}
+
+/* A full ring: count it, and say -EPIPE instead of -EAGAIN if nobody will ever read. */
+static int mprod_full(shmring *r, int err)
+{
+    if (err == -EAGAIN) {
+        struct shmring__mprod *p = &r->side.mprod;
+        atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
+        if (shmring__peer_gone(r, 0)) {
+            return -EPIPE;
+        }
+    }
+    return err;
+}
+
+int shmring__mp_send(shmring *r, const void *msg, size_t len)
+{
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
+    int err = mprod_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    if (UNLIKELY(msg == NULL && len != 0)) {
+        return -EINVAL;
+    }
+    err = shmring__mprod_send(&r->side.mprod, msg, len);
+    if (UNLIKELY(err != 0)) {
+        return mprod_full(r, err);
+    }
+    shmring__wake_peer(r, &r->hdr->consumer_waiting);
+    return 0;
+}
+
+int shmring__mp_reserve(shmring *r, size_t len, void **slot)
+{
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
+    int err = mprod_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    if (UNLIKELY(slot == NULL)) {
+        return -EINVAL;
+    }
+    err = shmring__mprod_reserve(&r->side.mprod, len, slot);
+    return UNLIKELY(err != 0) ? mprod_full(r, err) : 0;
+}
+
+int shmring__mp_commit(shmring *r, size_t len)
+{
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
+    struct shmring__mprod *p = &r->side.mprod;
+    if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
+        return -EINVAL;
+    }
+    shmring__mprod_commit(p, len);
+    shmring__wake_peer(r, &r->hdr->consumer_waiting);
+    return 0;
+}
+
+int shmring__mp_abort(shmring *r)
+{
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
+    struct shmring__mprod *p = &r->side.mprod;
+    if (!p->resv_open) {
+        return -EINVAL;
+    }
+    shmring__mprod_abort(p);
+    return 0;
+}
+
+int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
+{
+    if (r->role != SHMRING__ROLE_MPROD) {
+        return -EPERM;
+    }
+    int err = mprod_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    if (UNLIKELY(msgs == NULL && n != 0)) {
+        return -EINVAL;
+    }
+    int sent = shmring__mprod_send_batch(&r->side.mprod, msgs, n);
+    if (sent > 0) {
+        shmring__wake_peer(r, &r->hdr->consumer_waiting);
+        return sent;
+    }
+    if (sent == 0 && n > 0) {
+        err = mprod_full(r, -EAGAIN);
+        return err == -EPIPE ? err : 0;
+    }
+    return sent;
+}
+
+/* ---- consumer ------------------------------------------------------------------------------ */
+
+static inline int mcons_ready(shmring *r)
+{
+    return UNLIKELY(r->side.mcons.broken) ? r->side.mcons.broken : 0;
+}
+
+/* Nothing committed at head. 1: look again now (a dead claim was skipped or a record was just
+ * committed); else the call's result: -EAGAIN, -EPIPE, -EBADMSG, -EPROTO. */
+static int mcons_empty(shmring *r, int err, int round)
+{
+    struct shmring__mcons *c = &r->side.mcons;
+    if (err != -EAGAIN) {
+        return err;
+    }
+    if (c->stalled && round < RESOLVE_ROUNDS) {
+        /* An uncommitted record at head: normal for a moment (its producer is copying). After
+         * SHMRING__MP_STALL_NS at the same place, or at once when no producer lives, ask. */
+        int64_t now = shmring__plat_coarse_ns();
+        if (c->stall_pos != c->head) {
+            c->stall_pos = c->head;
+            c->stall_since_ns = now;
+        }
+        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS || shmring__peer_gone(r, 0)) {
+            c->stall_since_ns = now;
+            int res = shmring__mcons_resolve(c, slot_alive, r);
+            if (res >= 0) {
+                return 1;
+            }
+            if (res != -EAGAIN) {
+                return res;
+            }
+        }
+    }
+    if (c->dirty) {
+        shmring__mcons_publish(c);
+        shmring__wake_peer(r, &r->hdr->producer_waiting);
+    }
+    c->empty_events++;
+    atomic_store_explicit(&r->hdr->empty_events, c->empty_events, memory_order_relaxed);
+    if (!c->stalled && shmring__peer_gone(r, 0)) {
+        /* A5 again: a producer may have claimed between our empty check and its close. */
+        uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
+        return claim == c->head ? -EPIPE : -EAGAIN;
+    }
+    return -EAGAIN;
+}
+
+/* A record at head that is claimed and not yet committed is usually being copied right now:
+ * this many polls of its header (about a microsecond) before reporting -EAGAIN, so that a
+ * caller does not go to sleep or yield for a write of a few nanoseconds. */
+#define STALL_POLLS 256
+
+/* shmring__mcons_next() with the stall handling of mcons_empty(): a length or an error. */
+SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
+{
+    int polls = 0;
+    for (int round = 0;; round++) {
+        int64_t len = shmring__mcons_next(&r->side.mcons, msg, size);
+        if (LIKELY(len >= 0)) {
+            return len;
+        }
+        if (len == -EAGAIN && r->side.mcons.stalled && polls < STALL_POLLS) {
+            polls++;
+            round--;
+            shmring__plat_cpu_relax();
+            continue;
+        }
+        int res = mcons_empty(r, (int)len, round);
+        if (res != 1) {
+            return res;
+        }
+    }
+}
+
+shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
+{
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
+    int err = mcons_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    struct shmring__mcons *c = &r->side.mcons;
+    if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
+        return -EINVAL;
+    }
+    const void *msg = NULL;
+    uint64_t size = 0;
+    int64_t len = mcons_next(r, &msg, &size);
+    if (UNLIKELY(len < 0)) {
+        return (shmring_ssize)len;
+    }
+    if (UNLIKELY((uint64_t)len > cap)) {
+        return -EMSGSIZE; /* left in place */
+    }
+    shmring__copy(buf, msg, (uint64_t)len);
+    shmring__mcons_advance(c, size, (uint64_t)len);
+    shmring__mcons_publish(c);
+    shmring__wake_peer(r, &r->hdr->producer_waiting);
+    return (shmring_ssize)len;
+}
+
+shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
+{
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
+    int err = mcons_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    if (UNLIKELY(msg == NULL)) {
+        return -EINVAL;
+    }
+    struct shmring__mcons *c = &r->side.mcons;
+    uint64_t size = 0;
+    int64_t len = mcons_next(r, msg, &size);
+    if (len >= 0) {
+        c->peek_size = size;
+        c->peek_len = (uint64_t)len;
+    }
+    return (shmring_ssize)len;
+}
+
+int shmring__mp_release(shmring *r)
+{
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
+    struct shmring__mcons *c = &r->side.mcons;
+    if (UNLIKELY(c->peek_size == 0)) {
+        return -EINVAL;
+    }
+    shmring__mcons_consume(c);
+    shmring__mcons_publish(c);
+    shmring__wake_peer(r, &r->hdr->producer_waiting);
+    return 0;
+}
+
+int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
+{
+    if (r->role != SHMRING__ROLE_MCONS) {
+        return -EPERM;
+    }
+    int err = mcons_ready(r);
+    if (UNLIKELY(err != 0)) {
+        return err;
+    }
+    struct shmring__mcons *c = &r->side.mcons;
+    if (UNLIKELY(fn == NULL || c->peek_size != 0)) {
+        return -EINVAL;
+    }
+    if (max == 0 || max > (size_t)INT32_MAX) {
+        max = (size_t)INT32_MAX;
+    }
+    size_t done = 0;
+    int64_t len = 0;
+    while (done < max) {
+        if (done % 32 == 0 && done > 0) {
+            /* Room back to the producers now and then (shmring_drain publishes when it has
+             * caught up with the tail; here there is no tail to catch up with). */
+            shmring__mcons_publish(c);
+            shmring__wake_peer(r, &r->hdr->producer_waiting);
+        }
+        const void *msg = NULL;
+        uint64_t size = 0;
+        len = done == 0 ? mcons_next(r, &msg, &size) : shmring__mcons_next(c, &msg, &size);
+        if (len < 0) {
+            break;
+        }
+        int stop = fn(ctx, msg, (size_t)len);
+        shmring__mcons_advance(c, size, (uint64_t)len);
+        done++;
+        if (stop != 0) {
+            break;
+        }
+    }
+    if (c->dirty) {
+        shmring__mcons_publish(c);
+        shmring__wake_peer(r, &r->hdr->producer_waiting);
+    }
+    if (done > 0) {
+        return (int)done;
+    }
+    return len == -EAGAIN ? 0 : (int)len;
+}
+
+/* ---- information ----------------------------------------------------------------------- */
+
+static struct shmring__mp_slot *slot_at(shmring *r, uint32_t k)
+{
+    return (struct shmring__mp_slot *)((uint8_t *)r->hdr + SHMRING__MP_SLOTS_OFF) + k;
+}
+
+void shmring__mp_stats(shmring *r, struct shmring_stats *out)
+{
+    struct shmring__hdr *h = r->hdr;
+    /* Relaxed snapshot: each slot counter has a single writer, the sums are exact per slot. */
+    uint64_t msgs = 0, bytes = 0, full = 0, sleeps = 0;
+    uint32_t live = 0;
+    int32_t first_pid = 0;
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        struct shmring__mp_slot *s = slot_at(r, k);
+        msgs += atomic_load_explicit(&s->sent_msgs, memory_order_relaxed);
+        bytes += atomic_load_explicit(&s->sent_bytes, memory_order_relaxed);
+        full += atomic_load_explicit(&s->full_events, memory_order_relaxed);
+        sleeps += atomic_load_explicit(&s->sleeps, memory_order_relaxed);
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) != SHMRING__PEER_NEVER &&
+            slot_alive(r, k)) {
+            live++;
+            if (first_pid == 0) {
+                first_pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+            }
+        }
+    }
+    out->sent_msgs = msgs;
+    out->sent_bytes = bytes;
+    out->full_events = full;
+    out->producer_sleeps = sleeps;
+    out->producer_pid = first_pid;
+    out->capacity = r->seg.map.size - shmring__mp_header_size(r->mp_slots);
+    out->max_msg = shmring__max_msg_for(out->capacity);
+    out->tail = atomic_load_explicit(
+        &((struct shmring__mp_ext *)((uint8_t *)h + SHMRING__MP_EXT_OFF))->claim,
+        memory_order_relaxed);
+    out->used_bytes = out->tail - out->head;
+    out->flags |= SHMRING_MULTI_PRODUCER;
+    out->kind = SHMRING_KIND_MPSC;
+    out->producers = live;
+    out->max_producers = r->mp_slots;
+}
+
+int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap)
+{
+    if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role == 0 ||
+        (out == NULL && cap != 0)) {
+        return -EINVAL;
+    }
+    struct shmring__hdr *h = r->hdr;
+    size_t n = 0;
+    if (r->mp_slots == 0) {
+        /* A single-producer ring: its one producer, if it lives. */
+        int mine = r->role == SHMRING_PRODUCER;
+        if (mine || shmring__seg_role_held(&r->seg, SHMRING__LOCK_PRODUCER)) {
+            if (cap > 0) {
+                memset(&out[0], 0, sizeof out[0]);
+                out[0].pid = mine ? shmring__plat_pid()
+                                  : atomic_load_explicit(&h->producer_pid, memory_order_relaxed);
+                out[0].sent_msgs = atomic_load_explicit(&h->sent_msgs, memory_order_relaxed);
+                out[0].sent_bytes = atomic_load_explicit(&h->sent_bytes, memory_order_relaxed);
+            }
+            n = 1;
+        }
+        return (int)n;
+    }
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        struct shmring__mp_slot *s = slot_at(r, k);
+        /* Relaxed: an informational snapshot; the lock says who lives. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHMRING__PEER_NEVER ||
+            !slot_alive(r, k)) {
+            continue;
+        }
+        if (n < cap) {
+            memset(&out[n], 0, sizeof out[n]);
+            out[n].slot = k;
+            out[n].pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+            out[n].sent_msgs = atomic_load_explicit(&s->sent_msgs, memory_order_relaxed);
+            out[n].sent_bytes = atomic_load_explicit(&s->sent_bytes, memory_order_relaxed);
+        }
+        n++;
+    }
+    return (int)n;
+}

@@ -1,0 +1,291 @@
+/* Multi-producer rings with real processes: 8 producers into one consumer (every message exactly
+ * once, per-producer order, nothing extra; counters exact), a producer stopped for 2 s while it
+ * holds a claim (waited for, never skipped), and the limits (producer slots, one consumer,
+ * unlimited observers, kinds).
+ *
+ * SHMRING_MPSC_MSGS sets the messages per producer (default 200000: about a second here, so that
+ * the run stays well under a minute on a loaded 2-CPU machine; the issue's 1,000,000 is
+ * SHMRING_MPSC_MSGS=1000000). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "test_mpsc.h"
+
+#define NPROD 8
+
+static uint64_t msgs_per_producer(void)
+{
+    const char *e = getenv("SHMRING_MPSC_MSGS");
+    return e != NULL && atoll(e) > 0 ? (uint64_t)atoll(e) : 200000;
+}
+
+struct prod_args {
+    struct tl_name n;
+    unsigned id;
+    uint64_t count;
+    struct tm_shared *sh;
+};
+
+static int producer_main(void *p)
+{
+    struct prod_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    TL_CHECK(shmring_role(r) == SHMRING_PRODUCER);
+    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
+    int rc = tm_produce(r, a->id, a->count, a->sh, 0);
+    shmring_close(r);
+    return rc;
+}
+
+static int drain_fn(void *ctx, const void *msg, size_t len)
+{
+    return tm_check(ctx, msg, len) ? -1 : 0;
+}
+
+static void test_eight_producers(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mp8");
+    struct shmring_opts o = {.size = 65536, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.kind, SHMRING_KIND_MPSC);
+    assert_int_equal(st.max_producers, 64);
+    assert_true(st.flags & SHMRING_MULTI_PRODUCER);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    uint64_t count = msgs_per_producer();
+    pid_t pids[NPROD];
+    struct prod_args args[NPROD];
+    for (unsigned i = 0; i < NPROD; i++) {
+        args[i] = (struct prod_args){n, i, count, sh};
+        pids[i] = t_spawn(producer_main, &args[i]);
+    }
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    int64_t t0 = t_now_ms();
+    unsigned char buf[TM_MAX_LEN];
+    int eof = 0;
+    while (!eof) {
+        /* Alternate blocking receives, zero-copy peeks and drains. */
+        switch (chk->total / 1000 % 3) {
+        case 0: {
+            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 20 * 1000000000ll);
+            if (len == -EPIPE) {
+                eof = 1;
+                break;
+            }
+            assert_true(len >= 0);
+            assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
+            break;
+        }
+        case 1: {
+            const void *m;
+            shmring_ssize len = shmring_peek_wait(c, &m, 20 * 1000000000ll);
+            if (len == -EPIPE) {
+                eof = 1;
+                break;
+            }
+            assert_true(len >= 0);
+            assert_int_equal(tm_check(chk, m, (size_t)len), 0);
+            assert_int_equal(shmring_release(c), 0);
+            break;
+        }
+        default: {
+            int got = shmring_drain(c, drain_fn, chk, 100);
+            if (got == -EPIPE) {
+                eof = 1;
+                break;
+            }
+            assert_true(got >= 0);
+            if (got == 0) {
+                sched_yield();
+            }
+        }
+        }
+    }
+    int64_t ms = t_now_ms() - t0;
+    for (unsigned i = 0; i < NPROD; i++) {
+        assert_int_equal(t_wait(pids[i]), 0);
+        assert_int_equal(chk->next[i], count);
+    }
+    assert_int_equal(chk->total, count * NPROD);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.sent_msgs, count * NPROD); /* per-slot counters, summed */
+    assert_int_equal(st.recv_msgs, count * NPROD);
+    assert_int_equal(st.producers, 0);
+    assert_int_equal(st.used_bytes, 0);
+    printf("# %u producers x %llu messages: %lld ms (%.2f M msg/s), %u CPUs\n", NPROD,
+           (unsigned long long)count, (long long)ms, ms > 0 ? count * NPROD / 1000.0 / ms : 0.0,
+           (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
+/* A producer holding a claim is stopped for 2 s: the consumer waits for it (later records of
+ * another producer included), skips nothing, and gets everything after SIGCONT. */
+struct stop_args {
+    struct tl_name n;
+    _Atomic uint32_t *claimed;
+};
+
+static int stopped_main(void *p)
+{
+    struct stop_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    void *slot = NULL;
+    TL_CHECK_RC(shmring_reserve(r, 64, &slot), 0);
+    memset(slot, 'A', 32);
+    atomic_store_explicit(a->claimed, 1, memory_order_release);
+    raise(SIGSTOP); /* the parent continues us after 2 s */
+    memset((char *)slot + 32, 'A', 32);
+    TL_CHECK_RC(shmring_commit(r, 64), 0);
+    TL_CHECK_RC(shmring_send(r, "A-after", 7), 0);
+    shmring_close(r);
+    return 0;
+}
+
+static void test_sigstop_is_waited_for(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mpstop");
+    struct shmring_opts o = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c, *b;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    _Atomic uint32_t *claimed = tl_shared(sizeof *claimed);
+    struct stop_args a = {n, claimed};
+    pid_t pid = t_spawn(stopped_main, &a);
+    assert_true(tl_await(claimed, 5000));
+    int status;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &b), 0);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(shmring_send(b, "B", 1), 0);
+    }
+    /* 2 s stopped: the consumer gets nothing, whether it polls or sleeps. */
+    int64_t t0 = tl_now_ns();
+    char buf[128];
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000ll), -ETIMEDOUT);
+    while (tl_now_ns() - t0 < 2000 * 1000000ll) {
+        assert_int_equal(shmring_recv(c, buf, sizeof buf), -EAGAIN);
+        usleep(1000);
+    }
+    assert_int_equal(c->side.mcons.dead_claims, 0);
+    kill(pid, SIGCONT);
+    shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll);
+    assert_int_equal(len, 64);
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(buf[i], 'A');
+    }
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll), 1);
+        assert_int_equal(buf[0], 'B');
+    }
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll), 7);
+    assert_memory_equal(buf, "A-after", 7);
+    assert_int_equal(t_wait(pid), 0);
+    shmring_close(b);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
+    tl_unshare(claimed, sizeof *claimed);
+    shmring_close(c);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mplim");
+    struct shmring_opts o = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER};
+    enum { N = 64 };
+    shmring *p[N + 1], *c, *c2, *obs[8];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, &o, &p[i]), 0);
+    }
+    /* The limit (64 by default) reached. */
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &p[N]), -EBUSY);
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, NULL, &c), 0);
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, NULL, &c2), -EBUSY);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(shmring_open(n.s, SHMRING_OBSERVER, NULL, &obs[i]), 0);
+    }
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(obs[0], &st), 0);
+    assert_int_equal(st.producers, N);
+    assert_int_equal(st.max_producers, N);
+    struct shmring_producer_info info[N + 4];
+    assert_int_equal(shmring_producers(obs[0], info, N + 4), N);
+    assert_int_equal(info[0].pid, getpid());
+    assert_int_equal(shmring_producers(obs[0], info, 2), N); /* count even when cap is less */
+    assert_int_equal(shmring_send(p[5], "x", 1), 0);
+    assert_int_equal(shmring_producers(obs[0], info, N + 4), N);
+    assert_int_equal(info[5].slot, 5);
+    assert_int_equal(info[5].sent_msgs, 1);
+    /* A slot is free again when its holder closes. */
+    shmring_close(p[5]);
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &p[5]), 0);
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &p[N]), -EBUSY);
+    /* Kind and limit are the creator's: asking for another is -EINVAL. */
+    struct shmring_opts o2 = {.flags = SHMRING_MULTI_PRODUCER, .max_producers = 8};
+    assert_int_equal(shmring_open(n.s, SHMRING_OBSERVER, &o2, &obs[7]), -EINVAL);
+    for (int i = 0; i < N; i++) {
+        shmring_close(p[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        shmring_close(obs[i]);
+    }
+    shmring_close(c);
+
+    /* Options. */
+    struct shmring_opts bad = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER,
+                               .max_producers = SHMRING__MP_MAX_PRODUCERS + 1};
+    assert_int_equal(shmring_open(t_name("mpbad"), SHMRING_CONSUMER, &bad, &c), -EINVAL);
+    struct shmring_opts noflag = {.flags = SHMRING_CREATE, .max_producers = 4};
+    assert_int_equal(shmring_open(t_name("mpbad"), SHMRING_CONSUMER, &noflag, &c), -EINVAL);
+    /* SHMRING_MULTI_PRODUCER on an existing single-producer ring. */
+    shmring *spsc;
+    assert_int_equal(shmring_open(t_name("mpspsc"), SHMRING_CONSUMER, NULL, &spsc), 0);
+    assert_int_equal(shmring_open(t_name("mpspsc"), SHMRING_PRODUCER, &o, &c), -EINVAL);
+    assert_int_equal(shmring_producers(spsc, info, 4), 0);
+    shmring_close(spsc);
+    /* Two slots: a third producer is -EBUSY; a small ring takes the largest messages. */
+    struct shmring_opts two = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER,
+                               .max_producers = 2};
+    assert_int_equal(shmring_open(t_name("mp2"), SHMRING_PRODUCER, &two, &p[0]), 0);
+    assert_int_equal(shmring_open(t_name("mp2"), SHMRING_PRODUCER, NULL, &p[1]), 0);
+    assert_int_equal(shmring_open(t_name("mp2"), SHMRING_PRODUCER, NULL, &p[2]), -EBUSY);
+    assert_int_equal(shmring_open(t_name("mp2"), SHMRING_CONSUMER, NULL, &c), 0);
+    size_t max = shmring_max_msg(c);
+    assert_true(max >= 2000);
+    assert_int_equal(shmring_capacity(c) % 8, 0);
+    char *big = calloc(1, max + 1);
+    assert_int_equal(shmring_send(p[0], big, max + 1), -EMSGSIZE);
+    assert_int_equal(shmring_send(p[0], big, max), 0);
+    assert_int_equal(shmring_recv(c, big, max), (shmring_ssize)max);
+    /* Roles of the wrong side. */
+    assert_int_equal(shmring_recv(p[0], big, max), -EPERM);
+    assert_int_equal(shmring_send(c, big, 1), -EPERM);
+    assert_int_equal(shmring_commit(p[0], 1), -EINVAL);
+    assert_int_equal(shmring_release(c), -EINVAL);
+    free(big);
+    shmring_close(p[0]);
+    shmring_close(p[1]);
+    shmring_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_sigstop_is_waited_for),
+        cmocka_unit_test(test_eight_producers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

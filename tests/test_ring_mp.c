@@ -1,0 +1,392 @@
+/* The multi-producer ring protocol (src/ring_mp.h) over heap memory: claims, per-record commits,
+ * padding, the consumer's handling of claims whose writer died (liveness injected by the test),
+ * and hostile shared state. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ring_mp.h"
+#include "testutil.h"
+
+#define NSLOTS 4
+#define SIZE   (shmring__mp_header_size(NSLOTS) + 4096)
+
+static int alive_mask; /* bit k: slot k's holder lives */
+
+static int t_alive(void *ctx, uint32_t k)
+{
+    (void)ctx;
+    return (alive_mask >> k) & 1;
+}
+
+static void *fresh(uint64_t size, uint32_t nslots)
+{
+    void *mem = aligned_alloc(128, size);
+    assert_non_null(mem);
+    memset(mem, 0xa5, size); /* format must clear everything it relies on */
+    assert_int_equal(
+        shmring__ring_format(mem, size, SHMRING__F_MPSC | nslots << SHMRING__FMT_PRODUCERS_SHIFT),
+        0);
+    assert_int_equal(shmring__ring_check(mem, size), 0);
+    return mem;
+}
+
+static int64_t get(struct shmring__mcons *c, void *buf, size_t cap)
+{
+    const void *msg;
+    uint64_t size;
+    int64_t len = shmring__mcons_next(c, &msg, &size);
+    if (len >= 0) {
+        assert_true((uint64_t)len <= cap);
+        memcpy(buf, msg, (size_t)len);
+        shmring__mcons_advance(c, size, (uint64_t)len);
+        shmring__mcons_publish(c);
+    }
+    return len;
+}
+
+static void test_format_and_check(void **state)
+{
+    (void)state;
+    uint64_t size = SIZE;
+    void *mem = fresh(size, NSLOTS);
+    struct shmring__hdr *h = mem;
+    assert_int_equal(h->header_size, shmring__mp_header_size(NSLOTS));
+    assert_int_equal(h->capacity, 4096);
+    struct shmring__mp_view v;
+    assert_int_equal(shmring__mp_view_init(&v, mem, size), 0);
+    assert_int_equal(v.nslots, NSLOTS);
+    assert_ptr_equal(v.data, (uint8_t *)mem + shmring__mp_header_size(NSLOTS));
+    for (uint32_t k = 0; k < NSLOTS; k++) {
+        assert_true(v.slots[k].pend_pos == SHMRING__MP_NONE);
+    }
+    /* Every field is validated. */
+    h->max_producers = 0;
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    h->max_producers = NSLOTS + 1; /* header_size no longer matches */
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    h->max_producers = SHMRING__MP_MAX_PRODUCERS + 1;
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    h->max_producers = NSLOTS;
+    h->header_size = SHMRING_HEADER_SIZE;
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    h->header_size = (uint32_t)shmring__mp_header_size(NSLOTS);
+    h->flags |= SHMRING__F_LEGACY;
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    h->flags &= ~SHMRING__F_LEGACY;
+    assert_int_equal(shmring__ring_check(mem, size), 0);
+    /* A single-producer header with a producer count is corrupt too. */
+    h->flags &= ~SHMRING__F_MPSC;
+    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    /* Too small for its slot table. */
+    assert_int_equal(shmring__ring_format(mem, shmring__mp_header_size(64),
+                                          SHMRING__F_MPSC | 64u << SHMRING__FMT_PRODUCERS_SHIFT),
+                     -EINVAL);
+    free(mem);
+}
+
+/* One producer, many messages of random sizes across many wraps: each arrives once, in order. */
+static void test_one_producer_stream(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod p;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 2), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    uint64_t rng = 7, rng2 = 7, sent = 0, got = 0;
+    unsigned char msg[4096], buf[4096];
+    while (got < 20000) {
+        for (;;) {
+            size_t len = (size_t)(t_rand(&rng) % (p.v.max_msg + 1));
+            t_msg_fill(msg, len, sent);
+            int err = shmring__mprod_send(&p, msg, len);
+            if (err == -EAGAIN) {
+                rng = rng2; /* replay this length next time */
+                break;
+            }
+            assert_int_equal(err, 0);
+            rng2 = rng;
+            sent++;
+        }
+        int64_t len;
+        while ((len = get(&c, buf, sizeof buf)) >= 0) {
+            assert_true(t_msg_check(buf, (size_t)len, got));
+            got++;
+        }
+        assert_int_equal(len, -EAGAIN);
+        assert_false(c.stalled);
+        rng2 = rng;
+    }
+    assert_int_equal(got, sent);
+    assert_int_equal(p.me->sent_msgs, sent);
+    free(mem);
+}
+
+/* Records become visible one by one in claim order: a slow producer's open reservation holds
+ * back only the records claimed after it, and they all arrive once it commits. */
+static void test_claim_order_and_slow_producer(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 1), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[64];
+    assert_int_equal(shmring__mprod_send(&b, "b0", 2), 0);
+    void *slot = NULL;
+    assert_int_equal(shmring__mprod_reserve(&a, 10, &slot), 0);
+    assert_int_equal(shmring__mprod_send(&b, "b1", 2), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "b0", 2);
+    /* a's record is claimed and not committed: the consumer waits for it (a lives). */
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_true(c.stalled);
+    alive_mask = 0x3;
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EAGAIN);
+    memcpy(slot, "a0-shorter", 10);
+    shmring__mprod_commit(&a, 5); /* shorter than reserved: the rest becomes padding */
+    assert_int_equal(get(&c, buf, sizeof buf), 5);
+    assert_memory_equal(buf, "a0-sh", 5);
+    assert_int_equal(get(&c, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "b1", 2);
+    /* An aborted reservation is padding. */
+    assert_int_equal(shmring__mprod_reserve(&a, 100, &slot), 0);
+    assert_int_equal(shmring__mprod_send(&b, "b2", 2), 0);
+    shmring__mprod_abort(&a);
+    assert_int_equal(get(&c, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "b2", 2);
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_false(c.stalled);
+    free(mem);
+}
+
+/* A producer that died right after its claim CAS, before writing anything: its bytes are zero
+ * and only its announcement names them. The consumer skips them once it is dead, not before,
+ * and delivers what others committed after it. */
+static void test_dead_before_claimed_word(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 3), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[256];
+    uint64_t idx = 0;
+    assert_int_equal(shmring__mprod_claim(&a, shmring__rec_size(100), &idx), 0);
+    atomic_store(shmring__mp_word(a.v.data, idx), 0); /* died before the CLAIMED word */
+    assert_int_equal(shmring__mprod_send(&b, "after", 5), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_true(c.stalled);
+    alive_mask = 1u << 0 | 1u << 3;
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EAGAIN); /* a lives: wait */
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    alive_mask = 1u << 3; /* a died */
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(c.dead_bytes, shmring__rec_size(100));
+    assert_int_equal(get(&c, buf, sizeof buf), 5);
+    assert_memory_equal(buf, "after", 5);
+    /* Nothing left, and the skipped bytes are zero again. */
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    for (uint64_t i = 0; i < shmring__rec_size(100); i++) {
+        assert_int_equal(a.v.data[idx + i], 0);
+    }
+    free(mem);
+}
+
+/* A producer that died while writing its payload (CLAIMED word written): skipped by the size
+ * the CLAIMED word gives. A new holder of the same slot (new epoch) does not make it "alive". */
+static void test_dead_after_claimed_word(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 1), 0);
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 2), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[256];
+    void *slot = NULL;
+    assert_int_equal(shmring__mprod_reserve(&a, 200, &slot), 0);
+    memset(slot, 0x5a, 120); /* part of the payload, which looks like nothing valid */
+    assert_int_equal(shmring__mprod_send(&b, "b", 1), 0);
+    alive_mask = 0x6;
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EAGAIN);
+    /* Slot 1 is taken over by a new producer: alive, but another epoch. */
+    struct shmring__mprod a2;
+    assert_int_equal(shmring__mprod_attach(&a2, mem, SIZE, 1), 0);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(get(&c, buf, sizeof buf), 1);
+    assert_int_equal(buf[0], 'b');
+    assert_int_equal(shmring__mprod_send(&a2, "a2", 2), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "a2", 2);
+    free(mem);
+}
+
+/* A batch is one claim; a producer that dies inside it loses only the uncommitted rest. */
+static void test_batch_and_dead_inside_batch(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 1), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[4096];
+    struct shmring_buf m[5] = {{"m0", 2}, {"m1", 2}, {"m2", 2}, {NULL, 0}, {"m4", 2}};
+    uint64_t before = atomic_load(&a.v.ext->claim);
+    assert_int_equal(shmring__mprod_send_batch(&a, m, 5), 5);
+    assert_int_equal(atomic_load(&a.v.ext->claim) - before, 4 * 16 + 8);
+    for (int i = 0; i < 5; i++) {
+        int64_t len = get(&c, buf, sizeof buf);
+        assert_int_equal(len, m[i].len);
+        assert_memory_equal(buf, m[i].base ? m[i].base : "", (size_t)len);
+    }
+    /* Too many for the ring: as many as fit (the fourth would need padding at the end too). */
+    static char big[1000];
+    struct shmring_buf bigs[8];
+    for (int i = 0; i < 8; i++) {
+        bigs[i] = (struct shmring_buf){big, sizeof big};
+    }
+    assert_int_equal(shmring__mprod_send_batch(&a, bigs, 8), 3);
+    assert_int_equal(shmring__mprod_send_batch(&a, bigs, 8), 0);
+    while (get(&c, buf, sizeof buf) >= 0) {
+    }
+    /* Emulate death inside a batch of three: the first committed, the second CLAIMED with
+     * part of its payload, the third never written. */
+    uint64_t idx = 0;
+    uint64_t need = shmring__rec_size(40);
+    assert_int_equal(shmring__mprod_claim(&a, 3 * need, &idx), 0);
+    uint8_t *d = a.v.data;
+    memset(d + idx + 8, 'x', 40);
+    atomic_store(shmring__mp_word(d, idx), shmring__mp_rec_word(40, SHMRING__REC_MSG));
+    atomic_store(shmring__mp_word(d, idx + need), shmring__mp_rec_word(need, a.claimed_tag));
+    memset(d + idx + need + 8, 0x77, 20);
+    assert_int_equal(shmring__mprod_send(&b, "tail", 4), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), 40);
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    alive_mask = 0x2;
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1); /* the CLAIMED record */
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1); /* the zero rest */
+    assert_int_equal(get(&c, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "tail", 4);
+    free(mem);
+}
+
+/* Two producers that both announced the same position (one lost the CAS) and both died: the
+ * loser's stale announcement neither hides the winner's claim nor stops the consumer. */
+static void test_dead_loser_and_winner(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b, w;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 1), 0);
+    assert_int_equal(shmring__mprod_attach(&w, mem, SIZE, 2), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[256];
+    uint64_t pos = atomic_load(&a.v.ext->claim);
+    /* b announced pos with a large size, then lost (and died before announcing again). */
+    atomic_store(&b.me->pend_size, 512);
+    atomic_store(&b.me->pend_pos, pos);
+    uint64_t idx = 0;
+    assert_int_equal(shmring__mprod_claim(&a, 32, &idx), 0); /* won with 32 bytes */
+    atomic_store(shmring__mp_word(a.v.data, idx), 0);        /* and died at once */
+    assert_int_equal(shmring__mprod_send(&w, "live", 4), 0);
+    alive_mask = 0x4;
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(c.dead_bytes, 32); /* stopped at w's record, not at b's 512 */
+    assert_int_equal(get(&c, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "live", 4);
+    free(mem);
+}
+
+/* Hostile shared state: errors, never a loop or a read outside the mapping. */
+static void test_hostile(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod p;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[4096];
+    /* Claim beyond head + capacity. */
+    atomic_store(&p.v.ext->claim, 4096 + 8);
+    assert_int_equal(get(&c, buf, sizeof buf), -EPROTO);
+    assert_int_equal(shmring__mprod_send(&p, "x", 1), -EPROTO);
+    free(mem);
+
+    mem = fresh(SIZE, NSLOTS);
+    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    assert_int_equal(shmring__mprod_send(&p, "abc", 3), 0);
+    /* A record longer than the claim: a committed header is trusted without reading the claim
+     * (fast path), so it is delivered, inside the data area; the consumer then finds itself
+     * past the claim and stops with -EPROTO. Then a CLAIMED word naming a slot out of range. */
+    atomic_store(shmring__mp_word(p.v.data, 0), shmring__mp_rec_word(100, SHMRING__REC_MSG));
+    assert_int_equal(get(&c, buf, sizeof buf), 100);
+    assert_int_equal(get(&c, buf, sizeof buf), -EPROTO);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), -EPROTO); /* head is past the claim */
+    atomic_store(&p.v.hdr->head, 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    atomic_store(shmring__mp_word(p.v.data, 0),
+                 shmring__mp_rec_word(16, SHMRING__REC_CLAIMED | 1000u << 16));
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EBADMSG);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    /* Padding beyond the claim: skipped, then the consumer is past the claim. */
+    atomic_store(shmring__mp_word(p.v.data, 0), shmring__mp_rec_word(4000, SHMRING__REC_PAD));
+    assert_int_equal(get(&c, buf, sizeof buf), -EPROTO);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    atomic_store(shmring__mp_word(p.v.data, 0), shmring__mp_rec_word(4100, SHMRING__REC_PAD));
+    assert_int_equal(get(&c, buf, sizeof buf), -EBADMSG); /* past the end of the data area */
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    atomic_store(shmring__mp_word(p.v.data, 0), 0x1234567812345678ull);
+    assert_int_equal(get(&c, buf, sizeof buf), -EBADMSG);
+    /* Announcements pointing anywhere, all slots dead: progress, bounded by the claim. */
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    atomic_store(shmring__mp_word(p.v.data, 0), 0);
+    for (uint32_t k = 0; k < NSLOTS; k++) {
+        atomic_store(&p.v.slots[k].pend_pos, UINT64_MAX - 8 * k);
+        atomic_store(&p.v.slots[k].pend_size, UINT64_MAX);
+    }
+    alive_mask = 0;
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    /* Up to the claim: the padding skipped above zeroed the record's payload too. */
+    assert_int_equal(c.head, 16);
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_false(c.stalled);
+    free(mem);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_and_check),
+        cmocka_unit_test(test_one_producer_stream),
+        cmocka_unit_test(test_claim_order_and_slow_producer),
+        cmocka_unit_test(test_dead_before_claimed_word),
+        cmocka_unit_test(test_dead_after_claimed_word),
+        cmocka_unit_test(test_batch_and_dead_inside_batch),
+        cmocka_unit_test(test_dead_loser_and_winner),
+        cmocka_unit_test(test_hostile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
