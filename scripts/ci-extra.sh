@@ -59,3 +59,9 @@ step "memory model: atomic labels in src/ = docs/memory-model.md"
 
 step "install to a temporary prefix; build and run against it (find_package, pkg-config)"
 ./scripts/check-install.sh
+
+step "NATS bridge: real nats-server processes (scripts/test-nats.sh)"
+./scripts/test-nats.sh
+
+step "Windows: mingw-w64 cross builds, tests under wine for i686 and x86_64 (scripts/test-windows.sh)"
+./scripts/test-windows.sh
