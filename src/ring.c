@@ -21,6 +21,7 @@ void shmring__ring_forget_peers(void *mem, uint64_t size)
     if (shmring__mp_view_init(&v, mem, size) < 0) {
         return; /* not a multi-producer ring */
     }
+    /* MX10 (relaxed): alone under INIT + exclusive ATTACH, as S1; the INIT unlock publishes. */
     for (uint32_t k = 0; k < v.nslots; k++) {
         atomic_store_explicit(&v.slots[k].pid, 0, memory_order_relaxed);
         if (atomic_load_explicit(&v.slots[k].state, memory_order_relaxed) != SHMRING__PEER_NEVER) {
@@ -63,6 +64,7 @@ int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
         memset((char *)mem + SHMRING_HEADER_SIZE, 0, size - SHMRING_HEADER_SIZE);
         struct shmring__mp_slot *slots =
             (struct shmring__mp_slot *)((char *)mem + SHMRING__MP_SLOTS_OFF);
+        /* MX9 (relaxed): "no claim in flight" in every slot; published by R0 below. */
         for (uint32_t k = 0; k < nslots; k++) {
             atomic_store_explicit(&slots[k].pend_pos, SHMRING__MP_NONE, memory_order_relaxed);
         }

@@ -32,7 +32,8 @@ int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
 /* head and claim as a consistent pair: claim - head <= cap, both aligned. */
 static int positions(const struct shmring__mp_view *v, uint64_t *head, uint64_t *claim)
 {
-    /* Acquire pairs with R2 and C1 of the other processes: we continue from their state. */
+    /* MA4: pairs with MR12 (head) and MR2, MR9 (claim) of the other processes: we continue
+     * from their state. */
     *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
     *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
     if (*claim - *head > v->cap || *head % SHMRING__ALIGN != 0 || *claim % SHMRING__ALIGN != 0) {
@@ -62,12 +63,15 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
     p->last_idx = head % p->v.cap;
     /* Only the holder writes its slot, and we hold it now (its lock). A new epoch tells the
      * consumer that a CLAIMED record naming the previous epoch belongs to a dead process. */
+    /* MX5 (relaxed): only the holder writes epoch and pend_size; MR7 below publishes them to
+     * the consumer (epoch is read by MX7, pend_size by MA8). */
     uint32_t epoch = atomic_load_explicit(&p->me->epoch, memory_order_relaxed) + 1;
     atomic_store_explicit(&p->me->epoch, epoch, memory_order_relaxed);
     p->claimed_tag = SHMRING__REC_CLAIMED | slot << 16 | (epoch & 0xffffu);
     atomic_store_explicit(&p->me->pend_size, 0, memory_order_relaxed);
-    /* P2: the dead predecessor's announcement no longer makes the consumer wait for us. */
+    /* MR7: the dead predecessor's announcement no longer makes the consumer wait for us. */
     shmring__mprod_unannounce(p);
+    /* MC3 (relaxed): the counters continue; the slot lock's hand-over ordered them. */
     p->sent_msgs = atomic_load_explicit(&p->me->sent_msgs, memory_order_relaxed);
     p->sent_bytes = atomic_load_explicit(&p->me->sent_bytes, memory_order_relaxed);
     p->full_events = atomic_load_explicit(&p->me->full_events, memory_order_relaxed);
@@ -82,6 +86,7 @@ void shmring__mprod_detach(struct shmring__mprod *p)
     if (p->resv_open) {
         shmring__mprod_abort(p);
     }
+    /* MC4 (relaxed): statistics; only the slot's holder writes them. Then MR7. */
     atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
     shmring__mprod_unannounce(p);
 }
@@ -102,6 +107,7 @@ int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
     c->claim_cache = head; /* forces a fresh read of claim on the first peek */
     c->stall_pos = SHMRING__MP_NONE;
     struct shmring__hdr *h = c->v.hdr;
+    /* MC6 (relaxed): the counters continue; the consumer lock's hand-over ordered them. */
     c->recv_msgs = atomic_load_explicit(&h->recv_msgs, memory_order_relaxed);
     c->recv_bytes = atomic_load_explicit(&h->recv_bytes, memory_order_relaxed);
     c->empty_events = atomic_load_explicit(&h->empty_events, memory_order_relaxed);
@@ -131,7 +137,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
         return 0;
     }
     struct shmring__mp_ext *e = p->v.ext;
-    /* Relaxed: the CAS checks it (as in shmring__mprod_claim). */
+    /* MX3 (relaxed): the CAS (MR9) checks it, as in shmring__mprod_claim(). */
     uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
     size_t k = 0;
     uint64_t total = 0, idx = 0, gap = 0;
@@ -201,6 +207,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
             }
         }
         if (room == UINT64_MAX) { /* c is older than head: read it again */
+            /* MX3 as above. */
             c = atomic_load_explicit(&e->claim, memory_order_relaxed);
             continue;
         }
@@ -211,10 +218,11 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
             p->full_events++;
             return 0;
         }
-        /* P1 and C1 as in shmring__mprod_claim(). */
+        /* MR8: the announcement, as MR1 in shmring__mprod_claim(); pairs with MA8. */
         atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
         atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
         announced = 1;
+        /* MR9: the claim, as MR2; pairs with MA3, MA4, MA5, MA11. */
         if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
                                                     memory_order_relaxed)) {
             break;
@@ -223,7 +231,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     uint8_t *data = p->v.data;
     uint64_t q = idx, bytes = 0;
     if (gap != 0) {
-        /* R7: padding up to the line; pairs with A6. */
+        /* MR10: padding up to the line; pairs with MA2, MA6. */
         atomic_store_explicit(shmring__mp_word(data, q),
                               shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
                               memory_order_release);
@@ -233,19 +241,21 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
         const uint64_t len = msgs[i].len;
         const uint64_t need = shmring__rec_size(len);
         if (i == wrap_at) {
-            /* R7: padding to the end of the data area; pairs with A6. */
+            /* MR10 as above: padding to the end of the data area. */
             atomic_store_explicit(
                 shmring__mp_word(data, q),
                 shmring__mp_rec_word(cap - q - SHMRING__REC_HDR, SHMRING__REC_PAD),
                 memory_order_release);
             q = 0;
         }
-        /* CLAIMED before the payload, as in shmring__mprod_claim(): should we die while
-         * copying, the consumer skips this record and the unwritten rest of the claim. */
+        /* MX4 (relaxed): CLAIMED before the payload, as MX2 in shmring__mprod_claim(): should
+         * we die while copying, the consumer skips this record and the unwritten rest of the
+         * claim. */
         atomic_store_explicit(shmring__mp_word(data, q), shmring__mp_rec_word(need, p->claimed_tag),
                               memory_order_relaxed);
         shmring__copy(data + q + SHMRING__REC_HDR, msgs[i].base, len);
-        /* R6: commits this message; pairs with A6 in shmring__mcons_next(). */
+        /* MR11: commits this message; pairs with MA2 in shmring__mcons_next() and MA6, MA7,
+         * MA9 in shmring__mcons_resolve(). */
         atomic_store_explicit(shmring__mp_word(data, q),
                               shmring__mp_rec_word(len, SHMRING__REC_MSG), memory_order_release);
         bytes += len;
@@ -258,6 +268,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     p->last_idx = q;
     p->sent_msgs += k;
     p->sent_bytes += bytes;
+    /* MC2 (relaxed): statistics, as MC1. */
     atomic_store_explicit(&p->me->sent_msgs, p->sent_msgs, memory_order_relaxed);
     atomic_store_explicit(&p->me->sent_bytes, p->sent_bytes, memory_order_relaxed);
     return (int)k;
@@ -281,7 +292,8 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
     const uint64_t x = c->head;
     const uint64_t ridx = c->ridx;
     const uint64_t to_end = cap - ridx;
-    /* A5 as in shmring__mcons_next(): every claim below this position has been announced. */
+    /* MA5: pairs with MR2, MR9: every claim below this position has been announced (MR1, MR8
+     * are sequenced before the claim's CAS). */
     const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
     if (claim - x > cap || claim % SHMRING__ALIGN != 0) {
         c->broken = -EPROTO;
@@ -291,7 +303,7 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
     if (claim == x) {
         return 0;
     }
-    /* A6 as in shmring__mcons_next(). */
+    /* MA6: pairs with MR3-MR6, MR10, MR11, as MA2 in shmring__mcons_next(). */
     _Atomic uint64_t *word = shmring__mp_word(data, ridx);
     const uint64_t w = atomic_load_explicit(word, memory_order_acquire);
     const uint32_t tag = (uint32_t)(w >> 32);
@@ -313,14 +325,15 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
             return -EBADMSG;
         }
         if (alive(ctx, k)) {
-            /* Relaxed: only compared; a new holder's epoch shows once it has the lock. */
+            /* MX7 (relaxed): only compared; a new holder's epoch (MX5) shows once it has the
+             * lock, and an old one only makes us wait one more round. */
             uint32_t now = atomic_load_explicit(&c->v.slots[k].epoch, memory_order_relaxed);
             if ((now & 0xffffu) == e) {
                 return -EAGAIN; /* its writer lives: wait for it, never skip it */
             }
         }
         /* Dead (or closed: a closing producer turns its reservation into padding before it
-         * lets go of the slot, so look once more). */
+         * lets go of the slot, so look once more). MA7: pairs with MR5, MR6, MR11. */
         if (atomic_load_explicit(word, memory_order_acquire) != w) {
             return 0;
         }
@@ -332,9 +345,9 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
     uint64_t bound = claim - x < to_end ? claim - x : to_end; /* bytes we may skip at most */
     for (uint32_t k = 0; k < c->v.nslots; k++) {
         struct shmring__mp_slot *s = &c->v.slots[k];
-        /* A4: pairs with P1/P2 (release): the announcement is at least as new as C1 of any
-         * claim below `claim`; a size newer than the position means that claim is committed,
-         * which the re-read below then sees. */
+        /* MA8: pairs with MR1, MR7, MR8 (release): the announcement is at least as new as the
+         * CAS (MR2, MR9) of any claim below `claim` (MA5); a size newer than the position means
+         * that claim is committed, which the re-read below (MA9) then sees. */
         const uint64_t pos = atomic_load_explicit(&s->pend_pos, memory_order_acquire);
         const uint64_t psize = atomic_load_explicit(&s->pend_size, memory_order_acquire);
         if (pos == SHMRING__MP_NONE) {
@@ -348,13 +361,15 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
             bound = pos - x; /* another claim starts there: stop before it */
         }
     }
-    /* After A4: a claim committed meanwhile shows here. */
+    /* MA9: pairs with MR5, MR11 (and padding): after MA8, a claim committed meanwhile shows
+     * here. */
     if (atomic_load_explicit(word, memory_order_acquire) != 0) {
         return 0;
     }
     /* Nobody alive is writing at x: the bytes up to the next written word or announced claim
      * belong to claims whose producers died before writing anything (they are zero). */
     uint64_t n = SHMRING__REC_HDR;
+    /* MX6 (relaxed): loads of the words after X, below. */
     while (n < bound &&
            atomic_load_explicit(shmring__mp_word(data, ridx + n), memory_order_relaxed) == 0) {
         n += SHMRING__REC_HDR; /* relaxed: a zero word is all we learn; nonzero stops us */

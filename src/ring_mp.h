@@ -3,11 +3,12 @@
  * makes no system call: whether a producer slot's holder is alive is a question it asks through
  * a callback (the kernel lock in production, an answer injected by the unit test).
  *
- * The protocol, its labels (P1, C1, R6, ...) and the argument for its ordering are in
- * docs/mpsc.md. In short: a producer announces {position, size} in its slot (P1), claims the
- * bytes with a CAS on the claim word (C1), marks the record CLAIMED, writes the payload and
- * commits the record with one release store of its header word (R6). The consumer reads records
- * in position order, zeroes what it consumed and publishes head (R2). A record that stays
+ * The protocol and the argument for its ordering are in docs/mpsc.md, its labels (MR1, MA1,
+ * ...) in docs/memory-model.md, "Multi-producer ring". In short: a producer announces {position,
+ * size} in its slot (MR1), claims the bytes with a CAS on the claim word (MR2), marks the record
+ * CLAIMED, writes the payload and commits the record with one release store of its header word
+ * (MR5). The consumer reads records in position order, zeroes what it consumed and publishes head
+ * (MR12). A record that stays
  * uncommitted is examined by shmring__mcons_resolve(): a dead claimer's bytes are skipped, a
  * live one is waited for. */
 #ifndef SHMRING_RING_MP_H
@@ -115,7 +116,7 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
     if (c - p->head_cache <= cap - total) {
         return 0;
     }
-    /* A1: pairs with R2 in shmring__mcons_publish(): the consumer has read and zeroed every
+    /* MA1: pairs with MR12 in shmring__mcons_publish(): the consumer has read and zeroed every
      * byte before head, so they may be written. Read after c, so a sound head is at most cap
      * behind c, or ahead of c if c is stale. */
     const uint64_t head = atomic_load_explicit(&p->v.hdr->head, memory_order_acquire);
@@ -134,7 +135,7 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
  * would make the consumer wait for this live producer. */
 SHMRING__MP_INLINE void shmring__mprod_unannounce(struct shmring__mprod *p)
 {
-    /* P2: pairs with A4 in shmring__mcons_resolve(). */
+    /* MR7: pairs with MA8 in shmring__mcons_resolve(). */
     atomic_store_explicit(&p->me->pend_pos, SHMRING__MP_NONE, memory_order_release);
 }
 
@@ -145,7 +146,7 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
 {
     struct shmring__mp_ext *e = p->v.ext;
     const uint64_t cap = p->v.cap;
-    /* Relaxed: the CAS below checks the value; room is checked against head (A1). */
+    /* MX1 (relaxed): the CAS below (MR2) checks the value; room is checked against head (MA1). */
     uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
     for (unsigned tries = 0;; tries++) {
         if (tries == SHMRING__MP_CAS_TRIES || c % SHMRING__ALIGN != 0) {
@@ -167,6 +168,7 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
         const int room = shmring__mprod_room(p, c, total);
         if (room != 0) {
             if (room == 1) {
+                /* MX1 as above. */
                 c = atomic_load_explicit(&e->claim, memory_order_relaxed); /* as above */
                 continue;
             }
@@ -178,32 +180,33 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             }
             return room;
         }
-        /* P1: announce the claim before making it (size first: a reader that sees this
-         * position sees this size or a later one); pairs with A4 in shmring__mcons_resolve(). */
+        /* MR1: announce the claim before making it (size first: a reader that sees this
+         * position sees this size or a later one); pairs with MA8 in shmring__mcons_resolve(). */
         atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
         atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
-        /* C1: the claim. Release orders P1 before it; pairs with A5 in the consumer, whose
-         * acquire load of claim then sees P1 (or a later announcement of this slot). */
+        /* MR2: the claim. Release orders MR1 before it; pairs with MA3 and MA5 in the consumer,
+         * whose acquire load of claim then sees MR1 (or a later announcement of this slot), and
+         * MA4, MA11. Failure is relaxed: the loop announces again before the next try. */
         if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
                                                     memory_order_relaxed)) {
             uint64_t ridx = idx;
             if (gap + need > to_end) {
-                /* R7: padding up to the end of the data area; pairs with A6. */
+                /* MR3: padding up to the end of the data area; pairs with MA2, MA6. */
                 atomic_store_explicit(
                     shmring__mp_word(p->v.data, idx),
                     shmring__mp_rec_word(to_end - SHMRING__REC_HDR, SHMRING__REC_PAD),
                     memory_order_release);
                 ridx = 0;
             } else if (gap != 0) {
-                /* R7 as above: padding up to the line. */
+                /* MR3 as above: padding up to the line. */
                 atomic_store_explicit(
                     shmring__mp_word(p->v.data, idx),
                     shmring__mp_rec_word(gap - SHMRING__REC_HDR, SHMRING__REC_PAD),
                     memory_order_release);
                 ridx = idx + gap;
             }
-            /* Relaxed: CLAIMED is "not committed" to the consumer, like the zero it replaces;
-             * it only names this slot to the consumer should this process die. */
+            /* MX2 (relaxed): CLAIMED is "not committed" to the consumer, like the zero it
+             * replaces; it only names this slot to the consumer (MA6) should this process die. */
             atomic_store_explicit(shmring__mp_word(p->v.data, ridx),
                                   shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
             p->last_pos = c + total;
@@ -243,21 +246,22 @@ SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t
     const uint64_t idx = p->resv_idx;
     const uint64_t size = shmring__rec_size(len);
     if (size < p->resv_size) {
-        /* R7 as above: the consumer reads it after A6 of the message before it. */
+        /* MR4: the rest of the claim as padding; pairs with MA2, MA6 (the consumer reads it
+         * after MA2 of the message before it). */
         atomic_store_explicit(
             shmring__mp_word(data, idx + size),
             shmring__mp_rec_word(p->resv_size - size - SHMRING__REC_HDR, SHMRING__REC_PAD),
             memory_order_release);
     }
-    /* R6: publishes the payload written into the reservation; pairs with A6 in
-     * shmring__mcons_next(). */
+    /* MR5: publishes the payload written into the reservation; pairs with MA2 in
+     * shmring__mcons_next() and MA6, MA7, MA9 in shmring__mcons_resolve(). */
     atomic_store_explicit(shmring__mp_word(data, idx), shmring__mp_rec_word(len, SHMRING__REC_MSG),
                           memory_order_release);
     p->resv_open = 0;
     p->sent_msgs++;
     p->sent_bytes += len;
     struct shmring__mp_slot *me = p->me;
-    /* Counters: only this slot's holder writes them; readers sum a relaxed snapshot. */
+    /* MC1 (relaxed): only this slot's holder writes them; readers (MC10, MC11) sum a snapshot. */
     atomic_store_explicit(&me->sent_msgs, p->sent_msgs, memory_order_relaxed);
     atomic_store_explicit(&me->sent_bytes, p->sent_bytes, memory_order_relaxed);
 }
@@ -265,7 +269,7 @@ SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t
 /* Producer: turns the open reservation into padding. */
 static inline void shmring__mprod_abort(struct shmring__mprod *p)
 {
-    /* R7 as above. */
+    /* MR6: the reservation as padding; pairs with MA2, MA6, and MA7 (a closing producer's). */
     atomic_store_explicit(shmring__mp_word(p->v.data, p->resv_idx),
                           shmring__mp_rec_word(p->resv_size - SHMRING__REC_HDR, SHMRING__REC_PAD),
                           memory_order_release);
@@ -340,7 +344,8 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
     for (;;) {
         const uint64_t ridx = c->ridx;
         const uint64_t to_end = cap - ridx;
-        /* A6: pairs with R6 (commit) and R7 (padding): the record's bytes are complete. */
+        /* MA2: pairs with MR5, MR11 (commit) and MR3, MR4, MR6, MR10 (padding): the record's
+         * bytes are complete. */
         const uint64_t w = atomic_load_explicit(shmring__mp_word(data, ridx), memory_order_acquire);
         const uint32_t len = (uint32_t)w;
         const uint32_t tag = (uint32_t)(w >> 32);
@@ -374,8 +379,8 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             c->broken = -EBADMSG;
             return -EBADMSG;
         }
-        /* A5: pairs with C1: is anything claimed at head? (Record contents are published by
-         * each record's own header, R6/R7.) */
+        /* MA3: pairs with MR2, MR9 (the claims): is anything claimed at head? (Record contents
+         * are published by each record's own header, MA2.) */
         const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
         if (claim - c->head > cap || claim % SHMRING__ALIGN != 0) {
             c->broken = -EPROTO; /* claim behind head (records read past it) or too far ahead */
@@ -422,10 +427,11 @@ SHMRING__MP_INLINE void shmring__mcons_publish(struct shmring__mcons *c)
 {
     struct shmring__hdr *h = c->v.hdr;
     c->dirty = 0;
+    /* MC7 (relaxed): statistics; only the consumer writes them. */
     atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
     atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
-    /* R2: every byte before head has been read and zeroed; pairs with A1 in
-     * shmring__mprod_room(). */
+    /* MR12: every byte before head has been read and zeroed; pairs with MA1 in
+     * shmring__mprod_room() and MA4 in the attach of a later process. */
     atomic_store_explicit(&h->head, c->head, memory_order_release);
 }
 

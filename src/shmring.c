@@ -188,7 +188,8 @@ int shmring__peer_gone(shmring *r, int force)
     }
     int producer_side = r->role == SHMRING_PRODUCER || r->role == SHMRING__ROLE_MPROD;
     _Atomic uint32_t *state = producer_side ? &h->consumer_state : &h->producer_state;
-    /* A3: pairs with R3/R4 (attach) and R5/R6 (close) of the peer. */
+    /* A3: pairs with R3/R4 (attach) and R5/R6 (close) of the peer; for a producer of a
+     * multi-producer ring, MR14 and MR15 of the consumer. */
     uint32_t s = atomic_load_explicit(state, memory_order_acquire);
     if (s == SHMRING__PEER_NEVER) {
         return 0; /* not yet attached: wait for it */

@@ -48,11 +48,12 @@ int shmring__mp_role_attach(shmring *r)
             return err;
         }
         struct shmring__mp_slot *s = r->side.mprod.me;
+        /* MC9 (relaxed): the slot lock is held; the count continues. */
         r->sleeps = atomic_load_explicit(&s->sleeps, memory_order_relaxed);
+        /* MP1 (relaxed): informational (stat, ls, MP5 hint); liveness is the lock. */
         atomic_store_explicit(&s->pid, shmring__plat_pid(), memory_order_relaxed);
-        /* Relaxed: informational (stat, ls); liveness is the lock. */
         atomic_store_explicit(&s->state, SHMRING__PEER_ATTACHED, memory_order_relaxed);
-        /* R3: pairs with A3 in shmring__mp_peer_gone(): from now on an empty ring without a
+        /* MR13: pairs with MA10 in shmring__mp_peer_gone(): from now on an empty ring without a
          * live producer means -EPIPE to the consumer. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     } else if (r->role == SHMRING__ROLE_MCONS) {
@@ -62,10 +63,13 @@ int shmring__mp_role_attach(shmring *r)
         if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.map.size)) < 0) {
             return err;
         }
+        /* MC9 (relaxed): as above, the consumer lock is held. */
         r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
+        /* MX8 (relaxed): clears a dead holder's flag, as W5; at worst one spurious wake-up. */
         atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
+        /* MP2 (relaxed): informational; liveness is the lock. */
         atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
-        /* R4: pairs with A3 in shmring__peer_gone() on the producers' side. */
+        /* MR14: pairs with A3 in shmring__peer_gone() on the producers' side. */
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     }
     return 0;
@@ -80,8 +84,11 @@ void shmring__mp_role_detach(shmring *r)
             return;
         }
         shmring__mprod_detach(p); /* an open reservation becomes padding first */
+        /* MP3 (relaxed): read by MP5 as a hint; the slot lock, dropped below, is the truth. */
         atomic_store_explicit(&p->me->pid, 0, memory_order_relaxed);
         atomic_store_explicit(&p->me->state, SHMRING__PEER_CLOSED, memory_order_relaxed);
+        /* MH1: heavy barrier (H0), pairs with H1: orders the stores above before the W3 check
+         * of the consumer's flag. */
         shmring__plat_heavy_barrier(); /* order the stores above before the flag check */
         shmring__wake_slow(r, &h->consumer_waiting); /* it may be waiting for -EPIPE */
         shmring__seg_drop_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)p->slot);
@@ -89,9 +96,12 @@ void shmring__mp_role_detach(shmring *r)
         if (r->side.mcons.dirty) {
             shmring__mcons_publish(&r->side.mcons);
         }
+        /* MP4 (relaxed): informational. */
         atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
-        /* R5 (consumer side): pairs with A3 of the producers. */
+        /* MR15: comes after the last MR12; pairs with A3 of the producers. */
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
+        /* MH2: heavy barrier (H0), pairs with H1: MR15 before the W3 check of the producers'
+         * shared flag. */
         shmring__plat_heavy_barrier();
         shmring__wake_slow(r, &h->producer_waiting);
         shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
@@ -102,13 +112,13 @@ void shmring__mp_role_detach(shmring *r)
 int shmring__mp_peer_gone(shmring *r, int force)
 {
     struct shmring__hdr *h = r->hdr;
-    /* A3: pairs with R3 in shmring__mp_role_attach(). */
+    /* MA10: pairs with MR13 in shmring__mp_role_attach(). */
     if (atomic_load_explicit(&h->producer_state, memory_order_acquire) == SHMRING__PEER_NEVER) {
         return 0; /* none has attached yet: wait for one */
     }
     uint32_t attached = 0;
     for (uint32_t k = 0; k < r->mp_slots; k++) {
-        /* Relaxed: see below. */
+        /* MP5 (relaxed): pairs with MP1, MP3; see below. */
         attached += atomic_load_explicit(&r->side.mcons.v.slots[k].state, memory_order_relaxed) ==
                     SHMRING__PEER_ATTACHED;
     }
@@ -124,8 +134,8 @@ int shmring__mp_peer_gone(shmring *r, int force)
     }
     for (uint32_t k = 0; k < r->mp_slots; k++) {
         struct shmring__mp_slot *s = &r->side.mcons.v.slots[k];
-        /* Relaxed: a hint to skip slots that nobody holds or whose holder closed (a closing
-         * producer sets CLOSED before it drops the lock); the lock is the truth. */
+        /* MP5 as above (relaxed): a hint to skip slots that nobody holds or whose holder closed
+         * (a closing producer sets CLOSED before it drops the lock); the lock is the truth. */
         if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHMRING__PEER_ATTACHED &&
             slot_alive(r, k)) {
             return 0;
@@ -150,6 +160,7 @@ static int mprod_full(shmring *r, int err)
 {
     if (err == -EAGAIN) {
         struct shmring__mprod *p = &r->side.mprod;
+        /* MC5 (relaxed): statistics; only the slot's holder writes them. */
         atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
             return -EPIPE;
@@ -284,9 +295,11 @@ static int mcons_empty(shmring *r, int err, int round)
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     c->empty_events++;
+    /* MC8 (relaxed): statistics; only the consumer writes it. */
     atomic_store_explicit(&r->hdr->empty_events, c->empty_events, memory_order_relaxed);
     if (!c->stalled && shmring__peer_gone(r, 0)) {
-        /* A5 again: a producer may have claimed between our empty check and its close. */
+        /* MA11: pairs with MR2, MR9: a producer may have claimed between our empty check and
+         * its close. */
         uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
         return claim == c->head ? -EPIPE : -EAGAIN;
     }
@@ -444,7 +457,8 @@ static struct shmring__mp_slot *slot_at(shmring *r, uint32_t k)
 void shmring__mp_stats(shmring *r, struct shmring_stats *out)
 {
     struct shmring__hdr *h = r->hdr;
-    /* Relaxed snapshot: each slot counter has a single writer, the sums are exact per slot. */
+    /* MC10 (relaxed snapshot, with claim below): each slot counter has a single writer, the
+     * sums are exact per slot. MP6 (relaxed): state and pid, a hint; the lock says who lives. */
     uint64_t msgs = 0, bytes = 0, full = 0, sleeps = 0;
     uint32_t live = 0;
     int32_t first_pid = 0;
@@ -469,6 +483,7 @@ void shmring__mp_stats(shmring *r, struct shmring_stats *out)
     out->producer_pid = first_pid;
     out->capacity = r->seg.map.size - shmring__mp_header_size(r->mp_slots);
     out->max_msg = shmring__max_msg_for(out->capacity);
+    /* MC10 as above: claim is this ring's tail. */
     out->tail = atomic_load_explicit(
         &((struct shmring__mp_ext *)((uint8_t *)h + SHMRING__MP_EXT_OFF))->claim,
         memory_order_relaxed);
@@ -488,7 +503,8 @@ int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap)
     struct shmring__hdr *h = r->hdr;
     size_t n = 0;
     if (r->mp_slots == 0) {
-        /* A single-producer ring: its one producer, if it lives. */
+        /* A single-producer ring: its one producer, if it lives. MP7 (pid) and MC11 (counters)
+         * as below: a relaxed snapshot. */
         int mine = r->role == SHMRING_PRODUCER;
         if (mine || shmring__seg_role_held(&r->seg, SHMRING__LOCK_PRODUCER)) {
             if (cap > 0) {
@@ -504,7 +520,8 @@ int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap)
     }
     for (uint32_t k = 0; k < r->mp_slots; k++) {
         struct shmring__mp_slot *s = slot_at(r, k);
-        /* Relaxed: an informational snapshot; the lock says who lives. */
+        /* MP7 (relaxed): an informational snapshot; the lock says who lives. MC11 (relaxed):
+         * the slot's counters, as MC10. */
         if (atomic_load_explicit(&s->state, memory_order_relaxed) == SHMRING__PEER_NEVER ||
             !slot_alive(r, k)) {
             continue;
