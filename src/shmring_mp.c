@@ -84,9 +84,11 @@ void shmring__mp_role_detach(shmring *r)
             return;
         }
         shmring__mprod_detach(p); /* an open reservation becomes padding first */
-        /* MP3 (relaxed): read by MP5 as a hint; the slot lock, dropped below, is the truth. */
+        /* MP3: pid relaxed (informational); state = CLOSED with release, after the last commit
+         * (MR5/MR11): pairs with MP5 + MF1 in shmring__mp_peer_gone(), so a consumer that
+         * decides "every producer closed" from the states also sees every committed record. */
         atomic_store_explicit(&p->me->pid, 0, memory_order_relaxed);
-        atomic_store_explicit(&p->me->state, SHMRING__PEER_CLOSED, memory_order_relaxed);
+        atomic_store_explicit(&p->me->state, SHMRING__PEER_CLOSED, memory_order_release);
         /* MH1: heavy barrier (H0), pairs with H1: orders the stores above before the W3 check
          * of the consumer's flag. */
         shmring__plat_heavy_barrier(); /* order the stores above before the flag check */
@@ -123,6 +125,9 @@ int shmring__mp_peer_gone(shmring *r, int force)
                     SHMRING__PEER_ATTACHED;
     }
     if (attached == 0) {
+        /* MF1: acquire fence after the MP5 loads: pairs with MP3's release, so the records each
+         * closed producer committed are visible to the consumer's re-check. */
+        atomic_thread_fence(memory_order_acquire);
         return 1; /* every producer closed: no system call needed to know */
     }
     if (!force) {
