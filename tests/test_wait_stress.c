@@ -51,8 +51,9 @@ struct stress_shared {
 
 static struct side_stats *g_side; /* this process's stats, NULL in the parent */
 static int g_role;
-static int g_break_mode;     /* --detector-selftest: manufacture missed wake-ups */
-#define BREAK_MODE_LOSSES 10 /* ...but only this many */
+static int g_break_mode;         /* --detector-selftest: manufacture missed wake-ups */
+static int64_t g_first_sleep_ns; /* measuring the spin phase: when the first sleep began */
+#define BREAK_MODE_LOSSES 10     /* ...but only this many */
 
 /* ---- the wrapper: every futex sleep of the library passes here ------------------------------- */
 
@@ -73,6 +74,9 @@ int __wrap_shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t
     /* The peer's index when we went to sleep: its tail for the consumer, its head for us. */
     _Atomic uint64_t *peer_index = g_role == SHMRING_CONSUMER ? &h->tail : &h->head;
     uint64_t before = atomic_load(peer_index);
+    if (g_first_sleep_ns == 0) {
+        g_first_sleep_ns = tl_now_ns();
+    }
     atomic_fetch_add(&g_side->sleeps, 1);
     if (g_break_mode && g_role == SHMRING_CONSUMER && atomic_load(&g_side->sleeps) % 2 == 0 &&
         atomic_load(&g_side->lost) < BREAK_MODE_LOSSES) {
@@ -137,15 +141,19 @@ static int stress_consumer(void *p)
     uint8_t buf[256];
     TL_CHECK_RC(shmring_open(a->n.s, SHMRING_CONSUMER, NULL, &r), 0);
     atomic_store(&g_side->light_is_fence, shmring__plat_light_is_fence);
-    /* A 1 us timeout on the empty ring takes exactly one spin phase (it is not cut short).
-     * Its length varies with the machine and the build (sanitizers): the producer scales its
-     * pauses to it, so that the consumer does fall asleep often everywhere. */
+    /* The spin phase is the time from the call to its first sleep (the wrapper notes when that
+     * begins); a short timeout would cut it short. Its length varies with the machine and the
+     * build (sanitizers): the producer scales its pauses to it, so that the consumer does fall
+     * asleep often everywhere. */
     int64_t spins[5];
     for (int i = 0; i < 5; i++) {
+        g_first_sleep_ns = 0;
         int64_t t0 = tl_now_ns();
-        TL_CHECK_RC(shmring_recv_wait(r, buf, sizeof buf, 1000), -ETIMEDOUT);
-        spins[i] = tl_now_ns() - t0;
+        TL_CHECK_RC(shmring_recv_wait(r, buf, sizeof buf, 20 * MS), -ETIMEDOUT);
+        TL_CHECK(g_first_sleep_ns != 0);
+        spins[i] = g_first_sleep_ns - t0;
     }
+    g_first_sleep_ns = -1; /* measured: the wrapper stops noting */
     atomic_store(&a->sh->spin_ns, tl_median(spins, 5));
     TL_CHECK(tl_await(&a->sh->go, 10000));
     uint64_t rng = 0xc0de;
