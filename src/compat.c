@@ -11,13 +11,13 @@
  *    dies anywhere in this leaves the previous value intact and current.
  *  - When old + new do not fit together (more than the 3584-byte data area), it overwrites in
  *    place: seq becomes odd (W3), bytes, cur, seq even again (R2). A setter that dies here leaves
- *    seq odd; getters then report the empty string (-EOWNERDEAD), never a torn one, until the
- *    next set repairs the value.
- * Setters exclude one another with the kernel lock byte SHMRING__LOCK_LEGACY (the kernel drops it
- * when its holder dies, so a dead setter never blocks later ones) and, inside a process, with
- * g_mu: every thread of a process shares one open file description and so one lock owner.
- * Getters take no lock: they copy, then retry if seq moved, within a bounded time. Every value
- * read from the mapping is checked before use; another process may be hostile. */
+ *    seq odd; getters then report the empty string (SHMRING_EOWNERDEAD), never a torn one, until
+ * the next set repairs the value. Setters exclude one another with the kernel lock byte
+ * SHMRING__LOCK_LEGACY (the kernel drops it when its holder dies, so a dead setter never blocks
+ * later ones) and, inside a process, with g_mu: every thread of a process shares one open file
+ * description and so one lock owner. Getters take no lock: they copy, then retry if seq moved,
+ * within a bounded time. Every value read from the mapping is checked before use; another process
+ * may be hostile. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -195,7 +195,7 @@ static int lock_setters(int fd)
      * the sleeping wait, whose naps are far longer than a copy. */
     for (int i = 0; i < 8; i++) {
         int r = shmring__plat_lock(fd, SHMRING__LOCK_LEGACY, SHMRING__EXCLUSIVE);
-        if (r != -EAGAIN) {
+        if (r != SHMRING_EAGAIN) {
             return r;
         }
         shmring__plat_sleep_ns(0);
@@ -331,14 +331,14 @@ static int get_value(shmring *h, char *buf, uint64_t cch)
             if (atomic_load_explicit(&hdr->legacy_seq, memory_order_relaxed) == s1) {
                 if (bad) {
                     buf[0] = '\0';
-                    return -EPROTO; /* stable, so not a race: a peer scribbled on cur */
+                    return SHMRING_EPROTO; /* stable, so not a race: a peer scribbled on cur */
                 }
                 buf[k] = '\0';
                 return 0;
             }
         } else if (round % 32 == 0 && writer_died(&v, s1)) {
             buf[0] = '\0';
-            return -EOWNERDEAD;
+            return SHMRING_EOWNERDEAD;
         }
         /* Retry. A copy takes well under a microsecond, so spin first; a live in-place writer
          * may have been descheduled, so then yield and nap, within a bounded time. */
@@ -351,7 +351,7 @@ static int get_value(shmring *h, char *buf, uint64_t cch)
             deadline = now + COMPAT_GET_TIMEOUT_NS;
         } else if (now >= deadline) {
             buf[0] = '\0';
-            return -ETIMEDOUT;
+            return SHMRING_ETIMEDOUT;
         }
         shmring__plat_sleep_ns(round < 256 ? 0 : 50000);
     }

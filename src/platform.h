@@ -46,15 +46,16 @@ enum {
 };
 enum { SHMRING__UNLOCK = 0, SHMRING__SHARED = 1, SHMRING__EXCLUSIVE = 2 };
 
-/* Takes, converts or drops a lock without waiting: 0, -EAGAIN if another holder conflicts. */
+/* Takes, converts or drops a lock without waiting: 0, SHMRING_EAGAIN if another holder conflicts.
+ */
 int shmring__plat_lock(int fd, int byte, int kind);
-/* Waits for the lock up to timeout_ns (< 0 forever): 0, -ETIMEDOUT. */
+/* Waits for the lock up to timeout_ns (< 0 forever): 0, SHMRING_ETIMEDOUT. */
 int shmring__plat_lock_wait(int fd, int byte, int kind, int64_t timeout_ns);
 /* 1 if some other open file description holds a lock on `byte`, 0 if not, or a negative error. */
 int shmring__plat_lock_held(int fd, int byte);
 
 /* Waits while *word == expected, at most timeout_ns (< 0 forever). Returns 0 when woken or the
- * word differs, -ETIMEDOUT, -EINTR. Works across processes on a shared mapping. */
+ * word differs, SHMRING_ETIMEDOUT, SHMRING_EINTR. Works across processes on a shared mapping. */
 int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /* Wakes every waiter on word. */
 void shmring__plat_wake(_Atomic uint32_t *word);

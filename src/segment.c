@@ -15,7 +15,7 @@
 int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
 {
     if (name == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     size_t n = 0;
     for (; name[n] != '\0'; n++) {
@@ -23,11 +23,11 @@ int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                  ch == '.' || ch == '_' || ch == '-';
         if (!ok || n >= SHMRING_NAME_MAX) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
     }
     if (n == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     path[0] = '/';
     memcpy(path + 1, name, n + 1);
@@ -49,7 +49,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     if (obj_size == 0) {
         /* Just created, or its creator died before sizing it. */
         if (!(flags & SHMRING_CREATE)) {
-            return -ENOENT;
+            return SHMRING_ENOENT;
         }
         uint64_t size = want ? want : SHMRING_DEFAULT_SIZE;
         if ((r = shmring__plat_resize(s->map.fd, size)) < 0 ||
@@ -60,10 +60,10 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
         return shmring__ring_format(s->map.base, size, fresh_flags);
     }
     if (!size_is_valid(obj_size)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (want != 0 && want != obj_size) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
         return r;
@@ -71,7 +71,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     s->map.size = obj_size;
     struct shmring__hdr *h = s->map.base;
     r = shmring__ring_check(h, obj_size);
-    if (r == -EAGAIN) {
+    if (r == SHMRING_EAGAIN) {
         /* Its initialiser died half-way (the INIT lock we hold was released by its death). */
         return shmring__ring_format(h, obj_size, fresh_flags);
     }
@@ -80,7 +80,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     }
     uint32_t old_flags = h->flags;
     if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (!(old_flags & SHMRING__F_PERSIST)) {
         /* Every earlier user died without removing the name: start afresh. */
@@ -92,9 +92,10 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
     /* A peer that closed or died in an earlier session is not this session's peer: without
-     * this, a consumer (producer) starting on an unused persistent ring would get -EPIPE at once
-     * instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is attached
-     * (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores. */
+     * this, a consumer (producer) starting on an unused persistent ring would get SHMRING_EPIPE at
+     * once instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is
+     * attached (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores.
+     */
     atomic_store_explicit(&h->producer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     return 0;
@@ -106,10 +107,10 @@ static int attach_shared(struct shmring__seg *s, uint64_t obj_size, uint64_t wan
 {
     int r;
     if (!size_is_valid(obj_size)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (want != 0 && want != obj_size) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
         return r;
@@ -117,11 +118,12 @@ static int attach_shared(struct shmring__seg *s, uint64_t obj_size, uint64_t wan
     s->map.size = obj_size;
     r = shmring__ring_check(s->map.base, obj_size);
     if (r < 0) {
-        return -EPROTO; /* initialisation finishes under INIT, so "not ready" here is corrupt */
+        return SHMRING_EPROTO; /* initialisation finishes under INIT, so "not ready" here is corrupt
+                                */
     }
     uint32_t old_flags = ((struct shmring__hdr *)s->map.base)->flags;
     if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     return 0;
 }
@@ -146,9 +148,9 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
         r = shmring__plat_open(s->path, 1, mode, &fd);
     } else {
         r = shmring__plat_open(s->path, 0, mode, &fd);
-        if (r == -ENOENT && (flags & SHMRING_CREATE)) {
+        if (r == SHMRING_ENOENT && (flags & SHMRING_CREATE)) {
             r = shmring__plat_open(s->path, 1, mode, &fd);
-            if (r == -EEXIST) {
+            if (r == SHMRING_EEXIST) {
                 return -ESTALE; /* created by someone else meanwhile: open theirs */
             }
         }
@@ -163,7 +165,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     }
     /* A name planted by another user must not capture our messages (nor we theirs). */
     if (st.uid != shmring__plat_euid() && !(flags & SHMRING_ANY_OWNER)) {
-        r = -EACCES;
+        r = SHMRING_EACCES;
         goto fail;
     }
     if ((r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
@@ -208,7 +210,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
         return r;
     }
     if (size != 0 && !size_is_valid(size)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     /* Each retry means another process created or removed the name in between; a bounded
      * number keeps a hostile process from holding us in the loop. */
@@ -218,7 +220,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
             return r;
         }
     }
-    return -EAGAIN;
+    return SHMRING_EAGAIN;
 }
 
 void shmring__seg_close(struct shmring__seg *s)
@@ -247,7 +249,7 @@ void shmring__seg_forget(struct shmring__seg *s)
 int shmring__seg_take_role(struct shmring__seg *s, int lock_byte)
 {
     int r = shmring__plat_lock(s->map.fd, lock_byte, SHMRING__EXCLUSIVE);
-    return r == -EAGAIN ? -EBUSY : r;
+    return r == SHMRING_EAGAIN ? SHMRING_EBUSY : r;
 }
 
 void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte)
@@ -278,7 +280,7 @@ int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
         return r;
     }
     out->in_use = shmring__plat_lock_held(fd, SHMRING__LOCK_ATTACH) == 1;
-    out->check = -EPROTO;
+    out->check = SHMRING_EPROTO;
     void *base = NULL;
     if (size_is_valid(out->st.size) && shmring__plat_map(fd, out->st.size, &base) == 0) {
         out->check = shmring__ring_check(base, out->st.size);

@@ -18,7 +18,7 @@ struct shmring__seg {
 /* Bounds the wait for another process's open or close (they hold the init lock briefly). */
 #define SHMRING__INIT_TIMEOUT_NS (5 * 1000000000ll)
 
-/* "/<name>" into path, or -EINVAL for an invalid name. */
+/* "/<name>" into path, or SHMRING_EINVAL for an invalid name. */
 int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2]);
 
 /* Opens or creates the named mapping and attaches to it (see shmring_open for the rules).
@@ -33,14 +33,14 @@ void shmring__seg_close(struct shmring__seg *s);
 /* Drops the mapping and descriptor without touching shared state (a forked child). */
 void shmring__seg_forget(struct shmring__seg *s);
 
-/* Role locks (SHMRING__LOCK_PRODUCER/CONSUMER): 0 or -EBUSY. */
+/* Role locks (SHMRING__LOCK_PRODUCER/CONSUMER): 0 or SHMRING_EBUSY. */
 int shmring__seg_take_role(struct shmring__seg *s, int lock_byte);
 void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte);
 /* 1 if a handle other than ours holds the role, 0 if nobody does. */
 int shmring__seg_role_held(struct shmring__seg *s, int lock_byte);
 
 /* Facts about a name without attaching: its size and owner, whether any live process has it
- * attached, and whether its header checks out (0, -EPROTO, -EAGAIN). For tools. */
+ * attached, and whether its header checks out (0, SHMRING_EPROTO, SHMRING_EAGAIN). For tools. */
 struct shmring__seg_probe {
     struct shmring__plat_stat st;
     int in_use;

@@ -17,13 +17,13 @@
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
-/* Runs try until it returns something other than -EAGAIN, the deadline passes, or the peer is
- * gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
+/* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
+ * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
 static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
                      _Atomic uint64_t *sleeps)
 {
     int res = try(r, arg);
-    if (res != -EAGAIN || timeout_ns == 0) {
+    if (res != SHMRING_EAGAIN || timeout_ns == 0) {
         return res;
     }
     int64_t deadline = timeout_ns < 0 ? INT64_MAX : shmring__plat_now_ns() + timeout_ns;
@@ -33,41 +33,41 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         } else {
             shmring__plat_cpu_relax();
         }
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
     }
     for (;;) {
         int64_t now = shmring__plat_now_ns();
         if (now >= deadline) {
-            return -ETIMEDOUT;
+            return SHMRING_ETIMEDOUT;
         }
         atomic_store_explicit(mine, 1, memory_order_relaxed);
         /* H1: pairs with the light barrier in shmring__wake_peer(): after it, either our try
          * sees the peer's publish, or the peer sees our flag and wakes us. */
         shmring__plat_heavy_barrier();
         res = try(r, arg);
-        if (res != -EAGAIN) {
+        if (res != SHMRING_EAGAIN) {
             atomic_store_explicit(mine, 0, memory_order_relaxed);
             return res;
         }
         if (shmring__peer_gone(r, 1)) {
             atomic_store_explicit(mine, 0, memory_order_relaxed);
             res = try(r, arg); /* anything published before the peer went is still ours */
-            return res == -EAGAIN ? -EPIPE : res;
+            return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
         }
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
         r->sleeps++;
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
         int w = shmring__plat_wait(mine, 1, slice);
         atomic_store_explicit(mine, 0, memory_order_relaxed);
-        if (w == -EINTR) {
-            return -EINTR;
+        if (w == SHMRING_EINTR) {
+            return SHMRING_EINTR;
         }
         /* Woken, usually by the peer's publish: look before raising the flag again, so that a
          * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The futex call
          * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
     }
