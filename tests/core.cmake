@@ -9,3 +9,7 @@ shmring_add_test(test_xproc SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900
 # Two spinning threads: alone too, or they starve each other's neighbours on a small machine.
 shmring_add_test(test_threads SOURCES test_threads.c LABELS threads TIMEOUT 300)
 set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)
+# shmring_strerror knows every SHMRING_E* of the public header, each with its own text.
+shmring_add_test(test_error SOURCES test_error.c LABELS unit TIMEOUT 30)
+target_compile_definitions(test_error PRIVATE
+  SHMRING_PUBLIC_HEADER="${PROJECT_SOURCE_DIR}/include/shmring.h")
