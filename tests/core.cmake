@@ -13,3 +13,6 @@ set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)
 shmring_add_test(test_error SOURCES test_error.c LABELS unit TIMEOUT 30)
 target_compile_definitions(test_error PRIVATE
   SHMRING_PUBLIC_HEADER="${PROJECT_SOURCE_DIR}/include/shmring.h")
+# The legacy value protocol over heap memory; the setter's copy is wrapped so it can "die".
+shmring_add_test(test_legacy_value SOURCES test_legacy_value.c LABELS unit TIMEOUT 30)
+target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)
