@@ -205,6 +205,13 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
      * (fork_prepare), so a child can never inherit descriptors that its handler cannot see. */
     pthread_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
+    if (err == SHMRING_EPROTO && role == SHMRING_OBSERVER && hdr_flags == 0) {
+        /* An observer may also look at a set/get value mapping (stats then say KIND_LEGACY).
+         * The first attempt refused it before changing anything; a mapping that is neither is
+         * refused again. */
+        err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags & ~SHMRING_CREATE,
+                                SHMRING__F_LEGACY);
+    }
     if (err == 0) {
         r->hdr = r->seg.hdr;
         r->role = role;

@@ -26,6 +26,7 @@
 #include "handle.h" /* struct shmring: the concurrent-attach test reads the handle's descriptor */
 #include "ring.h"
 #include "shmring.h"
+#include "shmring_compat.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -363,11 +364,11 @@ static void test_unlink(void **state)
 
 /* Contents an opener must refuse with -EPROTO, whether it may create or not, leaving the
  * object exactly as it was. */
-static void expect_refused(const char *name, const void *bytes, size_t len)
+static void expect_refused_by(const char *name, const void *bytes, size_t len, size_t nroles)
 {
     plant(name, bytes, len);
     const int roles[] = {SHMRING_PRODUCER, SHMRING_CONSUMER, SHMRING_OBSERVER};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < nroles; i++) {
         shmring *r = (shmring *)(uintptr_t)1;
         assert_int_equal(shmring_open(name, roles[i], &create_opts, &r), -EPROTO);
         assert_null(r);
@@ -375,6 +376,11 @@ static void expect_refused(const char *name, const void *bytes, size_t len)
     }
     assert_true(holds(name, bytes, len));
     assert_int_equal(shmring_unlink(name), 0);
+}
+
+static void expect_refused(const char *name, const void *bytes, size_t len)
+{
+    expect_refused_by(name, bytes, len, 3);
 }
 
 static void test_refuses_foreign_objects(void **state)
@@ -422,9 +428,10 @@ static void test_refuses_foreign_objects(void **state)
     h->flags = 0x100;
     expect_refused(name, img, 4096);
     free(img);
-    /* A set/get value area is not a queue. */
+    /* A set/get value area is not a queue (an observer may look at it: see
+     * test_observer_opens_legacy). */
     img = image(4096, SHMRING__F_LEGACY);
-    expect_refused(name, img, 4096);
+    expect_refused_by(name, img, 4096, 2);
     free(img);
 
     /* Object sizes that no shmring has: not a page multiple, too small, not even a header. */
@@ -436,6 +443,64 @@ static void test_refuses_foreign_objects(void **state)
     expect_refused(name, junk, 100);
     free(img);
     free(junk);
+}
+
+/* An observer may open the SetSharedMem/GetSharedMem mapping: its stats say KIND_LEGACY with the
+ * mapping's size and no traffic, and the value is untouched. A producer or consumer is still
+ * refused, and so is a legacy attach of a queue. */
+static int child_legacy_attach_of_queue(void *arg)
+{
+    setenv("SHMRING_COMPAT_NAME", arg, 1);
+    SetSharedMem("x");
+    return shmring_compat_status() == -EPROTO ? 0 : 1;
+}
+
+static void test_observer_opens_legacy(void **state)
+{
+    (void)state;
+    const char *name = t_name("legacy-obs");
+    setenv("SHMRING_COMPAT_NAME", name, 1);
+    SetSharedMem("hello, observer"); /* this process now holds the value mapping */
+    assert_int_equal(shmring_compat_status(), 0);
+
+    shmring *o = open_ok(name, SHMRING_OBSERVER, &attach_opts);
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(o, &st), 0);
+    assert_int_equal(st.kind, SHMRING_KIND_LEGACY);
+    assert_int_equal(st.size, SHMRING_COMPAT_SIZE);
+    assert_int_equal(st.capacity, SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE);
+    assert_int_equal(shmring_capacity(o), SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE);
+    assert_int_equal(st.sent_msgs + st.recv_msgs + st.sent_bytes + st.recv_bytes, 0);
+    assert_int_equal(st.head, 0);
+    assert_int_equal(st.tail, 0);
+    assert_int_equal(st.producer_pid, 0);
+    assert_int_equal(st.consumer_pid, 0);
+    assert_int_equal(st.flags, 0);
+    uint8_t buf[16];
+    assert_int_equal(shmring_recv(o, buf, sizeof buf), -EPERM); /* an observer reads nothing */
+    /* Opening with CREATE (the default options) finds it too, and changes nothing. */
+    shmring *o2 = open_ok(name, SHMRING_OBSERVER, NULL);
+    assert_int_equal(shmring_stats(o2, &st), 0);
+    assert_int_equal(st.kind, SHMRING_KIND_LEGACY);
+    shmring_close(o2);
+
+    shmring *r = (shmring *)(uintptr_t)1;
+    assert_int_equal(shmring_open(name, SHMRING_PRODUCER, &attach_opts, &r), -EPROTO);
+    assert_null(r);
+    assert_int_equal(shmring_open(name, SHMRING_CONSUMER, &create_opts, &r), -EPROTO);
+    assert_null(r);
+    shmring_close(o);
+    char got[64];
+    GetSharedMem(got, sizeof got);
+    assert_string_equal(got, "hello, observer");
+
+    /* The other way round: the set/get calls refuse a queue. */
+    const char *qname = t_name("legacy-q");
+    shmring *q = open_ok(qname, SHMRING_OBSERVER, &create_opts);
+    assert_int_equal(shmring_stats(q, &st), 0);
+    assert_int_equal(st.kind, SHMRING_KIND_SPSC);
+    assert_int_equal(t_wait(t_spawn(child_legacy_attach_of_queue, (void *)qname)), 0);
+    shmring_close(q);
 }
 
 /* Contents that mean "nobody finished or nobody is using this": the opener starts afresh. */
@@ -1280,6 +1345,7 @@ int main(void)
         cmocka_unit_test(test_create_flags),
         cmocka_unit_test(test_unlink),
         cmocka_unit_test(test_refuses_foreign_objects),
+        cmocka_unit_test(test_observer_opens_legacy),
         cmocka_unit_test(test_reinitialises_abandoned),
         cmocka_unit_test(test_attached_ring_is_not_reinitialised),
         cmocka_unit_test(test_foreign_owner),
