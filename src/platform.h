@@ -92,4 +92,14 @@ int32_t shmring__plat_pid(void);
  * child before fork returns, so the child can drop what it inherited. */
 int shmring__plat_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
+/* For tools (src/admin.c, through segment.c): looking without attaching. */
+/* Opens the named object read-only, never following a symlink: 0 or a negative code. */
+int shmring__plat_open_ro(const char *path, int *fd);
+/* Maps `size` bytes of fd read-only. */
+int shmring__plat_map_ro(int fd, uint64_t size, const void **base);
+/* Calls fn(ctx, name) for each object of the system's shared-memory namespace that is not a
+ * directory ("name" without the leading '/'), in no particular order, until fn returns non-zero.
+ * 0, SHMRING_ENOSYS when the system keeps no such directory, or another negative code. */
+int shmring__plat_list(int (*fn)(void *ctx, const char *name), void *ctx);
+
 #endif /* SHMRING_PLATFORM_H */

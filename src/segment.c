@@ -263,7 +263,8 @@ int shmring__seg_role_held(struct shmring__seg *s, int lock_byte)
     return r < 0 ? 1 : r; /* when in doubt, assume the peer lives: a false EPIPE loses data */
 }
 
-int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
+int shmring__seg_probe(const char *name, struct shmring__seg_probe *out,
+                       void (*fn)(void *ctx, struct shmring__hdr *hdr, uint64_t size), void *ctx)
 {
     char path[SHMRING_NAME_MAX + 2];
     int r = shmring__seg_path(name, path);
@@ -272,7 +273,7 @@ int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
     }
     memset(out, 0, sizeof *out);
     int fd = -1;
-    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
+    if ((r = shmring__plat_open_ro(path, &fd)) < 0) {
         return r;
     }
     if ((r = shmring__plat_fstat(fd, &out->st)) < 0) {
@@ -281,14 +282,50 @@ int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
     }
     out->in_use = shmring__plat_lock_held(fd, SHMRING__LOCK_ATTACH) == 1;
     out->check = SHMRING_EPROTO;
-    void *base = NULL;
-    if (size_is_valid(out->st.size) && shmring__plat_map(fd, out->st.size, &base) == 0) {
+    const void *base = NULL;
+    if (size_is_valid(out->st.size) && shmring__plat_map_ro(fd, out->st.size, &base) == 0) {
         out->check = shmring__ring_check(base, out->st.size);
         if (out->check == 0) {
-            out->flags = ((struct shmring__hdr *)base)->flags;
+            struct shmring__hdr *h = (struct shmring__hdr *)base; /* read-only mapping */
+            out->flags = h->flags;
+            out->producer_alive = shmring__plat_lock_held(fd, SHMRING__LOCK_PRODUCER) == 1;
+            out->consumer_alive = shmring__plat_lock_held(fd, SHMRING__LOCK_CONSUMER) == 1;
+            if (fn != NULL) {
+                fn(ctx, h, out->st.size);
+            }
         }
-        shmring__plat_unmap(base, out->st.size);
+        shmring__plat_unmap((void *)base, out->st.size);
     }
     shmring__plat_close(fd);
     return 0;
+}
+
+int shmring__seg_remove_stale(const char *name, int keep_persistent, int dry_run)
+{
+    char path[SHMRING_NAME_MAX + 2];
+    int r = shmring__seg_path(name, path);
+    if (r < 0) {
+        return r;
+    }
+    int fd;
+    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
+        return r == SHMRING_ENOENT ? 0 : r; /* gone meanwhile: nothing to do */
+    }
+    /* INIT is held only for the few system calls of an open or close: a second is plenty. Under
+     * it nobody can attach, and an opener already waiting for it sees the name gone and starts
+     * a new ring (try_open's is_linked check). */
+    r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE, 1000000000);
+    struct shmring__seg_probe p;
+    if (r < 0 || !shmring__plat_is_linked(fd, path) ||
+        shmring__seg_probe(name, &p, NULL, NULL) < 0 || p.check != 0 || p.in_use) {
+        r = 0; /* busy, replaced, not a ring, or in use */
+    } else if ((p.flags & SHMRING__F_PERSIST) && keep_persistent) {
+        r = 2;
+    } else if (dry_run) {
+        r = 1;
+    } else if ((r = shmring__plat_unlink(path)) == 0) {
+        r = 1;
+    }
+    shmring__plat_close(fd); /* drops the INIT lock */
+    return r;
 }
