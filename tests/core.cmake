@@ -16,3 +16,10 @@ target_compile_definitions(test_error PRIVATE
 # The legacy value protocol over heap memory; the setter's copy is wrapped so it can "die".
 shmring_add_test(test_legacy_value SOURCES test_legacy_value.c LABELS unit TIMEOUT 30)
 target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)
+# The inspection API of include/shmring_admin.h (what the tool stands on).
+shmring_add_test(test_admin SOURCES test_admin.c LABELS unit TIMEOUT 60)
+# libshmring.so exports exactly what the public headers declare.
+add_test(NAME public_symbols
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/check_symbols.sh $<TARGET_FILE:shmring>
+          ${PROJECT_SOURCE_DIR}/include)
+set_tests_properties(public_symbols PROPERTIES LABELS unit TIMEOUT 30 SKIP_RETURN_CODE 77)
