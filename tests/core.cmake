@@ -1,7 +1,10 @@
 # Core tests: the ring protocol over heap memory, opening and validation through the public API,
 # cross-process transfer and threaded transfer. See README.md, "What the core tests cover".
 shmring_add_test(test_ring SOURCES test_ring.c LABELS unit TIMEOUT 60)
-shmring_add_test(test_open SOURCES test_open.c LABELS unit TIMEOUT 60)
+# The public API on real shared memory, one program per concern (helpers in test_open_util.c).
+foreach(t test_open_args test_open_validation test_open_lifecycle test_data_calls)
+  shmring_add_test(${t} SOURCES ${t}.c test_open_util.c LABELS unit TIMEOUT 60)
+endforeach()
 # Forks a producer and a consumer that move 10 million messages: ~30 s on 2 idle cores, minutes
 # on a loaded one (the children report 20 s without progress themselves, so the long timeout is
 # only a backstop); a tenth of the messages under a sanitizer. xproc/stress tests run alone.
