@@ -24,7 +24,7 @@ struct shmring {
     int role; /* SHMRING_PRODUCER/CONSUMER/OBSERVER, SHMRING__ROLE_LEGACY, 0 after fork */
     uint32_t magic;
     int64_t next_liveness_ns;
-    int peer_dead;   /* this side saw its peer die: -EPIPE until a new peer holds the role */
+    int peer_dead;   /* this side saw its peer die: SHMRING_EPIPE until a new peer holds the role */
     uint64_t sleeps; /* this side's sleeps, mirrored to the header */
     struct shmring__seg seg;
     struct shmring *next; /* the process-wide list used at exit and fork */

@@ -50,15 +50,16 @@ enum {
 };
 enum { SHMRING__UNLOCK = 0, SHMRING__SHARED = 1, SHMRING__EXCLUSIVE = 2 };
 
-/* Takes, converts or drops a lock without waiting: 0, -EAGAIN if another holder conflicts. */
+/* Takes, converts or drops a lock without waiting: 0, SHMRING_EAGAIN if another holder conflicts.
+ */
 int shmring__plat_lock(int fd, int byte, int kind);
-/* Waits for the lock up to timeout_ns (< 0 forever): 0, -ETIMEDOUT. */
+/* Waits for the lock up to timeout_ns (< 0 forever): 0, SHMRING_ETIMEDOUT. */
 int shmring__plat_lock_wait(int fd, int byte, int kind, int64_t timeout_ns);
 /* 1 if some other open file description holds a lock on `byte`, 0 if not, or a negative error. */
 int shmring__plat_lock_held(int fd, int byte);
 
 /* Waits while *word == expected, at most timeout_ns (< 0 forever). Returns 0 when woken or the
- * word differs, -ETIMEDOUT, -EINTR. Works across processes on a shared mapping. */
+ * word differs, SHMRING_ETIMEDOUT, SHMRING_EINTR. Works across processes on a shared mapping. */
 int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /* Wakes every waiter on word. */
 void shmring__plat_wake(_Atomic uint32_t *word);
@@ -97,5 +98,15 @@ int32_t shmring__plat_pid(void);
 /* Fork handlers (pthread_atfork): prepare/parent run around fork in the parent, child in the
  * child before fork returns, so the child can drop what it inherited. */
 int shmring__plat_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/* For tools (src/admin.c, through segment.c): looking without attaching. */
+/* Opens the named object read-only, never following a symlink: 0 or a negative code. */
+int shmring__plat_open_ro(const char *path, int *fd);
+/* Maps `size` bytes of fd read-only. */
+int shmring__plat_map_ro(int fd, uint64_t size, const void **base);
+/* Calls fn(ctx, name) for each object of the system's shared-memory namespace that is not a
+ * directory ("name" without the leading '/'), in no particular order, until fn returns non-zero.
+ * 0, SHMRING_ENOSYS when the system keeps no such directory, or another negative code. */
+int shmring__plat_list(int (*fn)(void *ctx, const char *name), void *ctx);
 
 #endif /* SHMRING_PLATFORM_H */

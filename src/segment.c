@@ -16,7 +16,7 @@
 int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
 {
     if (name == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     size_t n = 0;
     for (; name[n] != '\0'; n++) {
@@ -24,11 +24,11 @@ int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                  ch == '.' || ch == '_' || ch == '-';
         if (!ok || n >= SHMRING_NAME_MAX) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
     }
     if (n == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     path[0] = '/';
     memcpy(path + 1, name, n + 1);
@@ -50,7 +50,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     if (obj_size == 0) {
         /* Just created, or its creator died before sizing it. */
         if (!(flags & SHMRING_CREATE)) {
-            return -ENOENT;
+            return SHMRING_ENOENT;
         }
         uint64_t size = want ? want : SHMRING_DEFAULT_SIZE;
         if ((r = shmring__plat_resize(s->map.fd, size)) < 0 ||
@@ -61,14 +61,14 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
         return shmring__ring_format(s->map.base, size, fresh_flags);
     }
     if (!size_is_valid(obj_size)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (want != 0 && want != obj_size) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     /* Its creator may have died after sizing it and before reserving its memory (or an older
      * version sized it first): reserve before touching a page, so that a full tmpfs gives
-     * -ENOSPC here and not SIGBUS in the (re)format below or in a later writer. */
+     * SHMRING_ENOSPC here and not SIGBUS in the (re)format below or in a later writer. */
     if ((r = shmring__plat_reserve(s->map.fd, obj_size)) < 0) {
         return r;
     }
@@ -78,7 +78,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     s->map.size = obj_size;
     struct shmring__hdr *h = s->map.base;
     r = shmring__ring_check(h, obj_size);
-    if (r == -EAGAIN) {
+    if (r == SHMRING_EAGAIN) {
         /* Its initialiser died half-way (the INIT lock we hold was released by its death). */
         return shmring__ring_format(h, obj_size, fresh_flags);
     }
@@ -87,7 +87,7 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     }
     uint32_t old_flags = h->flags;
     if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (!(old_flags & SHMRING__F_PERSIST)) {
         /* Every earlier user died without removing the name: start afresh. */
@@ -100,9 +100,10 @@ static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
     /* A peer that closed or died in an earlier session is not this session's peer: without
-     * this, a consumer (producer) starting on an unused persistent ring would get -EPIPE at once
-     * instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is attached
-     * (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores. */
+     * this, a consumer (producer) starting on an unused persistent ring would get SHMRING_EPIPE at
+     * once instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is
+     * attached (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores.
+     */
     atomic_store_explicit(&h->producer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     return 0;
@@ -114,10 +115,10 @@ static int attach_shared(struct shmring__seg *s, uint64_t obj_size, uint64_t wan
 {
     int r;
     if (!size_is_valid(obj_size)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (want != 0 && want != obj_size) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
         return r;
@@ -125,11 +126,12 @@ static int attach_shared(struct shmring__seg *s, uint64_t obj_size, uint64_t wan
     s->map.size = obj_size;
     r = shmring__ring_check(s->map.base, obj_size);
     if (r < 0) {
-        return -EPROTO; /* initialisation finishes under INIT, so "not ready" here is corrupt */
+        return SHMRING_EPROTO; /* initialisation finishes under INIT, so "not ready" here is corrupt
+                                */
     }
     uint32_t old_flags = ((struct shmring__hdr *)s->map.base)->flags;
     if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     return 0;
 }
@@ -172,9 +174,9 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
         created = r == 0;
     } else {
         r = shmring__plat_open(s->path, 0, mode, &fd);
-        if (r == -ENOENT && (flags & SHMRING_CREATE)) {
+        if (r == SHMRING_ENOENT && (flags & SHMRING_CREATE)) {
             r = shmring__plat_open(s->path, 1, mode, &fd);
-            if (r == -EEXIST) {
+            if (r == SHMRING_EEXIST) {
                 return -ESTALE; /* created by someone else meanwhile: open theirs */
             }
             created = r == 0;
@@ -190,7 +192,7 @@ static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsign
     }
     /* A name planted by another user must not capture our messages (nor we theirs). */
     if (st.uid != shmring__plat_euid() && !(flags & SHMRING_ANY_OWNER)) {
-        r = -EACCES;
+        r = SHMRING_EACCES;
         goto fail;
     }
     /* Made readable-only for others by an older version: close that door for new readers. */
@@ -247,7 +249,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
         return r;
     }
     if (size != 0 && !size_is_valid(size)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     /* Each retry means another process created or removed the name in between; a bounded
      * number keeps a hostile process from holding us in the loop. */
@@ -257,7 +259,7 @@ int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, u
             return r;
         }
     }
-    return -EAGAIN;
+    return SHMRING_EAGAIN;
 }
 
 static void detach(struct shmring__seg *s, int unmap)
@@ -307,7 +309,7 @@ void shmring__seg_forget(struct shmring__seg *s)
 int shmring__seg_take_role(struct shmring__seg *s, int lock_byte)
 {
     int r = shmring__plat_lock(s->map.fd, lock_byte, SHMRING__EXCLUSIVE);
-    return r == -EAGAIN ? -EBUSY : r;
+    return r == SHMRING_EAGAIN ? SHMRING_EBUSY : r;
 }
 
 void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte)
@@ -321,7 +323,8 @@ int shmring__seg_role_held(struct shmring__seg *s, int lock_byte)
     return r < 0 ? 1 : r; /* when in doubt, assume the peer lives: a false EPIPE loses data */
 }
 
-int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
+int shmring__seg_probe(const char *name, struct shmring__seg_probe *out,
+                       void (*fn)(void *ctx, struct shmring__hdr *hdr, uint64_t size), void *ctx)
 {
     char path[SHMRING_NAME_MAX + 2];
     int r = shmring__seg_path(name, path);
@@ -330,7 +333,7 @@ int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
     }
     memset(out, 0, sizeof *out);
     int fd = -1;
-    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
+    if ((r = shmring__plat_open_ro(path, &fd)) < 0) {
         return r;
     }
     if ((r = shmring__plat_fstat(fd, &out->st)) < 0) {
@@ -338,15 +341,51 @@ int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
         return r;
     }
     out->in_use = shmring__plat_lock_held(fd, SHMRING__LOCK_ATTACH) == 1;
-    out->check = -EPROTO;
-    void *base = NULL;
-    if (size_is_valid(out->st.size) && shmring__plat_map(fd, out->st.size, &base) == 0) {
+    out->check = SHMRING_EPROTO;
+    const void *base = NULL;
+    if (size_is_valid(out->st.size) && shmring__plat_map_ro(fd, out->st.size, &base) == 0) {
         out->check = shmring__ring_check(base, out->st.size);
         if (out->check == 0) {
-            out->flags = ((struct shmring__hdr *)base)->flags;
+            struct shmring__hdr *h = (struct shmring__hdr *)base; /* read-only mapping */
+            out->flags = h->flags;
+            out->producer_alive = shmring__plat_lock_held(fd, SHMRING__LOCK_PRODUCER) == 1;
+            out->consumer_alive = shmring__plat_lock_held(fd, SHMRING__LOCK_CONSUMER) == 1;
+            if (fn != NULL) {
+                fn(ctx, h, out->st.size);
+            }
         }
-        shmring__plat_unmap(base, out->st.size);
+        shmring__plat_unmap((void *)base, out->st.size);
     }
     shmring__plat_close(fd);
     return 0;
+}
+
+int shmring__seg_remove_stale(const char *name, int keep_persistent, int dry_run)
+{
+    char path[SHMRING_NAME_MAX + 2];
+    int r = shmring__seg_path(name, path);
+    if (r < 0) {
+        return r;
+    }
+    int fd;
+    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
+        return r == SHMRING_ENOENT ? 0 : r; /* gone meanwhile: nothing to do */
+    }
+    /* INIT is held only for the few system calls of an open or close: a second is plenty. Under
+     * it nobody can attach, and an opener already waiting for it sees the name gone and starts
+     * a new ring (try_open's is_linked check). */
+    r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE, 1000000000);
+    struct shmring__seg_probe p;
+    if (r < 0 || shmring__plat_is_linked(fd, path) != 1 ||
+        shmring__seg_probe(name, &p, NULL, NULL) < 0 || p.check != 0 || p.in_use) {
+        r = 0; /* busy, replaced, not a ring, or in use */
+    } else if ((p.flags & SHMRING__F_PERSIST) && keep_persistent) {
+        r = 2;
+    } else if (dry_run) {
+        r = 1;
+    } else if ((r = shmring__plat_unlink(path)) == 0) {
+        r = 1;
+    }
+    shmring__plat_close(fd); /* drops the INIT lock */
+    return r;
 }

@@ -114,7 +114,7 @@ static int role_attach(shmring *r)
         atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
         atomic_store_explicit(&h->producer_pid, shmring__plat_pid(), memory_order_relaxed);
         /* R3: pairs with A3 in shmring__peer_gone(): a consumer that sees ATTACHED no longer
-         * reports -EPIPE. */
+         * reports SHMRING_EPIPE. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     } else if (r->role == SHMRING_CONSUMER) {
         if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_CONSUMER)) < 0) {
@@ -143,7 +143,8 @@ static void role_detach(shmring *r)
          * tail and so still receives everything committed before the close. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_CLOSED, memory_order_release);
         shmring__plat_heavy_barrier(); /* H2: R5 before W3's flag check; pairs with H1 */
-        shmring__wake_slow(r, &h->consumer_waiting); /* a sleeping consumer sees -EPIPE now */
+        shmring__wake_slow(r,
+                           &h->consumer_waiting); /* a sleeping consumer sees SHMRING_EPIPE now */
         shmring__seg_drop_role(&r->seg, SHMRING__LOCK_PRODUCER);
     } else if (r->role == SHMRING_CONSUMER) {
         if (r->side.cons.dirty) {
@@ -151,7 +152,7 @@ static void role_detach(shmring *r)
         }
         /* P2 (relaxed): as for the producer. */
         atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
-        /* R6: after the last R2; pairs with A3: a producer that sees CLOSED gets -EPIPE. */
+        /* R6: after the last R2; pairs with A3: a producer that sees CLOSED gets SHMRING_EPIPE. */
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
         shmring__plat_heavy_barrier(); /* H2, as for the producer */
         shmring__wake_slow(r, &h->producer_waiting);
@@ -172,7 +173,7 @@ int shmring__peer_gone(shmring *r, int force)
     if (s != SHMRING__PEER_ATTACHED) {
         return 1;
     }
-    /* Once seen dead, always probed: every call says -EPIPE until a new peer holds the role
+    /* Once seen dead, always probed: every call says SHMRING_EPIPE until a new peer holds the role
      * (it stores ATTACHED over the dead one's ATTACHED, so only the lock tells them apart). */
     if (!force && !r->peer_dead) {
         int64_t now = shmring__plat_coarse_ns();
@@ -204,7 +205,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
 {
     static const struct shmring_opts defaults = {.flags = SHMRING_CREATE};
     if (out == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     *out = NULL;
     if (opts == NULL) {
@@ -216,25 +217,32 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         reserved |= opts->reserved[i];
     }
     if (opts->flags & SHMRING_MULTI_PRODUCER) {
-        return -EOPNOTSUPP; /* not in this version yet */
+        return SHMRING_ENOTSUP; /* not in this version yet */
     }
     if ((role != SHMRING_PRODUCER && role != SHMRING_CONSUMER && role != SHMRING_OBSERVER &&
          role != SHMRING__ROLE_LEGACY) ||
         (opts->flags & ~known) != 0 || opts->max_producers != 0 || reserved != 0 ||
         ((opts->flags & SHMRING_EXCL) && !(opts->flags & SHMRING_CREATE)) ||
         (opts->mode & ~0777u) != 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     pthread_once(&process_once, process_init);
     shmring *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        return -ENOMEM;
+        return SHMRING_ENOMEM;
     }
     unsigned mode = opts->mode ? opts->mode : 0600;
     /* The list lock is held across the whole open: a fork from another thread waits for it
      * (fork_prepare), so a child can never inherit descriptors that its handler cannot see. */
     pthread_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
+    if (err == SHMRING_EPROTO && role == SHMRING_OBSERVER && hdr_flags == 0) {
+        /* An observer may also look at a set/get value mapping (stats then say KIND_LEGACY).
+         * The first attempt refused it before changing anything; a mapping that is neither is
+         * refused again. */
+        err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags & ~SHMRING_CREATE,
+                                SHMRING__F_LEGACY);
+    }
     if (err == 0) {
         r->hdr = r->seg.hdr;
         r->role = role;
@@ -259,7 +267,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
 int shmring_open(const char *name, int role, const struct shmring_opts *opts, shmring **out)
 {
     if (role == SHMRING__ROLE_LEGACY) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     return shmring__open(name, role, opts, 0, out);
 }
@@ -270,7 +278,7 @@ int shmring_close(shmring *r)
         return 0;
     }
     if (r->magic != SHMRING__HANDLE_MAGIC) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     /* The list lock is held across the whole close, as across an open: a fork from another
      * thread waits for it (fork_prepare), so no child inherits the descriptor while we hold its
@@ -302,10 +310,10 @@ int shmring_unlink(const char *name)
 static inline int check_handle(const shmring *r, int role)
 {
     if (UNLIKELY(r == NULL || r->magic != SHMRING__HANDLE_MAGIC)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (UNLIKELY(r->role != role)) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     return 0;
 }
@@ -315,10 +323,10 @@ static inline int producer_ready(shmring *r)
     int err = check_handle(r, SHMRING_PRODUCER);
     if (LIKELY(err == 0)) {
         if (UNLIKELY(r->side.prod.broken)) {
-            return -EPROTO;
+            return SHMRING_EPROTO;
         }
         if (UNLIKELY(r->side.prod.resv_open)) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
     }
     return err;
@@ -335,25 +343,26 @@ static inline int consumer_ready(shmring *r)
     return err;
 }
 
-/* A full ring: count it, and say -EPIPE instead of -EAGAIN if nobody will ever read. */
+/* A full ring: count it, and say SHMRING_EPIPE instead of SHMRING_EAGAIN if nobody will ever read.
+ */
 static int producer_full(shmring *r, int err)
 {
-    if (err == -EAGAIN) {
+    if (err == SHMRING_EAGAIN) {
         /* C7 (relaxed): only the producer writes it. */
         atomic_store_explicit(&r->hdr->full_events, r->side.prod.full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
-            return -EPIPE;
+            return SHMRING_EPIPE;
         }
     }
     return err;
 }
 
-/* An empty ring: give back skipped padding, count it, and say -EPIPE once the producer is gone
- * and everything it committed has been read. */
+/* An empty ring: give back skipped padding, count it, and say SHMRING_EPIPE once the producer is
+ * gone and everything it committed has been read. */
 static int consumer_empty(shmring *r, int err)
 {
     struct shmring__cons *c = &r->side.cons;
-    if (err != -EAGAIN) {
+    if (err != SHMRING_EAGAIN) {
         return err;
     }
     if (c->dirty) {
@@ -366,9 +375,9 @@ static int consumer_empty(shmring *r, int err)
         /* A6: pairs with R1, ordered after A3 (which saw R5): the producer may have published
          * between our empty check and its close. */
         uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-        return tail == c->head ? -EPIPE : -EAGAIN;
+        return tail == c->head ? SHMRING_EPIPE : SHMRING_EAGAIN;
     }
-    return -EAGAIN;
+    return SHMRING_EAGAIN;
 }
 
 /* ---- producer ------------------------------------------------------------------------------ */
@@ -380,7 +389,7 @@ int shmring_send(shmring *r, const void *msg, size_t len)
         return err;
     }
     if (UNLIKELY(msg == NULL && len != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__prod *p = &r->side.prod;
     err = shmring__prod_room(p, len);
@@ -402,7 +411,7 @@ int shmring_reserve(shmring *r, size_t len, void **slot)
         return err;
     }
     if (UNLIKELY(slot == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     err = shmring__prod_reserve(&r->side.prod, len, slot);
     return UNLIKELY(err != 0) ? producer_full(r, err) : 0;
@@ -416,7 +425,7 @@ int shmring_commit(shmring *r, size_t len)
     }
     struct shmring__prod *p = &r->side.prod;
     if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__prod_commit(p, len);
     shmring__prod_publish(p);
@@ -431,7 +440,7 @@ int shmring_abort(shmring *r)
         return err;
     }
     if (!r->side.prod.resv_open) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     r->side.prod.resv_open = 0;
     return 0;
@@ -444,14 +453,14 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
         return err;
     }
     if (UNLIKELY(msgs == NULL && n != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__prod *p = &r->side.prod;
     size_t sent = 0;
     for (; sent < n && sent < (size_t)INT32_MAX; sent++) {
         const struct shmring_buf *m = &msgs[sent];
         if (UNLIKELY(m->base == NULL && m->len != 0)) {
-            err = -EINVAL;
+            err = SHMRING_EINVAL;
             break;
         }
         err = shmring__prod_room(p, m->len);
@@ -467,9 +476,9 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
         shmring__wake_peer(r, &r->hdr->consumer_waiting);
         return (int)sent;
     }
-    if (err == -EAGAIN) {
+    if (err == SHMRING_EAGAIN) {
         err = producer_full(r, err);
-        return err == -EPIPE ? err : 0;
+        return err == SHMRING_EPIPE ? err : 0;
     }
     return err;
 }
@@ -484,7 +493,7 @@ shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     const void *msg;
     uint64_t size;
@@ -493,7 +502,7 @@ shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
         return consumer_empty(r, (int)len);
     }
     if (UNLIKELY((uint64_t)len > cap)) {
-        return -EMSGSIZE; /* left in place */
+        return SHMRING_EMSGSIZE; /* left in place */
     }
     shmring__copy(buf, msg, (uint64_t)len); /* buf may be NULL when len is 0 (cap 0) */
     shmring__cons_advance(c, size, (uint64_t)len);
@@ -509,7 +518,7 @@ shmring_ssize shmring_peek(shmring *r, const void **msg)
         return err;
     }
     if (UNLIKELY(msg == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     int64_t len = shmring__cons_peek(&r->side.cons, msg);
     return UNLIKELY(len < 0) ? consumer_empty(r, (int)len) : (shmring_ssize)len;
@@ -523,7 +532,7 @@ int shmring_release(shmring *r)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(c->peek_size == 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__cons_consume(c);
     shmring__cons_publish(c);
@@ -539,7 +548,7 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(fn == NULL || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (max == 0 || max > (size_t)INT32_MAX) {
         max = (size_t)INT32_MAX;
@@ -574,7 +583,7 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
         return (int)done;
     }
     err = consumer_empty(r, (int)len);
-    return err == -EAGAIN ? 0 : err;
+    return err == SHMRING_EAGAIN ? 0 : err;
 }
 
 /* ---- information ----------------------------------------------------------------------- */
@@ -596,7 +605,7 @@ size_t shmring_capacity(const shmring *r)
 
 int shmring_role(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->role : -EINVAL;
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->role : SHMRING_EINVAL;
 }
 
 const char *shmring_name(const shmring *r)
@@ -618,7 +627,7 @@ static int32_t live_pid(shmring *r, int role, int lock_byte, _Atomic int32_t *pi
 int shmring_stats(shmring *r, struct shmring_stats *out)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || out == NULL || r->role == 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__hdr *h = r->hdr;
     memset(out, 0, sizeof *out);

@@ -24,13 +24,13 @@
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
-/* Runs try until it returns something other than -EAGAIN, the deadline passes, or the peer is
- * gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
+/* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
+ * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
 static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
                      _Atomic uint64_t *sleeps)
 {
     int res = try(r, arg);
-    if (res != -EAGAIN || timeout_ns == 0) {
+    if (res != SHMRING_EAGAIN || timeout_ns == 0) {
         return res;
     }
     int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
@@ -41,7 +41,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         } else {
             shmring__plat_cpu_relax();
         }
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
     }
@@ -51,9 +51,9 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             /* A peer that is gone is reported as such even by the shortest wait. */
             if (shmring__peer_gone(r, 1)) {
                 res = try(r, arg);
-                return res == -EAGAIN ? -EPIPE : res;
+                return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
             }
-            return -ETIMEDOUT;
+            return SHMRING_ETIMEDOUT;
         }
         /* W1 (relaxed): ordered before the try below by H1. */
         atomic_store_explicit(mine, 1, memory_order_relaxed);
@@ -61,14 +61,14 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
          * sees the peer's publish, or the peer sees our flag and wakes us. */
         shmring__plat_heavy_barrier();
         res = try(r, arg);
-        if (res != -EAGAIN) {
+        if (res != SHMRING_EAGAIN) {
             atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
             return res;
         }
         if (shmring__peer_gone(r, 1)) {
             atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
             res = try(r, arg); /* anything published before the peer went is still ours */
-            return res == -EAGAIN ? -EPIPE : res;
+            return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
         }
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
         r->sleeps++;
@@ -76,13 +76,13 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
         int w = shmring__plat_wait(mine, 1, slice);
         atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
-        if (w == -EINTR) {
-            return -EINTR;
+        if (w == SHMRING_EINTR) {
+            return SHMRING_EINTR;
         }
         /* Woken, usually by the peer's publish: look before raising the flag again, so that a
          * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The futex call
          * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
         if (w == 0) {
@@ -91,7 +91,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             if (now < deadline) {
                 shmring__plat_sleep_ns(nap < deadline - now ? nap : deadline - now);
             }
-            if ((res = try(r, arg)) != -EAGAIN) {
+            if ((res = try(r, arg)) != SHMRING_EAGAIN) {
                 return res;
             }
         }

@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_OFD_* locks, syscall() */
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -277,4 +278,56 @@ int32_t shmring__plat_pid(void)
 int shmring__plat_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
     return -pthread_atfork(prepare, parent, child);
+}
+
+/* ---- for tools: looking without attaching ------------------------------------------------- */
+
+int shmring__plat_open_ro(const char *path, int *fd)
+{
+    /* O_NONBLOCK: anything may sit in the shm directory, and opening a FIFO for reading would
+     * wait for a writer. It changes nothing for a shared-memory object. */
+    int r = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (r < 0) {
+        int e = errno;
+        return e == ELOOP || e == EINVAL || e == EISDIR ? -EACCES : -e;
+    }
+    struct stat st;
+    if (fstat(r, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(r);
+        return -EACCES; /* a FIFO, device or directory: not a ring */
+    }
+    *fd = r;
+    return 0;
+}
+
+int shmring__plat_map_ro(int fd, uint64_t size, const void **base)
+{
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    *base = p;
+    return 0;
+}
+
+/* Where POSIX shared-memory objects appear as files (Linux). */
+#define SHM_DIR "/dev/shm"
+
+int shmring__plat_list(int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    DIR *d = opendir(SHM_DIR);
+    if (d == NULL) {
+        return errno == ENOENT ? -ENOSYS : -errno;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_type == DT_DIR) {
+            continue; /* "." and "..", sub-directories (sem. objects are files: the caller sorts) */
+        }
+        if (fn(ctx, e->d_name) != 0) {
+            break;
+        }
+    }
+    closedir(d);
+    return 0;
 }
