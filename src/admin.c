@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The inspection API (include/shmring_admin.h): looking at rings from outside, without attaching.
- * Everything OS-shaped goes through segment.c (read-only probe, stale removal under INIT) and
- * the platform layer (the directory listing); this file reads headers and records. */
+ * Everything OS-shaped goes through segment.c (read-only probe, stale removal under the init
+ * exclusion) and the platform layer (the directory listing); this file reads headers and records.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,9 +138,9 @@ int shmring_inspect(const char *name, struct shmring_info *info)
     if (r < 0) {
         return r;
     }
-    got.size = p.st.size;
-    got.uid = p.st.uid;
-    got.mode = p.st.mode;
+    got.size = p.size;
+    got.uid = p.owner;
+    got.mode = p.mode;
     got.check = p.check;
     got.in_use = p.in_use != 0;
     *info = got;
@@ -266,13 +267,12 @@ int shmring_others_attached(shmring *r)
         return SHMRING_EINVAL;
     }
     /* Every attached handle holds ATTACH shared; the query does not see our own. */
-    return shmring__seg_role_held(&r->seg, SHMRING__LOCK_ATTACH);
+    return shmring__seg_others_attached(&r->seg);
 }
 
 int shmring_check_name(const char *name)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    return shmring__seg_path(name, path);
+    return shmring__seg_check_name(name);
 }
 
 uint64_t shmring_page_size(void)

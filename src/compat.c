@@ -4,14 +4,11 @@
  * detacher unlinks, exit detaches, a forked child drops what it inherited, a name whose users
  * were all killed starts afresh); the value protocol itself is src/legacy_value.c. This file
  * attaches, and gives that protocol what needs the operating system:
- *  - setters exclude one another with the kernel lock byte SHMRING__LOCK_LEGACY (the kernel drops
- *    it when its holder dies, so a dead setter never blocks later ones) and, inside a process,
- *    with g_mu: every thread of a process shares one open file description and so one lock
- *    owner;
- *  - a getter asks that lock whether an in-place setter still lives, and waits for it within a
+ *  - setters exclude one another with the platform's legacy-setter role (freed at once when its
+ *    holder dies, so a dead setter never blocks later ones) and, inside a process, with g_mu:
+ *    every thread of a process shares the one handle, and so one role holder;
+ *  - a getter asks that role whether an in-place setter still lives, and waits for it within a
  *    bounded time. */
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,23 +25,23 @@ _Static_assert(SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE >= SHMRING_COMPAT_MAX_S
 _Static_assert(SHMRING_COMPAT_MAX_STRING == SHMRING__LV_MAX, "one maximum for the value");
 
 /* g_mu serialises, within this process, setters and every change of the attach state below. */
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static shmring__plat_mutex g_mu = SHMRING__PLAT_MUTEX_INIT;
 static _Atomic(shmring *) g_handle; /* the attached handle, NULL before the first attach */
 static int32_t g_pid;               /* under g_mu: the process that attached g_handle */
 static int g_exiting;               /* under g_mu: exit handlers have detached us */
 static _Atomic int g_status;        /* shmring_compat_status() */
 static _Atomic int g_local_writer;  /* 1 while a thread of ours overwrites in place */
-static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static shmring__plat_once_t g_atfork_once = SHMRING__PLAT_ONCE_INIT;
 
 /* What the value protocol's callbacks need during one call. */
 struct call {
-    int fd;           /* the mapping's descriptor, which owns our lock bytes */
-    int64_t deadline; /* a getter's: 0 until it starts to wait */
+    struct shmring__seg *seg; /* the handle's segment, which holds our setter role */
+    int64_t deadline;         /* a getter's: 0 until it starts to wait */
 };
 
 static int setter_lock_held(void *ctx)
 {
-    return shmring__plat_lock_held(((struct call *)ctx)->fd, SHMRING__LOCK_LEGACY);
+    return shmring__seg_role_held(((struct call *)ctx)->seg, SHMRING__ROLE_ID_LEGACY_SETTER);
 }
 
 /* A copy takes well under a microsecond, so spin first; a live in-place writer may have been
@@ -69,11 +66,11 @@ static int get_pause(void *ctx, uint32_t round)
 /* The value of the handle's mapping. cap comes from our own mapping's size, never the header. */
 static void value_of(shmring *h, struct call *c, struct shmring__lv *v)
 {
-    c->fd = h->seg.map.fd;
+    c->seg = &h->seg;
     c->deadline = 0;
     v->hdr = h->hdr;
     v->data = (uint8_t *)h->hdr + SHMRING_HEADER_SIZE;
-    v->cap = h->seg.map.size - SHMRING_HEADER_SIZE;
+    v->cap = h->seg.size - SHMRING_HEADER_SIZE;
     v->local_writer = &g_local_writer;
     v->setter_lock_held = setter_lock_held;
     v->pause = get_pause;
@@ -94,17 +91,17 @@ static void report(int err)
 /* A fork while another thread holds g_mu would leave the child's copy locked forever. */
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&g_mu);
+    shmring__plat_mutex_lock(&g_mu);
 }
 
 static void atfork_release(void)
 {
-    pthread_mutex_unlock(&g_mu);
+    shmring__plat_mutex_unlock(&g_mu);
 }
 
 static void register_atfork(void)
 {
-    shmring__plat_atfork(atfork_prepare, atfork_release, atfork_release);
+    shmring__plat_at_fork(atfork_prepare, atfork_release, atfork_release);
     /* The exit handler detaches our handle under g_mu too: not while a setter uses it. */
     shmring__set_exit_lock(atfork_prepare, atfork_release);
 }
@@ -149,7 +146,7 @@ static int attach(shmring **out, int *transient)
     /* Registered after the core's handlers (shmring__open registered them): fork prepare
      * handlers run in reverse order, so a fork takes g_mu before the core's list lock, the
      * same order as this function, which takes the list lock inside shmring__open. */
-    pthread_once(&g_atfork_once, register_atfork);
+    shmring__plat_once(&g_atfork_once, register_atfork);
     if (err < 0) {
         return err;
     }
@@ -166,19 +163,19 @@ static int attach(shmring **out, int *transient)
 
 /* ---- setting ------------------------------------------------------------------------------- */
 
-static int lock_setters(int fd)
+static int lock_setters(struct shmring__seg *seg)
 {
     /* A setter holds the lock for one copy of at most 3 KiB: a few yields usually win it without
      * the sleeping wait, whose naps are far longer than a copy. */
     for (int i = 0; i < 8; i++) {
-        int r = shmring__plat_lock(fd, SHMRING__LOCK_LEGACY, SHMRING__EXCLUSIVE);
-        if (r != SHMRING_EAGAIN) {
+        int r = shmring__seg_take_role(seg, SHMRING__ROLE_ID_LEGACY_SETTER);
+        if (r != SHMRING_EBUSY) {
             return r;
         }
         shmring__plat_sleep_ns(0);
     }
-    return shmring__plat_lock_wait(fd, SHMRING__LOCK_LEGACY, SHMRING__EXCLUSIVE,
-                                   COMPAT_LOCK_TIMEOUT_NS);
+    return shmring__plat_role_take_wait(seg->plat, SHMRING__ROLE_ID_LEGACY_SETTER,
+                                        COMPAT_LOCK_TIMEOUT_NS);
 }
 
 /* Under g_mu: writes s[0..n) as the new value. */
@@ -187,12 +184,12 @@ static int set_value(shmring *h, const char *s, uint64_t n)
     struct call c;
     struct shmring__lv v;
     value_of(h, &c, &v);
-    int err = lock_setters(c.fd);
+    int err = lock_setters(c.seg);
     if (err < 0) {
         return err;
     }
     shmring__lv_set(&v, s, n);
-    shmring__plat_lock(c.fd, SHMRING__LOCK_LEGACY, SHMRING__UNLOCK);
+    shmring__seg_drop_role(c.seg, SHMRING__ROLE_ID_LEGACY_SETTER);
     return 0;
 }
 
@@ -215,10 +212,9 @@ void SetSharedMem(const char *lpszBuf)
         return;
     }
     /* A setter cancelled while holding g_mu would block every later set of this process. */
-    int cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int cancel_state = shmring__plat_cancel_off();
     uint64_t n = strnlen(lpszBuf, SHMRING_COMPAT_MAX_STRING);
-    pthread_mutex_lock(&g_mu);
+    shmring__plat_mutex_lock(&g_mu);
     shmring *h = NULL;
     int transient = 0;
     int err = attach(&h, &transient);
@@ -228,9 +224,9 @@ void SetSharedMem(const char *lpszBuf)
             shmring_close(h);
         }
     }
-    pthread_mutex_unlock(&g_mu);
+    shmring__plat_mutex_unlock(&g_mu);
     report(err);
-    pthread_setcancelstate(cancel_state, NULL);
+    shmring__plat_cancel_restore(cancel_state);
 }
 
 void GetSharedMem(char *lpszBuf, unsigned int cchSize)
@@ -238,22 +234,21 @@ void GetSharedMem(char *lpszBuf, unsigned int cchSize)
     if (lpszBuf == NULL || cchSize == 0) {
         return;
     }
-    int cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int cancel_state = shmring__plat_cancel_off();
     int err;
     shmring *h = attached();
     if (h != NULL) {
         err = get_value(h, lpszBuf, cchSize);
     } else {
         int transient = 0;
-        pthread_mutex_lock(&g_mu);
+        shmring__plat_mutex_lock(&g_mu);
         err = attach(&h, &transient);
         if (err == 0 && transient) {
             err = get_value(h, lpszBuf, cchSize);
             shmring_close(h);
             h = NULL;
         }
-        pthread_mutex_unlock(&g_mu);
+        shmring__plat_mutex_unlock(&g_mu);
         if (err == 0 && h != NULL) {
             err = get_value(h, lpszBuf, cchSize); /* g_handle: valid without g_mu */
         } else if (err < 0) {
@@ -261,7 +256,7 @@ void GetSharedMem(char *lpszBuf, unsigned int cchSize)
         }
     }
     report(err);
-    pthread_setcancelstate(cancel_state, NULL);
+    shmring__plat_cancel_restore(cancel_state);
 }
 
 int shmring_compat_status(void)

@@ -51,7 +51,8 @@ static inline void shmring__wake_peer(shmring *r, _Atomic uint32_t *peer_waiting
 {
     /* B1: orders the publish (R1/R2) before the W4 load; pairs with H1 in wait.c. */
     shmring__plat_light_barrier();
-    /* W4 (relaxed): the flag is only a hint to make the syscall; the futex re-checks it. */
+    /* W4 (relaxed): the flag is only a hint to make the system call; the kernel wait re-checks it.
+     */
     if (atomic_load_explicit(peer_waiting, memory_order_relaxed) != 0) {
         shmring__wake_slow(r, peer_waiting);
     }

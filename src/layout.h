@@ -55,13 +55,13 @@ struct shmring__hdr {
 
     /* Line 3: rarely written (sleeping, attaching, closing); kept off both hot lines so that a
      * side can check "does my peer sleep?" on every publish without a cache miss. */
-    _Atomic uint32_t consumer_waiting; /* futex word: 1 while the consumer sleeps for data */
-    _Atomic uint32_t producer_waiting; /* futex word: 1 while the producer sleeps for room */
+    _Atomic uint32_t consumer_waiting; /* wait word: 1 while the consumer sleeps for data */
+    _Atomic uint32_t producer_waiting; /* wait word: 1 while the producer sleeps for room */
     _Atomic uint32_t producer_state;   /* SHMRING__PEER_* */
     _Atomic uint32_t consumer_state;
     _Atomic int32_t producer_pid; /* informational: the liveness truth is the kernel role lock */
     _Atomic int32_t consumer_pid;
-    _Atomic uint64_t wakeups; /* futex wake calls made by either side */
+    _Atomic uint64_t wakeups; /* wake system calls made by either side */
     uint8_t pad3[SHMRING__LINE - 32];
 };
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The public handle: joins a segment and a ring side, enforces roles, and keeps a process-wide
  * list of handles so that exit() detaches them and a forked child drops what it inherited. */
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +11,9 @@
 
 /* ---- process-wide handle list ---------------------------------------------------------- */
 
-static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static shmring__plat_mutex list_lock = SHMRING__PLAT_MUTEX_INIT;
 static shmring *list_head;
-static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+static shmring__plat_once_t process_once = SHMRING__PLAT_ONCE_INIT;
 
 static void role_detach(shmring *r);
 
@@ -25,7 +23,7 @@ static void (*_Atomic exit_unlock)(void);
 void shmring__set_exit_lock(void (*lock)(void), void (*unlock)(void))
 {
     /* Relaxed: set once before the first set/get handle exists, read at exit by the thread that
-     * runs the handlers, after the pthread_once and list lock that ordered the attach. */
+     * runs the handlers, after the once and the list lock that ordered the attach. */
     atomic_store_explicit(&exit_unlock, unlock, memory_order_relaxed);
     atomic_store_explicit(&exit_lock, lock, memory_order_relaxed);
 }
@@ -41,7 +39,7 @@ static void on_exit_detach_all(void)
     if (lock != NULL) {
         lock();
     }
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
     for (shmring *r = list_head; r != NULL; r = r->next) {
         if (r->role != 0) {
             role_detach(r);
@@ -49,7 +47,7 @@ static void on_exit_detach_all(void)
             r->role = 0;
         }
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     if (unlock != NULL) {
         unlock();
     }
@@ -57,12 +55,12 @@ static void on_exit_detach_all(void)
 
 static void fork_prepare(void)
 {
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
 }
 
 static void fork_parent(void)
 {
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
 }
 
 static void fork_child(void)
@@ -75,14 +73,14 @@ static void fork_child(void)
             r->role = 0;
         }
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
 }
 
 static void process_init(void)
 {
     shmring__plat_barrier_init();
-    shmring__plat_atfork(fork_prepare, fork_parent, fork_child);
-    atexit(on_exit_detach_all);
+    shmring__plat_at_fork(fork_prepare, fork_parent, fork_child);
+    shmring__plat_at_exit(on_exit_detach_all);
 }
 
 /* Under list_lock. */
@@ -103,10 +101,10 @@ static int role_attach(shmring *r)
     struct shmring__hdr *h = r->hdr;
     int err;
     if (r->role == SHMRING_PRODUCER) {
-        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_PRODUCER)) < 0) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_PRODUCER)) < 0) {
             return err;
         }
-        if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.map.size)) < 0) {
+        if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.size)) < 0) {
             return err;
         }
         /* C5, W5, P1 (relaxed): we hold the role lock; nothing is published through them. */
@@ -117,10 +115,10 @@ static int role_attach(shmring *r)
          * reports SHMRING_EPIPE. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     } else if (r->role == SHMRING_CONSUMER) {
-        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_CONSUMER)) < 0) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_CONSUMER)) < 0) {
             return err;
         }
-        if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.map.size)) < 0) {
+        if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.size)) < 0) {
             return err;
         }
         /* C5, W5, P1 (relaxed): as for the producer. */
@@ -145,7 +143,7 @@ static void role_detach(shmring *r)
         shmring__plat_heavy_barrier(); /* H2: R5 before W3's flag check; pairs with H1 */
         shmring__wake_slow(r,
                            &h->consumer_waiting); /* a sleeping consumer sees SHMRING_EPIPE now */
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_PRODUCER);
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_PRODUCER);
     } else if (r->role == SHMRING_CONSUMER) {
         if (r->side.cons.dirty) {
             shmring__cons_publish(&r->side.cons);
@@ -156,7 +154,7 @@ static void role_detach(shmring *r)
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
         shmring__plat_heavy_barrier(); /* H2, as for the producer */
         shmring__wake_slow(r, &h->producer_waiting);
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_CONSUMER);
     }
 }
 
@@ -183,17 +181,19 @@ int shmring__peer_gone(shmring *r, int force)
         r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
     }
     /* The kernel drops the role lock when its holder dies, whatever its pid became. */
-    r->peer_dead = !shmring__seg_role_held(&r->seg, producer_side ? SHMRING__LOCK_CONSUMER
-                                                                  : SHMRING__LOCK_PRODUCER);
+    r->peer_dead = !shmring__seg_role_held(&r->seg, producer_side ? SHMRING__ROLE_ID_CONSUMER
+                                                                  : SHMRING__ROLE_ID_PRODUCER);
     return r->peer_dead;
 }
 
 void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 {
-    /* W3 (relaxed): the exchange makes exactly one waker issue the syscall per sleep; the
-     * barriers (B1/H2 against H1) order it, the futex re-checks the word. */
+    /* W3 (relaxed): the exchange makes exactly one waker make the system call per sleep;
+     * the barriers (B1/H2 against H1) order it, the kernel wait re-checks the word. */
     if (atomic_exchange_explicit(peer_waiting, 0, memory_order_relaxed) != 0) {
-        shmring__plat_wake(peer_waiting);
+        /* The sleeper is the other side: a producer wakes the consumer, and back. */
+        int side = r->role == SHMRING_PRODUCER ? SHMRING__SIDE_CONSUMER : SHMRING__SIDE_PRODUCER;
+        shmring__plat_wake(r->seg.plat, side, peer_waiting);
         atomic_fetch_add_explicit(&r->hdr->wakeups, 1, memory_order_relaxed); /* C6 (relaxed) */
     }
 }
@@ -226,7 +226,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         (opts->mode & ~0777u) != 0) {
         return SHMRING_EINVAL;
     }
-    pthread_once(&process_once, process_init);
+    shmring__plat_once(&process_once, process_init);
     shmring *r = calloc(1, sizeof *r);
     if (r == NULL) {
         return SHMRING_ENOMEM;
@@ -234,7 +234,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
     unsigned mode = opts->mode ? opts->mode : 0600;
     /* The list lock is held across the whole open: a fork from another thread waits for it
      * (fork_prepare), so a child can never inherit descriptors that its handler cannot see. */
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
     if (err == SHMRING_EPROTO && role == SHMRING_OBSERVER && hdr_flags == 0) {
         /* An observer may also look at a set/get value mapping (stats then say KIND_LEGACY).
@@ -255,7 +255,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         r->next = list_head;
         list_head = r;
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     if (err < 0) {
         free(r);
         return err;
@@ -284,7 +284,7 @@ int shmring_close(shmring *r)
      * thread waits for it (fork_prepare), so no child inherits the descriptor while we hold its
      * INIT lock (the child would keep it for as long as it lives) or is left with a handle its
      * fork handler cannot see. */
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
     list_remove(r);
     if (r->role != 0) {
         role_detach(r);
@@ -292,7 +292,7 @@ int shmring_close(shmring *r)
     } else {
         shmring__seg_forget(&r->seg); /* inherited across fork, or detached at exit */
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     r->magic = 0;
     free(r);
     return 0;
@@ -300,9 +300,8 @@ int shmring_close(shmring *r)
 
 int shmring_unlink(const char *name)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    int err = shmring__seg_path(name, path);
-    return err < 0 ? err : shmring__plat_unlink(path);
+    int err = shmring__seg_check_name(name);
+    return err < 0 ? err : shmring__plat_unlink(name);
 }
 
 /* ---- argument checks shared by the data calls --------------------------------------------- */
@@ -592,14 +591,14 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 size_t shmring_max_msg(const shmring *r)
 {
     return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
-               ? (size_t)shmring__max_msg_for(r->seg.map.size - SHMRING_HEADER_SIZE)
+               ? (size_t)shmring__max_msg_for(r->seg.size - SHMRING_HEADER_SIZE)
                : 0;
 }
 
 size_t shmring_capacity(const shmring *r)
 {
     return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->role != 0
-               ? (size_t)(r->seg.map.size - SHMRING_HEADER_SIZE)
+               ? (size_t)(r->seg.size - SHMRING_HEADER_SIZE)
                : 0;
 }
 
@@ -610,7 +609,7 @@ int shmring_role(const shmring *r)
 
 const char *shmring_name(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->seg.path + 1 : NULL;
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->seg.name : NULL;
 }
 
 static int32_t live_pid(shmring *r, int role, int lock_byte, _Atomic int32_t *pid)
@@ -642,10 +641,10 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
     out->producer_sleeps = atomic_load_explicit(&h->producer_sleeps, memory_order_relaxed);
     out->consumer_sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
     out->wakeups = atomic_load_explicit(&h->wakeups, memory_order_relaxed);
-    out->producer_pid = live_pid(r, SHMRING_PRODUCER, SHMRING__LOCK_PRODUCER, &h->producer_pid);
-    out->consumer_pid = live_pid(r, SHMRING_CONSUMER, SHMRING__LOCK_CONSUMER, &h->consumer_pid);
-    out->size = r->seg.map.size;
-    out->capacity = r->seg.map.size - SHMRING_HEADER_SIZE;
+    out->producer_pid = live_pid(r, SHMRING_PRODUCER, SHMRING__ROLE_ID_PRODUCER, &h->producer_pid);
+    out->consumer_pid = live_pid(r, SHMRING_CONSUMER, SHMRING__ROLE_ID_CONSUMER, &h->consumer_pid);
+    out->size = r->seg.size;
+    out->capacity = r->seg.size - SHMRING_HEADER_SIZE;
     out->max_msg = shmring__max_msg_for(out->capacity);
     out->head = atomic_load_explicit(&h->head, memory_order_relaxed);
     out->tail = atomic_load_explicit(&h->tail, memory_order_relaxed);

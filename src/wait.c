@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Blocking calls: spin briefly, then sleep on a futex word in the mapping. The sleeper raises
+/* Blocking calls: spin briefly, then sleep on a wait word in the mapping. The sleeper raises
  * its "waiting" flag, runs the heavy barrier and checks the ring once more before sleeping; the
  * publisher stores its index, runs the light barrier and reads the flag (handle.h). One of the
  * two always sees the other, so no wake-up is lost, and a publisher whose peer is awake makes no
  * system call at all. Sleeps are cut into slices so a dead peer is noticed within ~40 ms. */
-#include <errno.h>
 
 #include "handle.h"
 
@@ -17,7 +16,7 @@
 #define SLICE_NS         (40 * 1000000ll) /* the longest sleep between liveness probes */
 /* A wake-up that brings no progress (the peer published too little, or a hostile peer keeps
  * clearing our flag and waking us) is followed by a nap that doubles up to NAP_MAX: each pass
- * costs a heavy barrier, a lock query and a futex call, so without it a waiter could be made
+ * costs a heavy barrier, a liveness query and a kernel wait, so without it a waiter could be made
  * to burn a whole CPU. A real publish still ends the nap at the next look. */
 #define NAP_MIN_NS (50 * 1000ll)
 #define NAP_MAX_NS (4 * 1000000ll)
@@ -74,13 +73,14 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         r->sleeps++;
         /* C10 (relaxed): only this side writes its sleep counter. */
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
-        int w = shmring__plat_wait(mine, 1, slice);
+        int side = r->role == SHMRING_PRODUCER ? SHMRING__SIDE_PRODUCER : SHMRING__SIDE_CONSUMER;
+        int w = shmring__plat_wait(r->seg.plat, side, mine, 1, slice);
         atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
         if (w == SHMRING_EINTR) {
             return SHMRING_EINTR;
         }
         /* Woken, usually by the peer's publish: look before raising the flag again, so that a
-         * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The futex call
+         * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The kernel wait
          * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
         if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;

@@ -195,11 +195,11 @@ static void test_create_and_helpers(void **state)
     assert_int_equal(shmring_create(name, &bad), SHMRING_EINVAL);
     struct shmring_opts flags = {.flags = SHMRING_MULTI_PRODUCER};
     assert_int_equal(shmring_create(name, &flags), SHMRING_EINVAL);
-    struct shmring_opts mode = {.mode = 0640};
+    struct shmring_opts mode = {.mode = 0660}; /* not 0640: read only with write (issue #10) */
     assert_int_equal(shmring_create(name, &mode), 0);
     struct shmring_info info;
     assert_int_equal(shmring_inspect(name, &info), 0);
-    assert_int_equal(info.mode, 0640);
+    assert_int_equal(info.mode, 0660);
     assert_int_equal(shmring_unlink(name), 0);
 
     assert_int_equal(shmring_check_name("ok.name_1-x"), 0);

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "handle.h" /* struct shmring: the concurrent-attach test reads the handle's descriptor */
+#include "handle.h" /* struct shmring: the concurrent-attach test finds the handle's mapping */
 #include "ring.h"
 #include "shmring.h"
 #include "shmring_compat.h"
@@ -148,6 +148,28 @@ static void spin_until(_Atomic uint32_t *v, uint32_t want)
     }
 }
 
+/* The inode of the object mapped at addr (Linux: /proc/self/maps), 0 if not found: which
+ * object a handle attached, even if the name now points elsewhere. */
+static uint64_t mapping_inode(const void *addr)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL) {
+        return 0;
+    }
+    char line[512];
+    uint64_t ino = 0;
+    while (ino == 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo = 0;
+        unsigned long long inode = 0;
+        if (sscanf(line, "%lx-%*x %*s %*s %*s %llu", &lo, &inode) == 2 &&
+            lo == (unsigned long)(uintptr_t)addr) {
+            ino = inode;
+        }
+    }
+    fclose(f);
+    return ino;
+}
+
 struct race_arg {
     struct race *sh;
     int i;
@@ -165,9 +187,7 @@ static int race_child(void *arg)
     int rc = shmring_open(sh->name, role, NULL, &r);
     sh->r[a->i].rc = rc;
     if (rc == 0) {
-        struct stat st;
-        fstat(r->seg.map.fd, &st);
-        sh->r[a->i].ino = (uint64_t)st.st_ino;
+        sh->r[a->i].ino = mapping_inode(r->hdr);
         sh->r[a->i].generation = atomic_load(&r->hdr->generation);
     }
     atomic_fetch_add(&sh->opened, 1);
@@ -227,6 +247,7 @@ static void test_concurrent_first_attach(void **state)
         }
         for (int i = 0; i < NPROC; i++) {
             assert_int_equal(sh->r[i].generation, 1); /* initialised exactly once */
+            assert_int_not_equal(sh->r[i].ino, 0);
             assert_int_equal(sh->r[i].ino, sh->r[0].ino);
             assert_true(sh->r[i].ok);
         }
@@ -243,7 +264,7 @@ struct midway_arg {
     int with_magic;
 };
 
-/* Creates the object, takes the init lock as the library would, sizes it, writes part of a
+/* Creates the object, takes the init lock as the POSIX backend would, sizes it, writes part of a
  * header with version 0, then dies. */
 static int midway_child(void *arg)
 {
@@ -258,7 +279,7 @@ static int midway_child(void *arg)
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    fl.l_start = SHMRING__LOCK_INIT;
+    fl.l_start = 0; /* byte 0: INIT, the init exclusion of src/unix/segment_unix.c */
     fl.l_len = 1;
     if (fcntl(fd, F_OFD_SETLK, &fl) != 0 || ftruncate(fd, 4096) != 0) {
         return 2;
