@@ -11,7 +11,7 @@ if ! command -v nm >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort -u >"$tmp/exported"
+nm -D --defined-only "$so" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' | sort -u >"$tmp/exported" # without @@VERSION
 # Declarations may span lines: join each header, then take the name before "(" in every
 # SHMRING_API declaration.
 for h in shmring.h shmring_compat.h shmring_admin.h; do
