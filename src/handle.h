@@ -36,12 +36,12 @@ struct shmring {
     int role; /* SHMRING_PRODUCER/CONSUMER/OBSERVER, SHMRING__ROLE_LEGACY, 0 after fork */
     uint32_t magic;
     int64_t next_liveness_ns;
-    int peer_dead;   /* this side saw its peer die: -EPIPE until a new peer holds the role */
-    uint64_t sleeps;   /* this side's sleeps, mirrored to the header */
+    int peer_dead;   /* this side saw its peer die: SHMRING_EPIPE until a new peer holds the role */
+    uint64_t sleeps; /* this side's sleeps, mirrored to the header */
     uint32_t mp_slots; /* producer slots of a multi-producer ring, 0 for a single-producer one */
     /* Consumer read-ahead (shmring_peek_next): the next record to look at and how many messages
-     * lie unreleased before it. While n > 0, side.cons.broken is -EINVAL so that the one-message
-     * calls are refused without a test on their path. */
+     * lie unreleased before it. While n > 0, side.cons.broken is SHMRING_EINVAL so that the
+     * one-message calls are refused without a test on their path. */
     struct {
         uint64_t head, ridx, tail, n;
     } ahead;
@@ -94,7 +94,8 @@ static inline void shmring__wake_peer(shmring *r, _Atomic uint32_t *peer_waiting
 {
     /* B1: orders the publish (R1/R2) before the W4 load; pairs with H1 in wait.c. */
     shmring__plat_light_barrier();
-    /* W4 (relaxed): the flag is only a hint to make the syscall; the futex re-checks it. */
+    /* W4 (relaxed): the flag is only a hint to make the system call; the kernel wait re-checks it.
+     */
     if (atomic_load_explicit(peer_waiting, memory_order_relaxed) != 0) {
         shmring__wake_slow(r, peer_waiting);
     }

@@ -62,13 +62,13 @@ struct shmring__hdr {
 
     /* Line 3: rarely written (sleeping, attaching, closing); kept off both hot lines so that a
      * side can check "does my peer sleep?" on every publish without a cache miss. */
-    _Atomic uint32_t consumer_waiting; /* futex word: 1 while the consumer sleeps for data */
-    _Atomic uint32_t producer_waiting; /* futex word: 1 while the producer sleeps for room */
+    _Atomic uint32_t consumer_waiting; /* wait word: 1 while the consumer sleeps for data */
+    _Atomic uint32_t producer_waiting; /* wait word: 1 while the producer sleeps for room */
     _Atomic uint32_t producer_state;   /* SHMRING__PEER_* */
     _Atomic uint32_t consumer_state;
     _Atomic int32_t producer_pid; /* informational: the liveness truth is the kernel role lock */
     _Atomic int32_t consumer_pid;
-    _Atomic uint64_t wakeups; /* futex wake calls made by either side */
+    _Atomic uint64_t wakeups; /* wake system calls made by either side */
     uint8_t pad3[SHMRING__LINE - 32];
 };
 
@@ -144,7 +144,7 @@ struct shmring__mp_ext {
 };
 
 /* One producer slot, a line pair of its own. Written only by the process that holds the slot's
- * kernel lock (byte SHMRING__LOCK_SLOT0 + k); the consumer reads it only when a record stays
+ * kernel lock (byte SHMRING__ROLE_ID_SLOT0 + k); the consumer reads it only when a record stays
  * uncommitted, and stats readers sum the counters. */
 struct shmring__mp_slot {
     _Atomic uint64_t pend_pos;  /* start of the claim being made or last made; MP_NONE */

@@ -37,15 +37,15 @@ int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)
     uint64_t hsize = SHMRING_HEADER_SIZE;
     if (flags & SHMRING__F_MPSC) {
         if (nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS || (flags & SHMRING__F_LEGACY)) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
         hsize = shmring__mp_header_size(nslots);
     } else if (nslots != 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (mem == NULL || size < hsize + 2 * SHMRING__LINE || size % SHMRING__ALIGN != 0 ||
         size > SHMRING_MAX_SIZE) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__hdr *h = mem;
     /* G1 (relaxed): keep counting generations across a fresh start of the same object; only
@@ -87,7 +87,7 @@ int shmring__ring_check(const void *mem, uint64_t size)
 {
     if (mem == NULL || size < SHMRING_HEADER_SIZE + 2 * SHMRING__LINE ||
         size % SHMRING__ALIGN != 0 || size > SHMRING_MAX_SIZE) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     /* The fields are read through a cast-away const only for the atomic loads. */
     struct shmring__hdr *h = (struct shmring__hdr *)(uintptr_t)mem;
@@ -96,10 +96,10 @@ int shmring__ring_check(const void *mem, uint64_t size)
     /* G4 (relaxed): ordered after A0; magic is written before R0 and never again. */
     uint64_t magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
     if (version == 0 && (magic == 0 || magic == SHMRING__MAGIC)) {
-        return -EAGAIN;
+        return SHMRING_EAGAIN;
     }
     if (magic != SHMRING__MAGIC || version != SHMRING_LAYOUT_VERSION) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     volatile const struct shmring__hdr *v = h; /* each field read once, then checked */
     uint64_t capacity = v->capacity;
@@ -108,16 +108,16 @@ int shmring__ring_check(const void *mem, uint64_t size)
     uint64_t hsize = SHMRING_HEADER_SIZE;
     if (flags & SHMRING__F_MPSC) {
         if (nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS || (flags & SHMRING__F_LEGACY)) {
-            return -EPROTO;
+            return SHMRING_EPROTO;
         }
         hsize = shmring__mp_header_size(nslots);
     } else if (nslots != 0) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (v->header_size != hsize || size < hsize + 2 * SHMRING__LINE || v->total_size != size ||
         capacity != size - hsize || v->max_msg != shmring__max_msg_for(capacity) ||
         (flags & ~(uint32_t)(SHMRING__F_PERSIST | SHMRING__F_LEGACY | SHMRING__F_MPSC)) != 0) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     return 0;
 }
@@ -147,7 +147,7 @@ int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size)
     uint64_t tail = atomic_load_explicit(&p->hdr->tail, memory_order_acquire);
     uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
     if (!positions_ok(head, tail, p->cap)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     p->tail = tail;
     p->widx = tail % p->cap;
@@ -169,7 +169,7 @@ int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size)
     uint64_t head = atomic_load_explicit(&c->hdr->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
     if (!positions_ok(head, tail, c->cap)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     c->head = head;
     c->ridx = head % c->cap;

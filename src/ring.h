@@ -14,7 +14,7 @@
 /* Writes a fresh header into mem[0..size) (size >= 1024, a multiple of 8) and publishes its
  * version last. flags: SHMRING__F_*, and for SHMRING__F_MPSC the number of producer slots
  * shifted by SHMRING__FMT_PRODUCERS_SHIFT (a multi-producer ring's data area is zeroed too).
- * Returns 0 or -EINVAL. */
+ * Returns 0 or SHMRING_EINVAL. */
 #define SHMRING__FMT_PRODUCERS_SHIFT 16
 int shmring__ring_format(void *mem, uint64_t size, uint32_t flags);
 
@@ -26,8 +26,8 @@ uint64_t shmring__ring_default_size(uint32_t fmt_flags, long page);
 void shmring__ring_forget_peers(void *mem, uint64_t size);
 
 /* Checks every header field of mem[0..size) against size without trusting any of them.
- * 0: valid; -EPROTO: not a shmring header, a different layout version or inconsistent sizes;
- * -EAGAIN: the version is still 0 (not initialised yet). */
+ * 0: valid; SHMRING_EPROTO: not a shmring header, a different layout version or inconsistent sizes;
+ * SHMRING_EAGAIN: the version is still 0 (not initialised yet). */
 int shmring__ring_check(const void *mem, uint64_t size);
 
 /* The producer's process-local view. The shared tail is written only through it. */
@@ -41,7 +41,7 @@ struct shmring__prod {
     uint64_t head_cache; /* last head read from the consumer's line */
     uint64_t resv_len;   /* payload bytes of the open reservation */
     int resv_open;
-    int broken; /* a corrupt index was seen: every call fails with -EPROTO */
+    int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the header on publish */
 };
 
@@ -56,12 +56,12 @@ struct shmring__cons {
     uint64_t tail_cache; /* last tail read from the producer's line */
     uint64_t peek_size;  /* record bytes of the peeked message; 0 = none */
     uint64_t peek_len;   /* its payload bytes */
-    int broken;          /* -EPROTO or -EBADMSG once corruption was seen, else 0 */
+    int broken;          /* SHMRING_EPROTO or SHMRING_EBADMSG once corruption was seen, else 0 */
     int dirty;           /* head moved past padding but is not published yet */
     uint64_t recv_msgs, recv_bytes, empty_events;
 };
 
-/* Attach to mem[0..size) whose header shmring__ring_check() accepted. -EPROTO if the shared
+/* Attach to mem[0..size) whose header shmring__ring_check() accepted. SHMRING_EPROTO if the shared
  * indices are inconsistent. */
 int shmring__prod_attach(struct shmring__prod *p, void *mem, uint64_t size);
 int shmring__cons_attach(struct shmring__cons *c, void *mem, uint64_t size);
@@ -102,11 +102,12 @@ static inline void shmring__copy(void *dst, const void *src, uint64_t n)
 
 /* Producer: makes room for a len-byte payload, contiguous and 8-byte aligned, at
  * p->data + p->widx + SHMRING__REC_HDR (writing a padding record first when the end of the data
- * area is too close). 0, -EAGAIN full, -EMSGSIZE len > max_msg, -EPROTO corrupt head. */
+ * area is too close). 0, SHMRING_EAGAIN full, SHMRING_EMSGSIZE len > max_msg, SHMRING_EPROTO
+ * corrupt head. */
 static inline int shmring__prod_room(struct shmring__prod *p, uint64_t len)
 {
     if (len > p->max_msg) {
-        return -EMSGSIZE;
+        return SHMRING_EMSGSIZE;
     }
     const uint64_t cap = p->cap;
     const uint64_t tail = p->tail;
@@ -120,12 +121,12 @@ static inline int shmring__prod_room(struct shmring__prod *p, uint64_t len)
         uint64_t head = atomic_load_explicit(&p->hdr->head, memory_order_acquire);
         if (tail - head > cap || head - p->head_cache > cap) {
             p->broken = 1; /* head ran backwards or past tail: the consumer's line is corrupt */
-            return -EPROTO;
+            return SHMRING_EPROTO;
         }
         p->head_cache = head;
         if (cap - (tail - head) < total) {
             p->full_events++;
-            return -EAGAIN;
+            return SHMRING_EAGAIN;
         }
     }
     if (need > to_end) {
@@ -181,10 +182,10 @@ static inline void shmring__prod_publish(struct shmring__prod *p)
 }
 
 /* Consumer: finds the oldest message without removing it. Returns its length and sets *msg to
- * its payload and *size to its record bytes; -EAGAIN when empty, -EBADMSG for a malformed
- * record, -EPROTO for a corrupt tail. A padding record on the way is skipped (c->dirty says the
- * head moved). Every value read from the ring is read once into a local and checked before use:
- * the producer may be hostile. */
+ * its payload and *size to its record bytes; SHMRING_EAGAIN when empty, SHMRING_EBADMSG for a
+ * malformed record, SHMRING_EPROTO for a corrupt tail. A padding record on the way is skipped
+ * (c->dirty says the head moved). Every value read from the ring is read once into a local and
+ * checked before use: the producer may be hostile. */
 static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **msg, uint64_t *size)
 {
     const uint64_t cap = c->cap;
@@ -196,12 +197,12 @@ static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **m
             /* A2: pairs with R1 in shmring__prod_publish(): records before tail are complete. */
             tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
             if (tail - head > cap || tail - c->tail_cache > cap) {
-                c->broken = -EPROTO; /* tail ran backwards or too far: the producer's line */
-                return -EPROTO;
+                c->broken = SHMRING_EPROTO; /* tail ran backwards or too far: the producer's line */
+                return SHMRING_EPROTO;
             }
             c->tail_cache = tail;
             if (tail == head) {
-                return -EAGAIN;
+                return SHMRING_EAGAIN;
             }
         }
         const uint64_t avail = tail - head;
@@ -213,8 +214,8 @@ static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **m
         if (tag == SHMRING__REC_MSG) {
             const uint64_t rsize = shmring__rec_size(len);
             if (len > c->max_msg || rsize > to_end || rsize > avail) {
-                c->broken = -EBADMSG;
-                return -EBADMSG;
+                c->broken = SHMRING_EBADMSG;
+                return SHMRING_EBADMSG;
             }
             *size = rsize;
             *msg = c->data + ridx + SHMRING__REC_HDR;
@@ -226,8 +227,8 @@ static inline int64_t shmring__cons_next(struct shmring__cons *c, const void **m
          * capacity to tail could hold a non-blocking call here indefinitely. */
         if (tag != SHMRING__REC_PAD || len != to_end - SHMRING__REC_HDR || to_end > avail ||
             ridx == 0) {
-            c->broken = -EBADMSG;
-            return -EBADMSG;
+            c->broken = SHMRING_EBADMSG;
+            return SHMRING_EBADMSG;
         }
         head += to_end; /* skip the padding; after it ridx is 0, so no second skip follows */
         ridx = 0;

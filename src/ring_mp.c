@@ -16,7 +16,7 @@ int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
     uint32_t nslots = vh->max_producers;
     if (!(flags & SHMRING__F_MPSC) || nslots == 0 || nslots > SHMRING__MP_MAX_PRODUCERS ||
         size < shmring__mp_header_size(nslots) + 2 * SHMRING__LINE || size % SHMRING__ALIGN != 0) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     uint64_t hsize = shmring__mp_header_size(nslots);
     v->hdr = h;
@@ -37,7 +37,7 @@ static int positions(const struct shmring__mp_view *v, uint64_t *head, uint64_t 
     *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
     *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
     if (*claim - *head > v->cap || *head % SHMRING__ALIGN != 0 || *claim % SHMRING__ALIGN != 0) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     return 0;
 }
@@ -50,7 +50,7 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
         return err;
     }
     if (slot >= p->v.nslots) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     uint64_t head, claim;
     if ((err = positions(&p->v, &head, &claim)) < 0) {
@@ -122,13 +122,13 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     for (; m < n && m < (size_t)INT32_MAX; m++) {
         if (msgs[m].base == NULL && msgs[m].len != 0) {
             if (m == 0) {
-                return -EINVAL;
+                return SHMRING_EINVAL;
             }
             break;
         }
         if (msgs[m].len > p->v.max_msg) {
             if (m == 0) {
-                return -EMSGSIZE;
+                return SHMRING_EMSGSIZE;
             }
             break;
         }
@@ -150,7 +150,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
             }
             if (c % SHMRING__ALIGN != 0) {
                 p->broken = 1;
-                return -EPROTO;
+                return SHMRING_EPROTO;
             }
             return 0;
         }
@@ -159,13 +159,13 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
         for (int fresh = 0; fresh < 2; fresh++) {
             if (fresh) {
                 int r = shmring__mprod_room(p, c, cap); /* refreshes head_cache */
-                if (r == 1 || r == -EPROTO) {
+                if (r == 1 || r == SHMRING_EPROTO) {
                     room = r == 1 ? UINT64_MAX : 0;
-                    if (r == -EPROTO) {
+                    if (r == SHMRING_EPROTO) {
                         if (announced) {
                             shmring__mprod_unannounce(p);
                         }
-                        return -EPROTO;
+                        return SHMRING_EPROTO;
                     }
                     break;
                 }
@@ -296,8 +296,8 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
      * are sequenced before the claim's CAS). */
     const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
     if (claim - x > cap || claim % SHMRING__ALIGN != 0) {
-        c->broken = -EPROTO;
-        return -EPROTO;
+        c->broken = SHMRING_EPROTO;
+        return SHMRING_EPROTO;
     }
     c->claim_cache = claim;
     if (claim == x) {
@@ -312,8 +312,8 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
     }
     if (w != 0) {
         if ((tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED) {
-            c->broken = -EBADMSG;
-            return -EBADMSG;
+            c->broken = SHMRING_EBADMSG;
+            return SHMRING_EBADMSG;
         }
         /* CLAIMED by slot k in its holder's epoch e, for size bytes. */
         const uint32_t k = (tag >> 16) & 0x3ffu;
@@ -321,15 +321,15 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
         const uint64_t size = (uint32_t)w;
         if (k >= c->v.nslots || size < SHMRING__REC_HDR || size % SHMRING__ALIGN != 0 ||
             size > to_end || size > claim - x) {
-            c->broken = -EBADMSG;
-            return -EBADMSG;
+            c->broken = SHMRING_EBADMSG;
+            return SHMRING_EBADMSG;
         }
         if (alive(ctx, k)) {
             /* MX7 (relaxed): only compared; a new holder's epoch (MX5) shows once it has the
              * lock, and an old one only makes us wait one more round. */
             uint32_t now = atomic_load_explicit(&c->v.slots[k].epoch, memory_order_relaxed);
             if ((now & 0xffffu) == e) {
-                return -EAGAIN; /* its writer lives: wait for it, never skip it */
+                return SHMRING_EAGAIN; /* its writer lives: wait for it, never skip it */
             }
         }
         /* Dead (or closed: a closing producer turns its reservation into padding before it
@@ -355,7 +355,7 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
         }
         if (x - pos < psize) {
             if (alive(ctx, k)) {
-                return -EAGAIN; /* a live producer may be writing it */
+                return SHMRING_EAGAIN; /* a live producer may be writing it */
             }
         } else if (pos - x < bound && pos != x) {
             bound = pos - x; /* another claim starts there: stop before it */

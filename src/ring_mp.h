@@ -21,7 +21,7 @@
 #include "layout.h"
 #include "ring.h" /* shmring__copy */
 
-/* A claim that keeps losing its CAS gives up after this many tries with -EAGAIN: a peer that
+/* A claim that keeps losing its CAS gives up after this many tries with SHMRING_EAGAIN: a peer that
  * rewrites the claim word without end cannot hold a producer in the loop. */
 #define SHMRING__MP_CAS_TRIES 4096u
 
@@ -50,7 +50,7 @@ struct shmring__mp_view {
 };
 
 /* Fills v for mem[0..size) if its header describes a multi-producer ring that fits: 0 or
- * -EPROTO. */
+ * SHMRING_EPROTO. */
 int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size);
 
 /* Size of a multi-producer mapping created with size 0: the header and SHMRING__MP_DEF_DATA
@@ -85,12 +85,13 @@ struct shmring__mprod {
     uint64_t resv_size; /* its record bytes */
     uint64_t resv_len;  /* its payload bytes */
     int resv_open;
-    int broken; /* a corrupt index was seen: every call fails with -EPROTO */
+    int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
 };
 
 /* Takes producer slot `slot` of mem[0..size) (the caller holds its lock): a new epoch, no claim
- * in flight, counters continued. 0, -EPROTO (bad header or positions), -EINVAL (slot). */
+ * in flight, counters continued. 0, SHMRING_EPROTO (bad header or positions), SHMRING_EINVAL
+ * (slot). */
 int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, uint32_t slot);
 
 /* Producer: leaves the slot (an open reservation becomes padding first). */
@@ -108,8 +109,8 @@ SHMRING__MP_INLINE uint64_t shmring__mprod_offset(const struct shmring__mprod *p
     return pos % cap;
 }
 
-/* Is there room for total bytes at claim position c? 0 yes, -EAGAIN full, -EPROTO corrupt head,
- * 1: c is older than head (it moved meanwhile): read the claim word again. */
+/* Is there room for total bytes at claim position c? 0 yes, SHMRING_EAGAIN full, SHMRING_EPROTO
+ * corrupt head, 1: c is older than head (it moved meanwhile): read the claim word again. */
 SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c, uint64_t total)
 {
     const uint64_t cap = p->v.cap;
@@ -125,10 +126,10 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
     }
     if (c - head > cap || head % SHMRING__ALIGN != 0) {
         p->broken = 1;
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     p->head_cache = head;
-    return c - head <= cap - total ? 0 : -EAGAIN;
+    return c - head <= cap - total ? 0 : SHMRING_EAGAIN;
 }
 
 /* No claim in flight any more (after a CAS was lost and the producer gave up): a stale entry
@@ -140,7 +141,7 @@ SHMRING__MP_INLINE void shmring__mprod_unannounce(struct shmring__mprod *p)
 }
 
 /* Producer: claims need record bytes (plus padding at the end of the data area when they do
- * not fit before it) and returns the record's offset in *idx. 0, -EAGAIN, -EPROTO. */
+ * not fit before it) and returns the record's offset in *idx. 0, SHMRING_EAGAIN, SHMRING_EPROTO. */
 SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t need,
                                             uint64_t *idx_out)
 {
@@ -153,9 +154,9 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             shmring__mprod_unannounce(p);
             if (c % SHMRING__ALIGN != 0) {
                 p->broken = 1;
-                return -EPROTO;
+                return SHMRING_EPROTO;
             }
-            return -EAGAIN;
+            return SHMRING_EAGAIN;
         }
         const uint64_t idx = shmring__mprod_offset(p, c);
         const uint64_t to_end = cap - idx;
@@ -175,7 +176,7 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             if (tries > 0) {
                 shmring__mprod_unannounce(p);
             }
-            if (room == -EAGAIN) {
+            if (room == SHMRING_EAGAIN) {
                 p->full_events++;
             }
             return room;
@@ -222,7 +223,7 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
 SHMRING__MP_INLINE int shmring__mprod_reserve(struct shmring__mprod *p, uint64_t len, void **slot)
 {
     if (len > p->v.max_msg) {
-        return -EMSGSIZE;
+        return SHMRING_EMSGSIZE;
     }
     const uint64_t need = shmring__rec_size(len);
     uint64_t idx = 0;
@@ -276,7 +277,7 @@ static inline void shmring__mprod_abort(struct shmring__mprod *p)
     p->resv_open = 0;
 }
 
-/* Producer: one message, copied. 0, -EAGAIN, -EMSGSIZE, -EPROTO. */
+/* Producer: one message, copied. 0, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EPROTO. */
 SHMRING__MP_INLINE int shmring__mprod_send(struct shmring__mprod *p, const void *msg, uint64_t len)
 {
     void *slot;
@@ -290,8 +291,8 @@ SHMRING__MP_INLINE int shmring__mprod_send(struct shmring__mprod *p, const void 
 }
 
 /* Producer: as many of msgs[0..n) as fit, with one claim; returns how many were sent (0: the
- * first does not fit), or -EMSGSIZE / -EINVAL for msgs[0], -EPROTO. A later message that is too
- * large or invalid ends the batch before it. */
+ * first does not fit), or SHMRING_EMSGSIZE / SHMRING_EINVAL for msgs[0], SHMRING_EPROTO. A later
+ * message that is too large or invalid ends the batch before it. */
 int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf *msgs, size_t n);
 
 /* ---- consumer ------------------------------------------------------------------------------ */
@@ -303,9 +304,9 @@ struct shmring__mcons {
     uint64_t claim_cache; /* last claim position read (only when head was not committed) */
     uint64_t peek_size;   /* record bytes of the peeked message; 0 = none */
     uint64_t peek_len;
-    int broken;  /* -EPROTO or -EBADMSG once corruption was seen, else 0 */
+    int broken;  /* SHMRING_EPROTO or SHMRING_EBADMSG once corruption was seen, else 0 */
     int dirty;   /* head moved but is not published yet */
-    int stalled; /* the last -EAGAIN was an uncommitted record at head, not an empty ring */
+    int stalled; /* the last SHMRING_EAGAIN was an uncommitted record at head, not an empty ring */
     uint64_t recv_msgs, recv_bytes, empty_events;
     uint64_t dead_claims, dead_bytes; /* claims of dead producers turned into padding */
     uint64_t stall_pos;               /* for the caller's "stuck since" clock */
@@ -327,9 +328,9 @@ SHMRING__MP_INLINE void shmring__mp_zero(uint8_t *dst, uint64_t n)
 }
 
 /* Consumer: finds the oldest message without removing it: its length, *msg its payload and
- * *size its record bytes. -EAGAIN when there is nothing committed at head (c->stalled says
- * whether a claimed record is still being written), -EBADMSG, -EPROTO. Padding on the way is
- * zeroed and skipped, at most one data area's worth per call.
+ * *size its record bytes. SHMRING_EAGAIN when there is nothing committed at head (c->stalled says
+ * whether a claimed record is still being written), SHMRING_EBADMSG, SHMRING_EPROTO. Padding on the
+ * way is zeroed and skipped, at most one data area's worth per call.
  *
  * The claim word is read only when the header at head is not committed: a committed header
  * there can only have been written inside a claim (the data area is zero everywhere else), so
@@ -352,8 +353,8 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
         if (tag == SHMRING__REC_MSG) {
             const uint64_t rsize = shmring__rec_size(len);
             if (len > c->v.max_msg || rsize > to_end) {
-                c->broken = -EBADMSG;
-                return -EBADMSG;
+                c->broken = SHMRING_EBADMSG;
+                return SHMRING_EBADMSG;
             }
             *size = rsize;
             *msg = data + ridx + SHMRING__REC_HDR;
@@ -362,11 +363,11 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
         if (tag == SHMRING__REC_PAD) {
             const uint64_t psize = (uint64_t)len + SHMRING__REC_HDR;
             if (psize > to_end || psize % SHMRING__ALIGN != 0) {
-                c->broken = -EBADMSG;
-                return -EBADMSG;
+                c->broken = SHMRING_EBADMSG;
+                return SHMRING_EBADMSG;
             }
             if (skipped >= cap) {
-                return -EAGAIN; /* enough for one call; the caller comes back */
+                return SHMRING_EAGAIN; /* enough for one call; the caller comes back */
             }
             shmring__mp_zero(data + ridx, psize);
             skipped += psize;
@@ -376,19 +377,20 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             continue;
         }
         if (w != 0 && (tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED) {
-            c->broken = -EBADMSG;
-            return -EBADMSG;
+            c->broken = SHMRING_EBADMSG;
+            return SHMRING_EBADMSG;
         }
         /* MA3: pairs with MR2, MR9 (the claims): is anything claimed at head? (Record contents
          * are published by each record's own header, MA2.) */
         const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
         if (claim - c->head > cap || claim % SHMRING__ALIGN != 0) {
-            c->broken = -EPROTO; /* claim behind head (records read past it) or too far ahead */
-            return -EPROTO;
+            c->broken =
+                SHMRING_EPROTO; /* claim behind head (records read past it) or too far ahead */
+            return SHMRING_EPROTO;
         }
         c->claim_cache = claim;
         c->stalled = claim != c->head; /* claimed, not committed yet; else empty */
-        return -EAGAIN;
+        return SHMRING_EAGAIN;
     }
 }
 
@@ -437,8 +439,9 @@ SHMRING__MP_INLINE void shmring__mcons_publish(struct shmring__mcons *c)
 
 /* Consumer, slow path: the record at head has stayed uncommitted. Asks alive() about the
  * producers that could be writing it. Returns 1 when a dead producer's claim was turned into
- * padding (head moved), 0 when there is something to read now or nothing is claimed, -EAGAIN
- * when a live producer is still writing it, -EBADMSG / -EPROTO for corrupt shared state. */
+ * padding (head moved), 0 when there is something to read now or nothing is claimed, SHMRING_EAGAIN
+ * when a live producer is still writing it, SHMRING_EBADMSG / SHMRING_EPROTO for corrupt shared
+ * state. */
 int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive, void *ctx);
 
 /* Live producers' slots, for inspection: calls fn for each slot k < nslots whose alive() is

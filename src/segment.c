@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Named mapping lifecycle. The kernel's locks carry every cross-process decision here, because
- * they are the only bookkeeping that survives a SIGKILL correctly: a dead process's locks are
- * gone, a live process's are not, and pid reuse cannot fake either.
- *
- *   INIT   exclusive around open and close: initialising, deciding "am I alone?", unlinking.
- *   ATTACH shared by every attached handle. Whoever gets it exclusively is alone: every earlier
- *          user closed or died, so a non-persistent ring starts afresh.
+/* Named mapping lifecycle, the OS-neutral part. The platform layer (src/platform.h) opens the
+ * name under its init exclusion and says whether we are alone on it; this file decides what to
+ * do with what it finds: a new or abandoned non-persistent ring starts afresh, a persistent one
+ * keeps its messages, anything else must validate and match the kind asked for.
  */
-#include <errno.h>
 #include <string.h>
 
 #include "ring.h"
 #include "segment.h"
 
-int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
+int shmring__seg_check_name(const char *name)
 {
     if (name == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     size_t n = 0;
     for (; name[n] != '\0'; n++) {
@@ -24,14 +20,12 @@ int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2])
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                  ch == '.' || ch == '_' || ch == '-';
         if (!ok || n >= SHMRING_NAME_MAX) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
     }
     if (n == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
-    path[0] = '/';
-    memcpy(path + 1, name, n + 1);
     return 0;
 }
 
@@ -41,314 +35,227 @@ static int size_is_valid(uint64_t size)
     return size >= SHMRING_DEFAULT_SIZE && size <= SHMRING_MAX_SIZE && size % page == 0;
 }
 
-/* Under INIT and exclusive ATTACH: nobody else uses the object, so we may (re)write it. */
-static int attach_alone(struct shmring__seg *s, uint64_t obj_size, uint64_t want, unsigned flags,
-                        uint32_t hdr_flags)
+/* Under the init exclusion, alone: nobody else uses the object, so we may (re)write it. A
+ * segment the platform just sized is all zeros, which ring_check calls "not ready". */
+static int attach_alone(struct shmring__seg *s, unsigned flags, uint32_t hdr_flags)
 {
     uint32_t fresh_flags = hdr_flags | ((flags & SHMRING_PERSIST) ? SHMRING__F_PERSIST : 0);
-    int r;
-    if (obj_size == 0) {
-        /* Just created, or its creator died before sizing it. */
-        if (!(flags & SHMRING_CREATE)) {
-            return -ENOENT;
-        }
-        uint64_t size =
-            want ? want : shmring__ring_default_size(hdr_flags, shmring__plat_page_size());
-        if ((r = shmring__plat_resize(s->map.fd, size)) < 0 ||
-            (r = shmring__plat_map(s->map.fd, size, &s->map.base)) < 0) {
-            return r;
-        }
-        s->map.size = size;
-        return shmring__ring_format(s->map.base, size, fresh_flags);
-    }
-    if (!size_is_valid(obj_size)) {
-        return -EPROTO;
-    }
-    if (want != 0 && want != obj_size) {
-        return -EINVAL;
-    }
-    /* Its creator may have died after sizing it and before reserving its memory (or an older
-     * version sized it first): reserve before touching a page, so that a full tmpfs gives
-     * -ENOSPC here and not SIGBUS in the (re)format below or in a later writer. */
-    if ((r = shmring__plat_reserve(s->map.fd, obj_size)) < 0) {
-        return r;
-    }
-    if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
-        return r;
-    }
-    s->map.size = obj_size;
-    struct shmring__hdr *h = s->map.base;
-    r = shmring__ring_check(h, obj_size);
-    if (r == -EAGAIN) {
-        /* Its initialiser died half-way (the INIT lock we hold was released by its death). */
-        return shmring__ring_format(h, obj_size, fresh_flags);
+    struct shmring__hdr *h = s->hdr;
+    int r = shmring__ring_check(h, s->size);
+    if (r == SHMRING_EAGAIN) {
+        /* New, or its initialiser died half-way (its death released the init exclusion). */
+        return shmring__ring_format(h, s->size, fresh_flags);
     }
     if (r < 0) {
         return r;
     }
     uint32_t old_flags = h->flags;
     if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     if (!(old_flags & SHMRING__F_PERSIST)) {
         /* Every earlier user died without removing the name: start afresh. */
-        return shmring__ring_format(h, obj_size, fresh_flags);
+        return shmring__ring_format(h, s->size, fresh_flags);
     }
     /* S1 (relaxed, through the state stores below): persistent: keep the messages; forget
      * sleepers and role holders that no longer exist. */
     atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
     atomic_store_explicit(&h->producer_pid, 0, memory_order_relaxed);
-    shmring__ring_forget_peers(h, obj_size);
+    shmring__ring_forget_peers(h, s->size);
     atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
     /* A peer that closed or died in an earlier session is not this session's peer: without
-     * this, a consumer (producer) starting on an unused persistent ring would get -EPIPE at once
-     * instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is attached
-     * (we hold INIT and ATTACH exclusively), and the INIT unlock publishes these stores. */
+     * this, a consumer (producer) starting on an unused persistent ring would get SHMRING_EPIPE at
+     * once instead of waiting for its peer, unlike on a fresh ring. Relaxed: nobody else is
+     * attached, and the end of the init exclusion publishes these stores. */
     atomic_store_explicit(&h->producer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     atomic_store_explicit(&h->consumer_state, SHMRING__PEER_NEVER, memory_order_relaxed);
     return 0;
 }
 
-/* Under INIT with others attached: validate what they built, change nothing. */
-static int attach_shared(struct shmring__seg *s, uint64_t obj_size, uint64_t want,
-                         uint32_t hdr_flags)
+/* Under the init exclusion with others attached: validate what they built, change nothing. */
+static int attach_shared(struct shmring__seg *s, uint32_t hdr_flags)
 {
-    int r;
-    if (!size_is_valid(obj_size)) {
-        return -EPROTO;
+    if (shmring__ring_check(s->hdr, s->size) < 0) {
+        return SHMRING_EPROTO; /* initialisation finishes under INIT: "not ready" is corrupt */
     }
-    if (want != 0 && want != obj_size) {
-        return -EINVAL;
-    }
-    if ((r = shmring__plat_map(s->map.fd, obj_size, &s->map.base)) < 0) {
-        return r;
-    }
-    s->map.size = obj_size;
-    r = shmring__ring_check(s->map.base, obj_size);
-    if (r < 0) {
-        return -EPROTO; /* initialisation finishes under INIT, so "not ready" here is corrupt */
-    }
-    uint32_t old_flags = ((struct shmring__hdr *)s->map.base)->flags;
-    if ((old_flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
-        return -EPROTO;
+    if ((s->hdr->flags & SHMRING__F_LEGACY) != (hdr_flags & SHMRING__F_LEGACY)) {
+        return SHMRING_EPROTO;
     }
     return 0;
 }
 
-static void unmap_and_close(struct shmring__seg *s)
+/* The segment is gone from this handle; its name stays for shmring_name(). */
+static void dropped(struct shmring__seg *s)
 {
-    shmring__plat_unmap(s->map.base, s->map.size);
-    shmring__plat_close(s->map.fd); /* drops every lock this handle held */
-    s->map.base = NULL;
-    s->map.size = 0;
-    s->map.fd = -1;
+    s->plat = NULL;
     s->hdr = NULL;
-}
-
-/* Group and others may read only what they may also write. Read access alone would let an
- * outsider hold shared locks on the lock bytes: block every role and the INIT lock, look like a
- * live peer, keep the name from being removed. Kernel locks cannot tell such a reader from a
- * user, so a ring is never readable by someone who cannot also write it (SECURITY.md). */
-static unsigned safe_mode(unsigned mode)
-{
-    if (!(mode & 0020)) {
-        mode &= ~0040u;
-    }
-    if (!(mode & 0002)) {
-        mode &= ~0004u;
-    }
-    return mode;
-}
-
-/* One attempt; -ESTALE asks the caller to start over (the name changed under us). */
-static int try_open(struct shmring__seg *s, uint64_t want, unsigned mode, unsigned flags,
-                    uint32_t hdr_flags)
-{
-    int fd = -1;
-    int r;
-    int created = 0;
-    mode = safe_mode(mode);
-    if ((flags & SHMRING_CREATE) && (flags & SHMRING_EXCL)) {
-        r = shmring__plat_open(s->path, 1, mode, &fd);
-        created = r == 0;
-    } else {
-        r = shmring__plat_open(s->path, 0, mode, &fd);
-        if (r == -ENOENT && (flags & SHMRING_CREATE)) {
-            r = shmring__plat_open(s->path, 1, mode, &fd);
-            if (r == -EEXIST) {
-                return -ESTALE; /* created by someone else meanwhile: open theirs */
-            }
-            created = r == 0;
-        }
-    }
-    if (r < 0) {
-        return r;
-    }
-    s->map.fd = fd;
-    struct shmring__plat_stat st;
-    if ((r = shmring__plat_fstat(fd, &st)) < 0) {
-        goto fail;
-    }
-    /* A name planted by another user must not capture our messages (nor we theirs). */
-    if (st.uid != shmring__plat_euid() && !(flags & SHMRING_ANY_OWNER)) {
-        r = -EACCES;
-        goto fail;
-    }
-    /* Made readable-only for others by an older version: close that door for new readers. */
-    if (st.uid == shmring__plat_euid() && safe_mode(st.mode & 0777) != (st.mode & 0777)) {
-        shmring__plat_chmod(fd, safe_mode(st.mode & 07777));
-    }
-    if ((r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
-                                     SHMRING__INIT_TIMEOUT_NS)) < 0) {
-        created = 0; /* someone else holds INIT: they may be using it by now */
-        goto fail;
-    }
-    /* A closer may have unlinked this object while we waited for INIT: then it is an orphan
-     * nobody else can find, and we must open the name again. */
-    if ((r = shmring__plat_is_linked(fd, s->path)) <= 0) {
-        r = r == 0 ? -ESTALE : r;
-        goto fail;
-    }
-    if ((r = shmring__plat_fstat(fd, &st)) < 0) { /* the size is final now */
-        goto fail;
-    }
-    int alone = shmring__plat_lock(fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
-    created = created && alone; /* nobody else uses what we created: ours to remove on failure */
-    r = alone ? attach_alone(s, st.size, want, flags, hdr_flags)
-              : attach_shared(s, st.size, want, hdr_flags);
-    if (r < 0) {
-        goto fail;
-    }
-    /* Converts our exclusive ATTACH to shared (or takes it): we count as a user from now on. */
-    if ((r = shmring__plat_lock(fd, SHMRING__LOCK_ATTACH, SHMRING__SHARED)) < 0) {
-        goto fail;
-    }
-    s->hdr = s->map.base;
-    /* S2 (relaxed): we hold INIT, under which every generation store happens. */
-    s->generation = atomic_load_explicit(&s->hdr->generation, memory_order_relaxed);
-    shmring__plat_lock(fd, SHMRING__LOCK_INIT, SHMRING__UNLOCK);
-    return 0;
-fail:
-    /* A name we created and could not make into a ring (no memory, no address space, ...) must
-     * not stay behind as a trap for the next opener. Removed only while it is still ours. */
-    if (created && shmring__plat_is_linked(fd, s->path) == 1) {
-        shmring__plat_unlink(s->path);
-    }
-    unmap_and_close(s);
-    return r;
+    s->size = 0;
 }
 
 int shmring__seg_open(struct shmring__seg *s, const char *name, uint64_t size, unsigned mode,
                       unsigned flags, uint32_t hdr_flags)
 {
     memset(s, 0, sizeof *s);
-    s->map.fd = -1;
-    int r = shmring__seg_path(name, s->path);
+    int r = shmring__seg_check_name(name);
     if (r < 0) {
         return r;
     }
     if (size != 0 && !size_is_valid(size)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
-    /* Each retry means another process created or removed the name in between; a bounded
-     * number keeps a hostile process from holding us in the loop. */
-    for (int attempt = 0; attempt < 64; attempt++) {
-        r = try_open(s, size, mode, flags, hdr_flags);
-        if (r != -ESTALE) {
-            return r;
-        }
+    memcpy(s->name, name, strlen(name) + 1);
+    struct shmring__plat_attach at;
+    uint64_t create_size = shmring__ring_default_size(hdr_flags, (long)shmring__plat_page_size());
+    if ((r = shmring__plat_seg_open(name, size, create_size, mode, flags, &s->plat, &at)) < 0) {
+        s->plat = NULL;
+        return r;
     }
-    return -EAGAIN;
+    s->hdr = at.base;
+    s->size = at.size;
+    if (at.alone) {
+        /* Its creator may have died before reserving its memory: reserve before the first
+         * store, so that a full tmpfs gives SHMRING_ENOSPC and not SIGBUS. */
+        r = shmring__plat_seg_reserve(s->plat);
+        r = r < 0 ? r : attach_alone(s, flags, hdr_flags);
+    } else {
+        r = attach_shared(s, hdr_flags);
+    }
+    if (r == 0) {
+        /* S2 (relaxed): we hold the init exclusion, under which every generation store happens. */
+        s->generation = atomic_load_explicit(&s->hdr->generation, memory_order_relaxed);
+        r = shmring__plat_seg_attach(s->plat);
+    }
+    if (r < 0) {
+        shmring__plat_seg_abort(s->plat);
+        dropped(s);
+    }
+    return r;
 }
 
-static void detach(struct shmring__seg *s, int unmap)
+/* The header's flags are stable while we are attached: only a process alone re-formats. */
+static int remove_if_last(const struct shmring__seg *s)
 {
-    if (s->map.fd < 0) {
-        return;
-    }
-    /* If INIT cannot be had in time we still detach; the name then stays until a later open
-     * finds nobody attached. */
-    if (shmring__plat_lock_wait(s->map.fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE,
-                                SHMRING__INIT_TIMEOUT_NS) == 0) {
-        int last = shmring__plat_lock(s->map.fd, SHMRING__LOCK_ATTACH, SHMRING__EXCLUSIVE) == 0;
-        uint32_t hflags = s->hdr != NULL ? s->hdr->flags : 0;
-        if (last && !(hflags & SHMRING__F_PERSIST) &&
-            shmring__plat_is_linked(s->map.fd, s->path) == 1) {
-            shmring__plat_unlink(s->path);
-        }
-    }
-    if (unmap) {
-        unmap_and_close(s);
-        return;
-    }
-    /* The mapping keeps the open file description alive, and with it its locks: drop them
-     * (INIT, ATTACH, a role, LEGACY) explicitly, or a later open would wait for our INIT. */
-    for (int byte = SHMRING__LOCK_INIT; byte <= SHMRING__LOCK_LEGACY; byte++) {
-        shmring__plat_lock(s->map.fd, byte, SHMRING__UNLOCK);
-    }
-    shmring__plat_close(s->map.fd);
-    s->map.fd = -1;
+    return s->hdr != NULL && !(s->hdr->flags & SHMRING__F_PERSIST);
 }
 
 void shmring__seg_close(struct shmring__seg *s)
 {
-    detach(s, 1);
+    if (s->plat != NULL) {
+        shmring__plat_seg_detach(s->plat, remove_if_last(s));
+    }
+    dropped(s);
 }
 
 void shmring__seg_close_at_exit(struct shmring__seg *s)
 {
-    detach(s, 0);
+    if (s->plat != NULL) {
+        shmring__plat_seg_release_marks(s->plat, remove_if_last(s));
+    }
 }
 
 void shmring__seg_forget(struct shmring__seg *s)
 {
-    unmap_and_close(s);
+    shmring__plat_seg_forget(s->plat);
+    dropped(s);
 }
 
-int shmring__seg_take_role(struct shmring__seg *s, int lock_byte)
+int shmring__seg_take_role(struct shmring__seg *s, int role)
 {
-    int r = shmring__plat_lock(s->map.fd, lock_byte, SHMRING__EXCLUSIVE);
-    return r == -EAGAIN ? -EBUSY : r;
+    return shmring__plat_role_take(s->plat, role);
 }
 
-void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte)
+void shmring__seg_drop_role(struct shmring__seg *s, int role)
 {
-    shmring__plat_lock(s->map.fd, lock_byte, SHMRING__UNLOCK);
+    shmring__plat_role_drop(s->plat, role);
 }
 
-int shmring__seg_role_held(struct shmring__seg *s, int lock_byte)
+int shmring__seg_role_held(struct shmring__seg *s, int role)
 {
-    int r = shmring__plat_lock_held(s->map.fd, lock_byte);
-    return r < 0 ? 1 : r; /* when in doubt, assume the peer lives: a false EPIPE loses data */
+    return shmring__plat_role_held(s->plat, role);
 }
 
-int shmring__seg_probe(const char *name, struct shmring__seg_probe *out)
+int shmring__seg_others_attached(struct shmring__seg *s)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    int r = shmring__seg_path(name, path);
+    return shmring__plat_seg_others_attached(s->plat);
+}
+
+struct probe_ctx {
+    struct shmring__seg_probe *out;
+    const struct shmring__plat_probe *facts; /* filled by the platform before it calls us */
+    void (*fn)(void *ctx, struct shmring__hdr *hdr, uint64_t size);
+    void *ctx;
+};
+
+/* Runs while the platform has the object mapped read-only. */
+static void probe_header(void *ctx, const void *base, uint64_t size)
+{
+    struct probe_ctx *pc = ctx;
+    pc->out->check = shmring__ring_check(base, size);
+    if (pc->out->check == 0) {
+        struct shmring__hdr *h = (struct shmring__hdr *)(uintptr_t)base; /* read-only mapping */
+        pc->out->flags = h->flags;
+        pc->out->producer_alive = (pc->facts->roles >> SHMRING__ROLE_ID_PRODUCER) & 1;
+        pc->out->consumer_alive = (pc->facts->roles >> SHMRING__ROLE_ID_CONSUMER) & 1;
+        pc->out->producers_alive = pc->facts->slots_held;
+        if (pc->fn != NULL) {
+            pc->fn(pc->ctx, h, size);
+        }
+    }
+}
+
+int shmring__seg_probe(const char *name, struct shmring__seg_probe *out,
+                       void (*fn)(void *ctx, struct shmring__hdr *hdr, uint64_t size), void *ctx)
+{
+    memset(out, 0, sizeof *out);
+    int r = shmring__seg_check_name(name);
     if (r < 0) {
         return r;
     }
-    memset(out, 0, sizeof *out);
-    int fd = -1;
-    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
+    struct shmring__plat_probe p;
+    struct probe_ctx pc = {out, &p, fn, ctx};
+    out->check = SHMRING_EPROTO; /* unless probe_header finds a valid header */
+    if ((r = shmring__plat_probe(name, &p, probe_header, &pc)) < 0) {
         return r;
     }
-    if ((r = shmring__plat_fstat(fd, &out->st)) < 0) {
-        shmring__plat_close(fd);
-        return r;
-    }
-    out->in_use = shmring__plat_lock_held(fd, SHMRING__LOCK_ATTACH) == 1;
-    out->check = -EPROTO;
-    void *base = NULL;
-    if (size_is_valid(out->st.size) && shmring__plat_map(fd, out->st.size, &base) == 0) {
-        out->check = shmring__ring_check(base, out->st.size);
-        if (out->check == 0) {
-            out->flags = ((struct shmring__hdr *)base)->flags;
-        }
-        shmring__plat_unmap(base, out->st.size);
-    }
-    shmring__plat_close(fd);
+    out->size = p.size;
+    out->owner = p.owner;
+    out->mode = p.mode;
+    out->in_use = p.in_use;
     return 0;
+}
+
+struct stale_ctx {
+    int keep_persistent, dry_run;
+    int outcome; /* what to report when the platform did not remove: 0 or 2, or 1 (dry run) */
+};
+
+/* Under the platform's init exclusion, nobody attached: a valid ring is removed unless it is
+ * persistent and kept, or this is a dry run. */
+static int stale_decide(void *ctx, const void *base, uint64_t size)
+{
+    struct stale_ctx *sc = ctx;
+    if (shmring__ring_check(base, size) != 0) {
+        return 0; /* not a ring (or not finished): not ours to remove */
+    }
+    if ((((const struct shmring__hdr *)base)->flags & SHMRING__F_PERSIST) && sc->keep_persistent) {
+        sc->outcome = 2;
+        return 0;
+    }
+    if (sc->dry_run) {
+        sc->outcome = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int shmring__seg_remove_stale(const char *name, int keep_persistent, int dry_run)
+{
+    int r = shmring__seg_check_name(name);
+    if (r < 0) {
+        return r;
+    }
+    struct stale_ctx sc = {keep_persistent, dry_run, 0};
+    r = shmring__plat_remove_stale(name, stale_decide, &sc);
+    return r == 0 ? sc.outcome : r;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* A named mapping's lifecycle: create-or-attach, first-attacher initialisation, validation,
- * roles, liveness of peers and removal of the name by the last process. */
+/* A named mapping's lifecycle in the library's terms: create-or-attach through the platform
+ * layer, the first attacher's (re)initialisation policy, validation, roles and liveness of
+ * peers. Everything OS-shaped is behind src/platform.h. */
 #ifndef SHMRING_SEGMENT_H
 #define SHMRING_SEGMENT_H
 
@@ -10,17 +11,15 @@
 #include "platform.h"
 
 struct shmring__seg {
-    struct shmring__plat_seg map;
-    struct shmring__hdr *hdr;
-    uint64_t generation;             /* of the header when we attached */
-    char path[SHMRING_NAME_MAX + 2]; /* "/<name>" */
+    struct shmring__plat_seg *plat; /* NULL when closed or never opened */
+    struct shmring__hdr *hdr;       /* the mapping, NULL once dropped */
+    uint64_t size;                  /* bytes mapped (the object's size, not the header's) */
+    uint64_t generation;            /* of the header when we attached */
+    char name[SHMRING_NAME_MAX + 1];
 };
 
-/* Bounds the wait for another process's open or close (they hold the init lock briefly). */
-#define SHMRING__INIT_TIMEOUT_NS (5 * 1000000000ll)
-
-/* "/<name>" into path, or -EINVAL for an invalid name. */
-int shmring__seg_path(const char *name, char path[SHMRING_NAME_MAX + 2]);
+/* 0 if name is a valid ring name ([A-Za-z0-9._-]{1,200}, not "." or ".."), else SHMRING_EINVAL. */
+int shmring__seg_check_name(const char *name);
 
 /* Opens or creates the named mapping and attaches to it (see shmring_open for the rules).
  * size: 0 = the default when creating, anything else must equal the existing size.
@@ -35,23 +34,37 @@ void shmring__seg_close(struct shmring__seg *s);
  * thread may still be reading it, and unmapping would turn that read into a SIGSEGV. */
 void shmring__seg_close_at_exit(struct shmring__seg *s);
 
-/* Drops the mapping and descriptor without touching shared state (a forked child). */
+/* Drops the mapping without touching shared state (a forked child, or after close_at_exit). */
 void shmring__seg_forget(struct shmring__seg *s);
 
-/* Role locks (SHMRING__LOCK_PRODUCER/CONSUMER): 0 or -EBUSY. */
-int shmring__seg_take_role(struct shmring__seg *s, int lock_byte);
-void shmring__seg_drop_role(struct shmring__seg *s, int lock_byte);
-/* 1 if a handle other than ours holds the role, 0 if nobody does. */
-int shmring__seg_role_held(struct shmring__seg *s, int lock_byte);
+/* Roles (SHMRING__ROLE_ID_*): 0 or SHMRING_EBUSY. */
+int shmring__seg_take_role(struct shmring__seg *s, int role);
+void shmring__seg_drop_role(struct shmring__seg *s, int role);
+/* 1 if a handle other than ours holds the role, 0 if nobody does (an error counts as held). */
+int shmring__seg_role_held(struct shmring__seg *s, int role);
+/* 1 if a handle other than ours has the segment attached, 0 if not. */
+int shmring__seg_others_attached(struct shmring__seg *s);
 
-/* Facts about a name without attaching: its size and owner, whether any live process has it
- * attached, and whether its header checks out (0, -EPROTO, -EAGAIN). For tools. */
+/* Facts about a name without attaching (for tools): changes nothing. Its size and owner,
+ * whether any live process has it attached or holds each role, and whether its header checks
+ * out (0, SHMRING_EPROTO, SHMRING_EAGAIN). When it does and fn is not NULL, fn(ctx, hdr, size)
+ * runs while the header is mapped (read-only: never store). */
 struct shmring__seg_probe {
-    struct shmring__plat_stat st;
+    uint64_t size;
+    uint32_t owner, mode;
     int in_use;
     int check;
     uint32_t flags;
+    int producer_alive, consumer_alive;
+    uint32_t producers_alive; /* a multi-producer ring's producer slots held by live handles */
 };
-int shmring__seg_probe(const char *name, struct shmring__seg_probe *out);
+int shmring__seg_probe(const char *name, struct shmring__seg_probe *out,
+                       void (*fn)(void *ctx, struct shmring__hdr *hdr, uint64_t size), void *ctx);
+
+/* Removes the name if it is a valid ring that nobody has attached, deciding under the same
+ * exclusion as every open and close (see shmring_remove_stale). keep_persistent: an idle
+ * persistent ring is kept (returns 2); dry_run: decides only. 1 removed (or would be), 0 kept,
+ * or a negative code. */
+int shmring__seg_remove_stale(const char *name, int keep_persistent, int dry_run);
 
 #endif /* SHMRING_SEGMENT_H */

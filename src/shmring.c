@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The public handle: joins a segment and a ring side, enforces roles, and keeps a process-wide
  * list of handles so that exit() detaches them and a forked child drops what it inherited. */
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +11,9 @@
 
 /* ---- process-wide handle list ---------------------------------------------------------- */
 
-static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static shmring__plat_mutex list_lock = SHMRING__PLAT_MUTEX_INIT;
 static shmring *list_head;
-static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+static shmring__plat_once_t process_once = SHMRING__PLAT_ONCE_INIT;
 
 static void role_detach(shmring *r);
 static void bookmark_attach(shmring *r);
@@ -26,7 +24,7 @@ static void (*_Atomic exit_unlock)(void);
 void shmring__set_exit_lock(void (*lock)(void), void (*unlock)(void))
 {
     /* Relaxed: set once before the first set/get handle exists, read at exit by the thread that
-     * runs the handlers, after the pthread_once and list lock that ordered the attach. */
+     * runs the handlers, after the once and the list lock that ordered the attach. */
     atomic_store_explicit(&exit_unlock, unlock, memory_order_relaxed);
     atomic_store_explicit(&exit_lock, lock, memory_order_relaxed);
 }
@@ -42,7 +40,7 @@ static void on_exit_detach_all(void)
     if (lock != NULL) {
         lock();
     }
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
     for (shmring *r = list_head; r != NULL; r = r->next) {
         if (r->role != 0) {
             role_detach(r);
@@ -50,7 +48,7 @@ static void on_exit_detach_all(void)
             r->role = 0;
         }
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     if (unlock != NULL) {
         unlock();
     }
@@ -63,12 +61,12 @@ static void on_exit_detach_all(void)
 static void fork_prepare(void)
 {
     shmring__compat_lock();
-    pthread_mutex_lock(&list_lock);
+    shmring__plat_mutex_lock(&list_lock);
 }
 
 static void fork_parent(void)
 {
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     shmring__compat_unlock();
 }
 
@@ -82,20 +80,20 @@ static void fork_child(void)
             r->role = 0;
         }
     }
-    pthread_mutex_unlock(&list_lock);
+    shmring__plat_mutex_unlock(&list_lock);
     shmring__compat_unlock();
 }
 
 static void process_init(void)
 {
     shmring__plat_barrier_init();
-    shmring__plat_atfork(fork_prepare, fork_parent, fork_child);
-    atexit(on_exit_detach_all);
+    shmring__plat_at_fork(fork_prepare, fork_parent, fork_child);
+    shmring__plat_at_exit(on_exit_detach_all);
 }
 
 void shmring__process_init(void)
 {
-    pthread_once(&process_once, process_init);
+    shmring__plat_once(&process_once, process_init);
 }
 
 /* Under list_lock. */
@@ -119,10 +117,10 @@ static int role_attach(shmring *r)
         return shmring__mp_role_attach(r);
     }
     if (r->role == SHMRING_PRODUCER) {
-        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_PRODUCER)) < 0) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_PRODUCER)) < 0) {
             return err;
         }
-        if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.map.size)) < 0) {
+        if ((err = shmring__prod_attach(&r->side.prod, h, r->seg.size)) < 0) {
             return err;
         }
         bookmark_attach(r);
@@ -131,13 +129,13 @@ static int role_attach(shmring *r)
         atomic_store_explicit(&h->producer_waiting, 0, memory_order_relaxed);
         atomic_store_explicit(&h->producer_pid, shmring__plat_pid(), memory_order_relaxed);
         /* R3: pairs with A3 in shmring__peer_gone(): a consumer that sees ATTACHED no longer
-         * reports -EPIPE. */
+         * reports SHMRING_EPIPE. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     } else if (r->role == SHMRING_CONSUMER) {
-        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_CONSUMER)) < 0) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_CONSUMER)) < 0) {
             return err;
         }
-        if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.map.size)) < 0) {
+        if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.size)) < 0) {
             return err;
         }
         /* C5, W5, P1 (relaxed): as for the producer. */
@@ -164,19 +162,20 @@ static void role_detach(shmring *r)
          * tail and so still receives everything committed before the close. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_CLOSED, memory_order_release);
         shmring__plat_heavy_barrier(); /* H2: R5 before W3's flag check; pairs with H1 */
-        shmring__wake_slow(r, &h->consumer_waiting); /* a sleeping consumer sees -EPIPE now */
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_PRODUCER);
+        shmring__wake_slow(r,
+                           &h->consumer_waiting); /* a sleeping consumer sees SHMRING_EPIPE now */
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_PRODUCER);
     } else if (r->role == SHMRING_CONSUMER) {
         if (r->side.cons.dirty) {
             shmring__cons_publish(&r->side.cons);
         }
         /* P2 (relaxed): as for the producer. */
         atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
-        /* R6: after the last R2; pairs with A3: a producer that sees CLOSED gets -EPIPE. */
+        /* R6: after the last R2; pairs with A3: a producer that sees CLOSED gets SHMRING_EPIPE. */
         atomic_store_explicit(&h->consumer_state, SHMRING__PEER_CLOSED, memory_order_release);
         shmring__plat_heavy_barrier(); /* H2, as for the producer */
         shmring__wake_slow(r, &h->producer_waiting);
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_CONSUMER);
     }
 }
 
@@ -197,7 +196,7 @@ int shmring__peer_gone(shmring *r, int force)
     if (s != SHMRING__PEER_ATTACHED) {
         return 1;
     }
-    /* Once seen dead, always probed: every call says -EPIPE until a new peer holds the role
+    /* Once seen dead, always probed: every call says SHMRING_EPIPE until a new peer holds the role
      * (it stores ATTACHED over the dead one's ATTACHED, so only the lock tells them apart). */
     if (!force && !r->peer_dead) {
         int64_t now = shmring__plat_coarse_ns();
@@ -207,17 +206,21 @@ int shmring__peer_gone(shmring *r, int force)
         r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
     }
     /* The kernel drops the role lock when its holder dies, whatever its pid became. */
-    r->peer_dead = !shmring__seg_role_held(&r->seg, producer_side ? SHMRING__LOCK_CONSUMER
-                                                                  : SHMRING__LOCK_PRODUCER);
+    r->peer_dead = !shmring__seg_role_held(&r->seg, producer_side ? SHMRING__ROLE_ID_CONSUMER
+                                                                  : SHMRING__ROLE_ID_PRODUCER);
     return r->peer_dead;
 }
 
 void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 {
-    /* W3 (relaxed): the exchange makes exactly one waker issue the syscall per sleep; the
-     * barriers (B1/H2 against H1) order it, the futex re-checks the word. */
+    /* W3 (relaxed): the exchange makes exactly one waker make the system call per sleep;
+     * the barriers (B1/H2 against H1) order it, the kernel wait re-checks the word. */
     if (atomic_exchange_explicit(peer_waiting, 0, memory_order_relaxed) != 0) {
-        shmring__plat_wake(peer_waiting);
+        /* The sleeper is the other side: a producer wakes the consumer, and back. */
+        int side = r->role == SHMRING_PRODUCER || r->role == SHMRING__ROLE_MPROD
+                       ? SHMRING__SIDE_CONSUMER
+                       : SHMRING__SIDE_PRODUCER;
+        shmring__plat_wake(r->seg.plat, side, peer_waiting);
         atomic_fetch_add_explicit(&r->hdr->wakeups, 1, memory_order_relaxed); /* C6 (relaxed) */
     }
 }
@@ -226,20 +229,20 @@ void shmring__wake_slow(shmring *r, _Atomic uint32_t *peer_waiting)
 
 /* The kind comes from the (validated) header, whoever created it: a multi-producer ring's
  * producer and consumer take the internal roles. Asking for SHMRING_MULTI_PRODUCER (or a
- * producer limit) on a ring of another kind or limit is -EINVAL, like a different size. */
+ * producer limit) on a ring of another kind or limit is SHMRING_EINVAL, like a different size. */
 static int mp_kind(shmring *r, const struct shmring_opts *opts)
 {
     struct shmring__hdr *h = r->hdr;
     int multi = (h->flags & SHMRING__F_MPSC) != 0;
     if (!multi) {
-        return (opts->flags & SHMRING_MULTI_PRODUCER) ? -EINVAL : 0;
+        return (opts->flags & SHMRING_MULTI_PRODUCER) ? SHMRING_EINVAL : 0;
     }
     struct shmring__mp_view v;
-    if (shmring__mp_view_init(&v, h, r->seg.map.size) < 0) {
-        return -EPROTO;
+    if (shmring__mp_view_init(&v, h, r->seg.size) < 0) {
+        return SHMRING_EPROTO;
     }
     if (opts->max_producers != 0 && opts->max_producers != v.nslots) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     r->mp_slots = v.nslots;
     if (r->role == SHMRING_PRODUCER) {
@@ -247,7 +250,7 @@ static int mp_kind(shmring *r, const struct shmring_opts *opts)
     } else if (r->role == SHMRING_CONSUMER) {
         r->role = SHMRING__ROLE_MCONS;
     } else if (r->role == SHMRING__ROLE_LEGACY) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     return 0;
 }
@@ -257,7 +260,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
 {
     static const struct shmring_opts defaults = {.flags = SHMRING_CREATE};
     if (out == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     *out = NULL;
     if (opts == NULL) {
@@ -272,7 +275,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
     int multi = (opts->flags & SHMRING_MULTI_PRODUCER) != 0;
     if (multi) {
         if (opts->max_producers > SHMRING__MP_MAX_PRODUCERS || hdr_flags != 0) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
         uint32_t nslots = opts->max_producers ? opts->max_producers : SHMRING__MP_DEF_PRODUCERS;
         hdr_flags = SHMRING__F_MPSC | nslots << SHMRING__FMT_PRODUCERS_SHIFT;
@@ -282,12 +285,12 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         (opts->flags & ~known) != 0 || (!multi && opts->max_producers != 0) || reserved != 0 ||
         ((opts->flags & SHMRING_EXCL) && !(opts->flags & SHMRING_CREATE)) ||
         (opts->mode & ~0777u) != 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
-    pthread_once(&process_once, process_init);
+    shmring__plat_once(&process_once, process_init);
     shmring *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        return -ENOMEM;
+        return SHMRING_ENOMEM;
     }
     unsigned mode = opts->mode ? opts->mode : 0600;
     /* The list lock is held across the whole open: a fork from another thread waits for it
@@ -295,10 +298,16 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
      * Cancellation is off meanwhile: the open has cancellation points (open, nanosleep, close),
      * and a thread cancelled there would leave the lock held: every later fork, open, close and
      * exit of the process would hang (#10 fault 12). */
-    int cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    pthread_mutex_lock(&list_lock);
+    int cancel_state = shmring__plat_cancel_off();
+    shmring__plat_mutex_lock(&list_lock);
     int err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags, hdr_flags);
+    if (err == SHMRING_EPROTO && role == SHMRING_OBSERVER && hdr_flags == 0) {
+        /* An observer may also look at a set/get value mapping (stats then say KIND_LEGACY).
+         * The first attempt refused it before changing anything; a mapping that is neither is
+         * refused again. */
+        err = shmring__seg_open(&r->seg, name, opts->size, mode, opts->flags & ~SHMRING_CREATE,
+                                SHMRING__F_LEGACY);
+    }
     if (err == 0) {
         r->hdr = r->seg.hdr;
         r->role = role;
@@ -313,8 +322,8 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         r->next = list_head;
         list_head = r;
     }
-    pthread_mutex_unlock(&list_lock);
-    pthread_setcancelstate(cancel_state, NULL);
+    shmring__plat_mutex_unlock(&list_lock);
+    shmring__plat_cancel_restore(cancel_state);
     if (err < 0) {
         free(r);
         return err;
@@ -326,7 +335,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
 int shmring_open(const char *name, int role, const struct shmring_opts *opts, shmring **out)
 {
     if (role == SHMRING__ROLE_LEGACY) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     return shmring__open(name, role, opts, 0, out);
 }
@@ -337,15 +346,14 @@ int shmring_close(shmring *r)
         return 0;
     }
     if (r->magic != SHMRING__HANDLE_MAGIC) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     /* The list lock is held across the whole close, as across an open: a fork from another
      * thread waits for it (fork_prepare), so no child inherits the descriptor while we hold its
      * INIT lock (the child would keep it for as long as it lives) or is left with a handle its
      * fork handler cannot see. Cancellation is off meanwhile, as in an open. */
-    int cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    pthread_mutex_lock(&list_lock);
+    int cancel_state = shmring__plat_cancel_off();
+    shmring__plat_mutex_lock(&list_lock);
     list_remove(r);
     if (r->role != 0) {
         role_detach(r);
@@ -353,8 +361,8 @@ int shmring_close(shmring *r)
     } else {
         shmring__seg_forget(&r->seg); /* inherited across fork, or detached at exit */
     }
-    pthread_mutex_unlock(&list_lock);
-    pthread_setcancelstate(cancel_state, NULL);
+    shmring__plat_mutex_unlock(&list_lock);
+    shmring__plat_cancel_restore(cancel_state);
     r->magic = 0;
     free(r);
     return 0;
@@ -362,9 +370,8 @@ int shmring_close(shmring *r)
 
 int shmring_unlink(const char *name)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    int err = shmring__seg_path(name, path);
-    return err < 0 ? err : shmring__plat_unlink(path);
+    int err = shmring__seg_check_name(name);
+    return err < 0 ? err : shmring__plat_unlink(name);
 }
 
 /* ---- argument checks shared by the data calls --------------------------------------------- */
@@ -372,10 +379,10 @@ int shmring_unlink(const char *name)
 static inline int check_handle(const shmring *r, int role)
 {
     if (UNLIKELY(r == NULL || r->magic != SHMRING__HANDLE_MAGIC)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (UNLIKELY(r->role != role)) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     return 0;
 }
@@ -385,10 +392,10 @@ static inline int producer_ready(shmring *r)
     int err = check_handle(r, SHMRING_PRODUCER);
     if (LIKELY(err == 0)) {
         if (UNLIKELY(r->side.prod.broken)) {
-            return -EPROTO;
+            return SHMRING_EPROTO;
         }
         if (UNLIKELY(r->side.prod.resv_open)) {
-            return -EINVAL;
+            return SHMRING_EINVAL;
         }
     }
     return err;
@@ -405,25 +412,26 @@ static inline int consumer_ready(shmring *r)
     return err;
 }
 
-/* A full ring: count it, and say -EPIPE instead of -EAGAIN if nobody will ever read. */
+/* A full ring: count it, and say SHMRING_EPIPE instead of SHMRING_EAGAIN if nobody will ever read.
+ */
 static int producer_full(shmring *r, int err)
 {
-    if (err == -EAGAIN) {
+    if (err == SHMRING_EAGAIN) {
         /* C7 (relaxed): only the producer writes it. */
         atomic_store_explicit(&r->hdr->full_events, r->side.prod.full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
-            return -EPIPE;
+            return SHMRING_EPIPE;
         }
     }
     return err;
 }
 
-/* An empty ring: give back skipped padding, count it, and say -EPIPE once the producer is gone
- * and everything it committed has been read. */
+/* An empty ring: give back skipped padding, count it, and say SHMRING_EPIPE once the producer is
+ * gone and everything it committed has been read. */
 static int consumer_empty(shmring *r, int err)
 {
     struct shmring__cons *c = &r->side.cons;
-    if (err != -EAGAIN) {
+    if (err != SHMRING_EAGAIN) {
         return err;
     }
     if (c->dirty) {
@@ -436,17 +444,18 @@ static int consumer_empty(shmring *r, int err)
         /* A6: pairs with R1, ordered after A3 (which saw R5): the producer may have published
          * between our empty check and its close. */
         uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-        return tail == c->head ? -EPIPE : -EAGAIN;
+        return tail == c->head ? SHMRING_EPIPE : SHMRING_EAGAIN;
     }
-    return -EAGAIN;
+    return SHMRING_EAGAIN;
 }
 
 /* ---- producer ------------------------------------------------------------------------------ */
 
-/* Multi-producer handles fail the role checks above with -EPERM (handle.h): only then, in the
- * cold branch, does the out-of-line shmring__mp_* call look at their kind (it returns -EPERM
- * for any other role). Reading the role there, not here, keeps the SPSC code unchanged. */
-#define MP(err, r, mprole) ((err) == -EPERM)
+/* Multi-producer handles fail the role checks above with SHMRING_EPERM (handle.h): only then, in
+ * the cold branch, does the out-of-line shmring__mp_* call look at their kind (it returns
+ * SHMRING_EPERM for any other role). Reading the role there, not here, keeps the SPSC code
+ * unchanged. */
+#define MP(err, r, mprole) ((err) == SHMRING_EPERM)
 
 int shmring_send(shmring *r, const void *msg, size_t len)
 {
@@ -455,7 +464,7 @@ int shmring_send(shmring *r, const void *msg, size_t len)
         return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_send(r, msg, len) : err;
     }
     if (UNLIKELY(msg == NULL && len != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__prod *p = &r->side.prod;
     err = shmring__prod_room(p, len);
@@ -477,7 +486,7 @@ int shmring_reserve(shmring *r, size_t len, void **slot)
         return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_reserve(r, len, slot) : err;
     }
     if (UNLIKELY(slot == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     err = shmring__prod_reserve(&r->side.prod, len, slot);
     return UNLIKELY(err != 0) ? producer_full(r, err) : 0;
@@ -491,7 +500,7 @@ int shmring_commit(shmring *r, size_t len)
     }
     struct shmring__prod *p = &r->side.prod;
     if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__prod_commit(p, len);
     shmring__prod_publish(p);
@@ -506,7 +515,7 @@ int shmring_abort(shmring *r)
         return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_abort(r) : err;
     }
     if (!r->side.prod.resv_open) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     r->side.prod.resv_open = 0;
     return 0;
@@ -519,14 +528,14 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
         return MP(err, r, SHMRING__ROLE_MPROD) ? shmring__mp_send_batch(r, msgs, n) : err;
     }
     if (UNLIKELY(msgs == NULL && n != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__prod *p = &r->side.prod;
     size_t sent = 0;
     for (; sent < n && sent < (size_t)INT32_MAX; sent++) {
         const struct shmring_buf *m = &msgs[sent];
         if (UNLIKELY(m->base == NULL && m->len != 0)) {
-            err = -EINVAL;
+            err = SHMRING_EINVAL;
             break;
         }
         err = shmring__prod_room(p, m->len);
@@ -542,9 +551,9 @@ int shmring_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
         shmring__wake_peer(r, &r->hdr->consumer_waiting);
         return (int)sent;
     }
-    if (err == -EAGAIN) {
+    if (err == SHMRING_EAGAIN) {
         err = producer_full(r, err);
-        return err == -EPIPE ? err : 0;
+        return err == SHMRING_EPIPE ? err : 0;
     }
     return err;
 }
@@ -567,7 +576,7 @@ shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     const void *msg;
     uint64_t size;
@@ -576,7 +585,7 @@ shmring_ssize shmring_recv(shmring *r, void *buf, size_t cap)
         return consumer_empty(r, (int)len);
     }
     if (UNLIKELY((uint64_t)len > cap)) {
-        return -EMSGSIZE; /* left in place */
+        return SHMRING_EMSGSIZE; /* left in place */
     }
     shmring__copy(buf, msg, (uint64_t)len); /* buf may be NULL when len is 0 (cap 0) */
     shmring__cons_advance(c, size, (uint64_t)len);
@@ -592,7 +601,7 @@ shmring_ssize shmring_peek(shmring *r, const void **msg)
         return MP(err, r, SHMRING__ROLE_MCONS) ? shmring__mp_peek(r, msg) : err;
     }
     if (UNLIKELY(msg == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     int64_t len = shmring__cons_peek(&r->side.cons, msg);
     return UNLIKELY(len < 0) ? consumer_empty(r, (int)len) : (shmring_ssize)len;
@@ -606,7 +615,7 @@ int shmring_release(shmring *r)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(c->peek_size == 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__cons_consume(c);
     shmring__cons_publish(c);
@@ -622,7 +631,7 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
     }
     struct shmring__cons *c = &r->side.cons;
     if (UNLIKELY(fn == NULL || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (max == 0 || max > (size_t)INT32_MAX) {
         max = (size_t)INT32_MAX;
@@ -657,7 +666,7 @@ int shmring_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
         return (int)done;
     }
     err = consumer_empty(r, (int)len);
-    return err == -EAGAIN ? 0 : err;
+    return err == SHMRING_EAGAIN ? 0 : err;
 }
 
 /* ---- information ----------------------------------------------------------------------- */
@@ -670,7 +679,7 @@ size_t shmring_capacity(const shmring *r)
     }
     uint64_t hsize =
         r->mp_slots != 0 ? shmring__mp_header_size(r->mp_slots) : (uint64_t)SHMRING_HEADER_SIZE;
-    return (size_t)(r->seg.map.size - hsize);
+    return (size_t)(r->seg.size - hsize);
 }
 
 size_t shmring_max_msg(const shmring *r)
@@ -683,7 +692,7 @@ size_t shmring_max_msg(const shmring *r)
 int shmring_role(const shmring *r)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     return r->role == SHMRING__ROLE_MPROD   ? SHMRING_PRODUCER
            : r->role == SHMRING__ROLE_MCONS ? SHMRING_CONSUMER
@@ -692,7 +701,7 @@ int shmring_role(const shmring *r)
 
 const char *shmring_name(const shmring *r)
 {
-    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->seg.path + 1 : NULL;
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC ? r->seg.name : NULL;
 }
 
 static int32_t live_pid(shmring *r, int role, int lock_byte, _Atomic int32_t *pid)
@@ -709,7 +718,7 @@ static int32_t live_pid(shmring *r, int role, int lock_byte, _Atomic int32_t *pi
 int shmring_stats(shmring *r, struct shmring_stats *out)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || out == NULL || r->role == 0) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__hdr *h = r->hdr;
     memset(out, 0, sizeof *out);
@@ -724,10 +733,10 @@ int shmring_stats(shmring *r, struct shmring_stats *out)
     out->producer_sleeps = atomic_load_explicit(&h->producer_sleeps, memory_order_relaxed);
     out->consumer_sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
     out->wakeups = atomic_load_explicit(&h->wakeups, memory_order_relaxed);
-    out->producer_pid = live_pid(r, SHMRING_PRODUCER, SHMRING__LOCK_PRODUCER, &h->producer_pid);
-    out->consumer_pid = live_pid(r, SHMRING_CONSUMER, SHMRING__LOCK_CONSUMER, &h->consumer_pid);
-    out->size = r->seg.map.size;
-    out->capacity = r->seg.map.size - SHMRING_HEADER_SIZE;
+    out->producer_pid = live_pid(r, SHMRING_PRODUCER, SHMRING__ROLE_ID_PRODUCER, &h->producer_pid);
+    out->consumer_pid = live_pid(r, SHMRING_CONSUMER, SHMRING__ROLE_ID_CONSUMER, &h->consumer_pid);
+    out->size = r->seg.size;
+    out->capacity = r->seg.size - SHMRING_HEADER_SIZE;
     out->max_msg = shmring__max_msg_for(out->capacity);
     out->head = atomic_load_explicit(&h->head, memory_order_relaxed);
     out->tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
@@ -779,7 +788,7 @@ int shmring_set_bookmark(shmring *r, uint64_t value)
     }
     struct shmring__prod *p = &r->side.prod;
     if (p->broken) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
     struct shmring__hdr *h = r->hdr;
     /* Relaxed: tail and the slots are written only by this producer. */
@@ -803,7 +812,7 @@ int shmring_get_bookmark(shmring *r, uint64_t *value)
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || value == NULL ||
         (r->role != SHMRING_PRODUCER && r->role != SHMRING_CONSUMER &&
          r->role != SHMRING_OBSERVER)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__hdr *h = r->hdr;
     for (int round = 0; round < 1000; round++) {
@@ -826,13 +835,13 @@ int shmring_get_bookmark(shmring *r, uint64_t *value)
         }
         if (!torn) {
             if (best == 0) {
-                return -ENOENT;
+                return SHMRING_ENOENT;
             }
             *value = best_value;
             return 0;
         }
     }
-    return -EAGAIN; /* the producer kept rewriting the slot we read */
+    return SHMRING_EAGAIN; /* the producer kept rewriting the slot we read */
 }
 
 /* ---- consumer read-ahead ---------------------------------------------------------------- */
@@ -845,7 +854,7 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
     }
     struct shmring__cons *c = &r->side.cons;
     if (msg == NULL || pos == NULL) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (r->ahead.n == 0) {
         if (c->broken != 0) {
@@ -855,7 +864,7 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
         r->ahead.head = c->head;
         r->ahead.ridx = c->ridx;
         r->ahead.tail = c->tail_cache;
-    } else if (c->broken != -EINVAL) {
+    } else if (c->broken != SHMRING_EINVAL) {
         return c->broken;
     }
     /* The ring functions work on a copy whose head is the read-ahead position: the shared head
@@ -870,13 +879,13 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
     r->ahead.head = t.head; /* past a skipped padding record, if any */
     r->ahead.ridx = t.ridx;
     r->ahead.tail = t.tail_cache;
-    if (len == -EAGAIN) {
+    if (len == SHMRING_EAGAIN) {
         if (shmring__peer_gone(r, 0)) {
             /* A2 again: the producer may have published between our look and its close. */
             uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-            return tail == t.head ? -EPIPE : -EAGAIN;
+            return tail == t.head ? SHMRING_EPIPE : SHMRING_EAGAIN;
         }
-        return -EAGAIN;
+        return SHMRING_EAGAIN;
     }
     if (len < 0) {
         c->broken = (int)len;
@@ -886,7 +895,7 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
     r->ahead.head = t.head + size;
     r->ahead.ridx = t.ridx + size == c->cap ? 0 : t.ridx + size;
     r->ahead.n++;
-    c->broken = -EINVAL;
+    c->broken = SHMRING_EINVAL;
     return (shmring_ssize)len;
 }
 
@@ -897,8 +906,8 @@ int shmring_release_n(shmring *r, size_t n)
         return err;
     }
     struct shmring__cons *c = &r->side.cons;
-    if (n > r->ahead.n || (r->ahead.n > 0 && c->broken != -EINVAL)) {
-        return r->ahead.n > 0 && c->broken != -EINVAL ? c->broken : -EINVAL;
+    if (n > r->ahead.n || (r->ahead.n > 0 && c->broken != SHMRING_EINVAL)) {
+        return r->ahead.n > 0 && c->broken != SHMRING_EINVAL ? c->broken : SHMRING_EINVAL;
     }
     if (n == 0) {
         return 0;
@@ -911,17 +920,17 @@ int shmring_release_n(shmring *r, size_t n)
         uint64_t size;
         int64_t len = shmring__cons_next(c, &m, &size);
         if (len < 0) {
-            c->broken = len == -EAGAIN ? -EPROTO : (int)len;
+            c->broken = len == SHMRING_EAGAIN ? SHMRING_EPROTO : (int)len;
             return c->broken;
         }
         shmring__cons_advance(c, size, (uint64_t)len);
     }
     r->ahead.n -= n;
     if (r->ahead.n == 0 && c->head != r->ahead.head) {
-        c->broken = -EPROTO; /* the records changed under us */
-        return -EPROTO;
+        c->broken = SHMRING_EPROTO; /* the records changed under us */
+        return SHMRING_EPROTO;
     }
-    c->broken = r->ahead.n > 0 ? -EINVAL : 0;
+    c->broken = r->ahead.n > 0 ? SHMRING_EINVAL : 0;
     shmring__cons_publish(c);
     shmring__wake_peer(r, &r->hdr->producer_waiting);
     return 0;
@@ -935,7 +944,7 @@ int shmring_rewind(shmring *r)
     }
     if (r->ahead.n > 0) {
         r->ahead.n = 0;
-        if (r->side.cons.broken == -EINVAL) {
+        if (r->side.cons.broken == SHMRING_EINVAL) {
             r->side.cons.broken = 0;
         }
     }

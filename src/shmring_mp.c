@@ -19,7 +19,7 @@ static int slot_alive(void *ctx, uint32_t k)
     if (r->role == SHMRING__ROLE_MPROD && r->side.mprod.slot == k) {
         return 1;
     }
-    return shmring__seg_role_held(&r->seg, SHMRING__LOCK_SLOT0 + (int)k);
+    return shmring__seg_role_held(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k);
 }
 
 /* ---- attach / detach -------------------------------------------------------------------- */
@@ -32,18 +32,18 @@ int shmring__mp_role_attach(shmring *r)
         /* The first free slot: a dead producer's slot is free again at once (its lock died). */
         uint32_t k = 0;
         for (; k < r->mp_slots; k++) {
-            if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)k)) == 0) {
+            if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k)) == 0) {
                 break;
             }
-            if (err != -EBUSY) {
+            if (err != SHMRING_EBUSY) {
                 return err;
             }
         }
         if (k == r->mp_slots) {
-            return -EBUSY; /* the producer limit is reached */
+            return SHMRING_EBUSY; /* the producer limit is reached */
         }
-        if ((err = shmring__mprod_attach(&r->side.mprod, h, r->seg.map.size, k)) < 0) {
-            shmring__seg_drop_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)k);
+        if ((err = shmring__mprod_attach(&r->side.mprod, h, r->seg.size, k)) < 0) {
+            shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k);
             r->side.mprod.me = NULL;
             return err;
         }
@@ -54,13 +54,13 @@ int shmring__mp_role_attach(shmring *r)
         atomic_store_explicit(&s->pid, shmring__plat_pid(), memory_order_relaxed);
         atomic_store_explicit(&s->state, SHMRING__PEER_ATTACHED, memory_order_relaxed);
         /* MR13: pairs with MA10 in shmring__mp_peer_gone(): from now on an empty ring without a
-         * live producer means -EPIPE to the consumer. */
+         * live producer means SHMRING_EPIPE to the consumer. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
     } else if (r->role == SHMRING__ROLE_MCONS) {
-        if ((err = shmring__seg_take_role(&r->seg, SHMRING__LOCK_CONSUMER)) < 0) {
+        if ((err = shmring__seg_take_role(&r->seg, SHMRING__ROLE_ID_CONSUMER)) < 0) {
             return err;
         }
-        if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.map.size)) < 0) {
+        if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.size)) < 0) {
             return err;
         }
         /* MC9 (relaxed): as above, the consumer lock is held. */
@@ -92,8 +92,8 @@ void shmring__mp_role_detach(shmring *r)
         /* MH1: heavy barrier (H0), pairs with H1: orders the stores above before the W3 check
          * of the consumer's flag. */
         shmring__plat_heavy_barrier(); /* order the stores above before the flag check */
-        shmring__wake_slow(r, &h->consumer_waiting); /* it may be waiting for -EPIPE */
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_SLOT0 + (int)p->slot);
+        shmring__wake_slow(r, &h->consumer_waiting); /* it may be waiting for SHMRING_EPIPE */
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)p->slot);
     } else if (r->role == SHMRING__ROLE_MCONS) {
         if (r->side.mcons.dirty) {
             shmring__mcons_publish(&r->side.mcons);
@@ -106,7 +106,7 @@ void shmring__mp_role_detach(shmring *r)
          * shared flag. */
         shmring__plat_heavy_barrier();
         shmring__wake_slow(r, &h->producer_waiting);
-        shmring__seg_drop_role(&r->seg, SHMRING__LOCK_CONSUMER);
+        shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_CONSUMER);
     }
 }
 
@@ -155,20 +155,21 @@ static inline int mprod_ready(shmring *r)
 {
     struct shmring__mprod *p = &r->side.mprod;
     if (UNLIKELY(p->broken)) {
-        return -EPROTO;
+        return SHMRING_EPROTO;
     }
-    return UNLIKELY(p->resv_open) ? -EINVAL : 0;
+    return UNLIKELY(p->resv_open) ? SHMRING_EINVAL : 0;
 }
 
-/* A full ring: count it, and say -EPIPE instead of -EAGAIN if nobody will ever read. */
+/* A full ring: count it, and say SHMRING_EPIPE instead of SHMRING_EAGAIN if nobody will ever read.
+ */
 static int mprod_full(shmring *r, int err)
 {
-    if (err == -EAGAIN) {
+    if (err == SHMRING_EAGAIN) {
         struct shmring__mprod *p = &r->side.mprod;
         /* MC5 (relaxed): statistics; only the slot's holder writes them. */
         atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
         if (shmring__peer_gone(r, 0)) {
-            return -EPIPE;
+            return SHMRING_EPIPE;
         }
     }
     return err;
@@ -177,14 +178,14 @@ static int mprod_full(shmring *r, int err)
 int shmring__mp_send(shmring *r, const void *msg, size_t len)
 {
     if (r->role != SHMRING__ROLE_MPROD) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
     }
     if (UNLIKELY(msg == NULL && len != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     err = shmring__mprod_send(&r->side.mprod, msg, len);
     if (UNLIKELY(err != 0)) {
@@ -197,14 +198,14 @@ int shmring__mp_send(shmring *r, const void *msg, size_t len)
 int shmring__mp_reserve(shmring *r, size_t len, void **slot)
 {
     if (r->role != SHMRING__ROLE_MPROD) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
     }
     if (UNLIKELY(slot == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     err = shmring__mprod_reserve(&r->side.mprod, len, slot);
     return UNLIKELY(err != 0) ? mprod_full(r, err) : 0;
@@ -213,11 +214,11 @@ int shmring__mp_reserve(shmring *r, size_t len, void **slot)
 int shmring__mp_commit(shmring *r, size_t len)
 {
     if (r->role != SHMRING__ROLE_MPROD) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     struct shmring__mprod *p = &r->side.mprod;
     if (UNLIKELY(!p->resv_open || len > p->resv_len)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__mprod_commit(p, len);
     shmring__wake_peer(r, &r->hdr->consumer_waiting);
@@ -227,11 +228,11 @@ int shmring__mp_commit(shmring *r, size_t len)
 int shmring__mp_abort(shmring *r)
 {
     if (r->role != SHMRING__ROLE_MPROD) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     struct shmring__mprod *p = &r->side.mprod;
     if (!p->resv_open) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__mprod_abort(p);
     return 0;
@@ -240,14 +241,14 @@ int shmring__mp_abort(shmring *r)
 int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
 {
     if (r->role != SHMRING__ROLE_MPROD) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mprod_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
     }
     if (UNLIKELY(msgs == NULL && n != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     int sent = shmring__mprod_send_batch(&r->side.mprod, msgs, n);
     if (sent > 0) {
@@ -255,8 +256,8 @@ int shmring__mp_send_batch(shmring *r, const struct shmring_buf *msgs, size_t n)
         return sent;
     }
     if (sent == 0 && n > 0) {
-        err = mprod_full(r, -EAGAIN);
-        return err == -EPIPE ? err : 0;
+        err = mprod_full(r, SHMRING_EAGAIN);
+        return err == SHMRING_EPIPE ? err : 0;
     }
     return sent;
 }
@@ -269,11 +270,12 @@ static inline int mcons_ready(shmring *r)
 }
 
 /* Nothing committed at head. 1: look again now (a dead claim was skipped or a record was just
- * committed); else the call's result: -EAGAIN, -EPIPE, -EBADMSG, -EPROTO. */
+ * committed); else the call's result: SHMRING_EAGAIN, SHMRING_EPIPE, SHMRING_EBADMSG,
+ * SHMRING_EPROTO. */
 static int mcons_empty(shmring *r, int err, int round)
 {
     struct shmring__mcons *c = &r->side.mcons;
-    if (err != -EAGAIN) {
+    if (err != SHMRING_EAGAIN) {
         return err;
     }
     if (c->stalled && round < RESOLVE_ROUNDS) {
@@ -290,7 +292,7 @@ static int mcons_empty(shmring *r, int err, int round)
             if (res >= 0) {
                 return 1;
             }
-            if (res != -EAGAIN) {
+            if (res != SHMRING_EAGAIN) {
                 return res;
             }
         }
@@ -306,13 +308,13 @@ static int mcons_empty(shmring *r, int err, int round)
         /* MA11: pairs with MR2, MR9: a producer may have claimed between our empty check and
          * its close. */
         uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
-        return claim == c->head ? -EPIPE : -EAGAIN;
+        return claim == c->head ? SHMRING_EPIPE : SHMRING_EAGAIN;
     }
-    return -EAGAIN;
+    return SHMRING_EAGAIN;
 }
 
 /* A record at head that is claimed and not yet committed is usually being copied right now:
- * this many polls of its header (about a microsecond) before reporting -EAGAIN, so that a
+ * this many polls of its header (about a microsecond) before reporting SHMRING_EAGAIN, so that a
  * caller does not go to sleep or yield for a write of a few nanoseconds. */
 #define STALL_POLLS 256
 
@@ -325,7 +327,7 @@ SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *si
         if (LIKELY(len >= 0)) {
             return len;
         }
-        if (len == -EAGAIN && r->side.mcons.stalled && polls < STALL_POLLS) {
+        if (len == SHMRING_EAGAIN && r->side.mcons.stalled && polls < STALL_POLLS) {
             polls++;
             round--;
             shmring__plat_cpu_relax();
@@ -341,7 +343,7 @@ SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *si
 shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
 {
     if (r->role != SHMRING__ROLE_MCONS) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
@@ -349,7 +351,7 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
     }
     struct shmring__mcons *c = &r->side.mcons;
     if (UNLIKELY((buf == NULL && cap != 0) || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     const void *msg = NULL;
     uint64_t size = 0;
@@ -358,7 +360,7 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
         return (shmring_ssize)len;
     }
     if (UNLIKELY((uint64_t)len > cap)) {
-        return -EMSGSIZE; /* left in place */
+        return SHMRING_EMSGSIZE; /* left in place */
     }
     shmring__copy(buf, msg, (uint64_t)len);
     shmring__mcons_advance(c, size, (uint64_t)len);
@@ -370,14 +372,14 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
 shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
 {
     if (r->role != SHMRING__ROLE_MCONS) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
         return err;
     }
     if (UNLIKELY(msg == NULL)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__mcons *c = &r->side.mcons;
     uint64_t size = 0;
@@ -392,11 +394,11 @@ shmring_ssize shmring__mp_peek(shmring *r, const void **msg)
 int shmring__mp_release(shmring *r)
 {
     if (r->role != SHMRING__ROLE_MCONS) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     struct shmring__mcons *c = &r->side.mcons;
     if (UNLIKELY(c->peek_size == 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     shmring__mcons_consume(c);
     shmring__mcons_publish(c);
@@ -407,7 +409,7 @@ int shmring__mp_release(shmring *r)
 int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
 {
     if (r->role != SHMRING__ROLE_MCONS) {
-        return -EPERM;
+        return SHMRING_EPERM;
     }
     int err = mcons_ready(r);
     if (UNLIKELY(err != 0)) {
@@ -415,7 +417,7 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
     }
     struct shmring__mcons *c = &r->side.mcons;
     if (UNLIKELY(fn == NULL || c->peek_size != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     if (max == 0 || max > (size_t)INT32_MAX) {
         max = (size_t)INT32_MAX;
@@ -449,7 +451,7 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
     if (done > 0) {
         return (int)done;
     }
-    return len == -EAGAIN ? 0 : (int)len;
+    return len == SHMRING_EAGAIN ? 0 : (int)len;
 }
 
 /* ---- information ----------------------------------------------------------------------- */
@@ -486,7 +488,7 @@ void shmring__mp_stats(shmring *r, struct shmring_stats *out)
     out->full_events = full;
     out->producer_sleeps = sleeps;
     out->producer_pid = first_pid;
-    out->capacity = r->seg.map.size - shmring__mp_header_size(r->mp_slots);
+    out->capacity = r->seg.size - shmring__mp_header_size(r->mp_slots);
     out->max_msg = shmring__max_msg_for(out->capacity);
     /* MC10 as above: claim is this ring's tail. */
     out->tail = atomic_load_explicit(
@@ -503,7 +505,7 @@ int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap)
 {
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || r->role == 0 ||
         (out == NULL && cap != 0)) {
-        return -EINVAL;
+        return SHMRING_EINVAL;
     }
     struct shmring__hdr *h = r->hdr;
     size_t n = 0;
@@ -511,7 +513,7 @@ int shmring_producers(shmring *r, struct shmring_producer_info *out, size_t cap)
         /* A single-producer ring: its one producer, if it lives. MP7 (pid) and MC11 (counters)
          * as below: a relaxed snapshot. */
         int mine = r->role == SHMRING_PRODUCER;
-        if (mine || shmring__seg_role_held(&r->seg, SHMRING__LOCK_PRODUCER)) {
+        if (mine || shmring__seg_role_held(&r->seg, SHMRING__ROLE_ID_PRODUCER)) {
             if (cap > 0) {
                 memset(&out[0], 0, sizeof out[0]);
                 out[0].pid = mine ? shmring__plat_pid()

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Blocking calls: spin briefly, then sleep on a futex word in the mapping. The sleeper raises
+/* Blocking calls: spin briefly, then sleep on a wait word in the mapping. The sleeper raises
  * its "waiting" flag, runs the heavy barrier and checks the ring once more before sleeping; the
  * publisher stores its index, runs the light barrier and reads the flag (handle.h). One of the
  * two always sees the other, so no wake-up is lost, and a publisher whose peer is awake makes no
  * system call at all. Sleeps are cut into slices so a dead peer is noticed within ~40 ms. */
-#include <errno.h>
 
 #include "handle.h"
 
@@ -18,7 +17,7 @@
 #define SPIN_DEADLINE_EVERY 64 /* rounds between clock reads in the spin (a vDSO call, ~20 ns) */
 /* A wake-up that brings no progress (the peer published too little, or a hostile peer keeps
  * clearing our flag and waking us) is followed by a nap that doubles up to NAP_MAX: each pass
- * costs a heavy barrier, a lock query and a futex call, so without it a waiter could be made
+ * costs a heavy barrier, a liveness query and a kernel wait, so without it a waiter could be made
  * to burn a whole CPU. A real publish still ends the nap at the next look. */
 #define NAP_MIN_NS (50 * 1000ll)
 #define NAP_MAX_NS (4 * 1000000ll)
@@ -43,8 +42,8 @@ static _Atomic uint64_t *producer_sleeps(shmring *r)
     return r->role == SHMRING__ROLE_MPROD ? &r->side.mprod.me->sleeps : &r->hdr->producer_sleeps;
 }
 
-/* Runs try until it returns something other than -EAGAIN, the deadline passes, or the peer is
- * gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
+/* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
+ * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
 static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
                      _Atomic uint64_t *sleeps)
 {
@@ -53,7 +52,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
      * one would miss its wake-up. A flag left at 1 costs at most one needless wake call. */
     const int shared = r->role == SHMRING__ROLE_MPROD;
     int res = try(r, arg);
-    if (res != -EAGAIN || timeout_ns == 0) {
+    if (res != SHMRING_EAGAIN || timeout_ns == 0) {
         return res;
     }
     int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
@@ -70,7 +69,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         } else {
             shmring__plat_cpu_relax();
         }
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
     }
@@ -80,9 +79,9 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             /* A peer that is gone is reported as such even by the shortest wait. */
             if (shmring__peer_gone(r, 1)) {
                 res = try(r, arg);
-                return res == -EAGAIN ? -EPIPE : res;
+                return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
             }
-            return -ETIMEDOUT;
+            return SHMRING_ETIMEDOUT;
         }
         /* W1 (relaxed): ordered before the try below by H1. */
         atomic_store_explicit(mine, 1, memory_order_relaxed);
@@ -90,9 +89,10 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
          * sees the peer's publish, or the peer sees our flag and wakes us. */
         shmring__plat_heavy_barrier();
         res = try(r, arg);
-        if (res != -EAGAIN) {
+        if (res != SHMRING_EAGAIN) {
             if (!shared) {
-                atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
+                atomic_store_explicit(mine, 0,
+                                      memory_order_relaxed); /* W2 (relaxed): a hint only */
             }
             return res;
         }
@@ -101,7 +101,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
                 atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
             }
             res = try(r, arg); /* anything published before the peer went is still ours */
-            return res == -EAGAIN ? -EPIPE : res;
+            return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
         }
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
         if (r->role == SHMRING__ROLE_MCONS && r->side.mcons.stalled &&
@@ -111,17 +111,18 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         r->sleeps++;
         /* C10 (relaxed): only this side writes its sleep counter. */
         atomic_store_explicit(sleeps, r->sleeps, memory_order_relaxed);
-        int w = shmring__plat_wait(mine, 1, slice);
+        int side = is_producer(r) ? SHMRING__SIDE_PRODUCER : SHMRING__SIDE_CONSUMER;
+        int w = shmring__plat_wait(r->seg.plat, side, mine, 1, slice);
         if (!shared) {
             atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 (relaxed): a hint only */
         }
-        if (w == -EINTR) {
-            return -EINTR;
+        if (w == SHMRING_EINTR) {
+            return SHMRING_EINTR;
         }
         /* Woken, usually by the peer's publish: look before raising the flag again, so that a
-         * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The futex call
+         * wake-up costs no heavy barrier (on Linux an IPI to the busy peer). The kernel wait
          * orders the peer's publish before this try; if it finds nothing, the loop re-arms. */
-        if ((res = try(r, arg)) != -EAGAIN) {
+        if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
         if (w == 0) {
@@ -130,7 +131,7 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             if (now < deadline) {
                 shmring__plat_sleep_ns(nap < deadline - now ? nap : deadline - now);
             }
-            if ((res = try(r, arg)) != -EAGAIN) {
+            if ((res = try(r, arg)) != SHMRING_EAGAIN) {
                 return res;
             }
         }

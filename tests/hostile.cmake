@@ -7,6 +7,7 @@ set(SHMRING_FUZZ_TARGETS mapping api)
 set(SHMRING_FUZZ_HAVE_COMPAT OFF)
 if(EXISTS ${PROJECT_SOURCE_DIR}/src/compat.c)
   set(SHMRING_FUZZ_HAVE_COMPAT ON)
+  list(APPEND SHMRING_FUZZ_TARGETS legacy) # the legacy value protocol over heap memory
 endif()
 
 # Every fuzz target also builds without libFuzzer (any compiler) with a main() that replays its

@@ -109,6 +109,21 @@ for cmd in create send recv stat ls rm set get bench; do
   check "$cmd --help" 0 "$cmd" --help
   expect "$cmd --help shows its usage" has "$OUT" "Usage: shmring $cmd"
 done
+# The help is printed from each command's option table, so its option lines and the parser
+# cannot disagree; the usage lines are written by hand: every option they or the option lines
+# name must be accepted (the trailing --help makes each run print help instead of acting).
+for cmd in create send recv stat ls rm set get bench; do
+  run "$cmd" --help
+  opts=$(grep -E '^(Usage: |       shmring |  -[a-z], --|      --)' <<<"$OUT" |
+    grep -oE -- '--[a-z][a-z-]*' | sort -u)
+  for o in $opts; do
+    run "$cmd" "$o" 1 --help </dev/null
+    expect "$cmd --help: $o is accepted" test "$RC" -eq 0
+  done
+done
+run recv --help
+expect "recv --help: one help line per option" \
+  test "$(grep -cE '^  -[a-z], --(count|follow|timeout|binary)' <<<"$OUT")" -eq 4
 check "no command is a usage error" 1
 check "unknown command" 1 frobnicate
 expect "unknown command is named" has "$ERR" "unknown command 'frobnicate'"
@@ -227,6 +242,14 @@ expect "ls: header row" has "$OUT" "NAME"
 expect "ls: finds the ring by its header" grep -qE "^$P\.z_9 +4K +0 +0\.0% +0 +- +- +persistent,idle$" <<<"$OUT"
 expect "ls: skips a zero-filled object with a ring-like name" lacks "$OUT" "$P-shmring-ring"
 rm -f "/dev/shm/$P-shmring-ring"
+# Whatever else lives in the shm directory (here a FIFO, which would block a reader's open), ls
+# and rm --stale look at it without waiting.
+mkfifo "/dev/shm/$P-fifo"
+timeout 10 "$BIN" ls >/dev/null 2>&1
+expect "ls: a FIFO in /dev/shm does not block it" test $? -eq 0
+timeout 10 "$BIN" rm --stale --dry-run >/dev/null 2>&1
+expect "rm --stale: a FIFO in /dev/shm does not block it" test $? -eq 0
+rm -f "/dev/shm/$P-fifo"
 
 # ---- round trip across processes ----------------------------------------------------------
 RT="$P-rt"

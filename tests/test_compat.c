@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "layout.h" /* the hostile-peer test writes the shared header directly */
+#include "legacy_value.h"
 #include "shmring.h"
 #include "shmring_compat.h"
 #include "testutil.h"
@@ -43,10 +44,43 @@
 #define MAXS        SHMRING_COMPAT_MAX_STRING
 #define DATA_CAP    (SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE)
 #define REPLY_MS    20000 /* an agent that does not answer within this is hung: fail */
-#define HOOK_ENV    "SHMRING_COMPAT_TEST_STOP_MIDCOPY"
+#define HOOK_ENV    "TEST_COMPAT_MIDCOPY" /* read by __wrap_shmring__lv_bytes_in below */
 #define NAME_ENV    "SHMRING_COMPAT_NAME"
 #define GUARD       0xAA /* the byte agents pre-fill get buffers with */
 #define MAX_CMD_BUF 8192
+
+/* ---- the mid-copy pause ---------------------------------------------------------------------
+ * This program is linked with -Wl,--wrap=shmring__lv_bytes_in, so every setter's copy of the
+ * value (src/legacy_value.c) comes here. In an agent started with a hook (HOOK_ENV), a copy of 2
+ * bytes or more pauses after its first half: hook 1 stops the whole process with SIGSTOP, so that
+ * a test can SIGKILL a setter deterministically inside the copy; hook 2 makes just the calling
+ * thread sleep 300 ms, so that other threads of the process can read meanwhile. The library
+ * itself has no such hook. */
+void __real_shmring__lv_bytes_in(uint8_t *dst, const char *src, uint64_t n);
+void __wrap_shmring__lv_bytes_in(uint8_t *dst, const char *src, uint64_t n);
+
+void __wrap_shmring__lv_bytes_in(uint8_t *dst, const char *src, uint64_t n)
+{
+    static _Atomic int hook = -1;
+    int h = atomic_load(&hook);
+    if (h < 0) {
+        const char *e = getenv(HOOK_ENV);
+        h = e != NULL ? atoi(e) : 0;
+        atomic_store(&hook, h);
+    }
+    if (h == 0 || n < 2) {
+        __real_shmring__lv_bytes_in(dst, src, n);
+        return;
+    }
+    __real_shmring__lv_bytes_in(dst, src, n / 2);
+    if (h == 1) {
+        raise(SIGSTOP);
+    } else {
+        struct timespec ts = {0, 300 * 1000000l};
+        nanosleep(&ts, NULL);
+    }
+    __real_shmring__lv_bytes_in(dst + n / 2, src + n / 2, n - n / 2);
+}
 
 /* ---- self-checking strings ------------------------------------------------------------------
  * "II:SSSSSSSSSS:LLLL:HHHHHHHHHHHHHHHH:" then printable filler up to the total length L: setter
@@ -286,7 +320,7 @@ static void agent_main(int cmd_fd, int res_fd)
 
 /* Starts an agent: this test program executed afresh as "test_compat agent CMD_FD RES_FD", so
  * that it inherits nothing from the test process but the environment (no exit or fork handlers
- * of the library, no CMocka state). hook != 0 sets the test hook of compat.c to that value in it
+ * of the library, no CMocka state). hook != 0 sets the mid-copy pause (see above) in it
  * (1: SIGSTOP in the middle of each set's copy, 2: the setting thread sleeps 300 ms there). */
 static void agent_start(struct agent *ag, int hook)
 {
@@ -510,8 +544,8 @@ static struct shmring__hdr *map_value_header(void)
 }
 
 /* Waits until a set has begun: every set moves the sequence number away from `from` (W1 or W3 in
- * compat.c) before it copies a byte, and with hook 2 it then sleeps 300 ms in the middle of its
- * copy. A fixed pause instead would race with a setter that a loaded machine has not run yet.
+ * legacy_value.c) before it copies a byte, and with hook 2 it then sleeps 300 ms in the middle of
+ * its copy. A fixed pause instead would race with a setter that a loaded machine has not run yet.
  * 0 once it moved, -1 after REPLY_MS. */
 static int await_set_started(struct shmring__hdr *h, uint64_t from)
 {

@@ -158,7 +158,7 @@ static void test_all_killed_starts_afresh(void **state)
     /* The name outlives its killed users, but the kernel knows nobody uses it any more. */
     assert_true(t_shm_exists(a.n.s));
     struct shmring__seg_probe probe;
-    assert_int_equal(shmring__seg_probe(a.n.s, &probe), 0);
+    assert_int_equal(shmring__seg_probe(a.n.s, &probe, NULL, NULL), 0);
     assert_int_equal(probe.in_use, 0);
     assert_int_equal(probe.check, 0);
 

@@ -61,7 +61,7 @@ static void test_threads_one_mapping(void **state)
         shmring *r = args[i].r;
         r->hdr = c->hdr;
         uint32_t slot = r->side.mprod.slot;
-        assert_int_equal(shmring__mprod_attach(&r->side.mprod, c->hdr, c->seg.map.size, slot), 0);
+        assert_int_equal(shmring__mprod_attach(&r->side.mprod, c->hdr, c->seg.size, slot), 0);
     }
     pthread_t th[NPROD];
     for (unsigned i = 0; i < NPROD; i++) {

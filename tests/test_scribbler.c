@@ -203,9 +203,8 @@ static int producer(void *arg)
             msg_fill(msgs[i], len_of(seq + (uint64_t)i), seq + (uint64_t)i);
         }
         uint64_t len = len_of(seq);
-        const uint8_t *lo = (const uint8_t *)r->seg.map.base + r->seg.map.size -
-                            shmring_capacity(r); /* the data area */
-        const uint8_t *hi = (const uint8_t *)r->seg.map.base + r->seg.map.size;
+        const uint8_t *hi = (const uint8_t *)(const void *)r->seg.hdr + r->seg.size;
+        const uint8_t *lo = hi - shmring_capacity(r); /* the data area */
         int64_t t0 = t_now_ms();
         long rc;
         int64_t bound = CALL_SLACK_MS;
@@ -340,8 +339,9 @@ static int consumer(void *arg)
     shmring *r = NULL;
     TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
     while (r != NULL && t_now_ms() < end_ms) {
-        struct seen w = {(const uint8_t *)r->seg.map.base + r->seg.map.size - shmring_capacity(r),
-                         (const uint8_t *)r->seg.map.base + r->seg.map.size, 0};
+        struct seen w = {(const uint8_t *)(const void *)r->seg.hdr + r->seg.size -
+                             shmring_capacity(r),
+                         (const uint8_t *)(const void *)r->seg.hdr + r->seg.size, 0};
         uint64_t x = t_rand(&rng);
         int64_t t0 = t_now_ms();
         int64_t bound = CALL_SLACK_MS;

@@ -225,7 +225,7 @@ static void run_threads(const struct trun *run0, const char *tag)
     assert_int_equal(shmring_open(name, SHMRING_CONSUMER, NULL, &c), 0);
     /* One mapping for both (see the top of the file). */
     c->hdr = p->hdr;
-    assert_int_equal(shmring__cons_attach(&c->side.cons, p->hdr, p->seg.map.size), 0);
+    assert_int_equal(shmring__cons_attach(&c->side.cons, p->hdr, p->seg.size), 0);
 
     struct tctx x = {&run, p, c, 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid(), 0, {"", ""}};
     int64_t t0 = t_now_ms();

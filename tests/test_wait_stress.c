@@ -57,13 +57,16 @@ static int64_t g_first_sleep_ns; /* measuring the spin phase: when the first sle
 
 /* ---- the wrapper: every futex sleep of the library passes here ------------------------------- */
 
-int __real_shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
-int __wrap_shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
+int __real_shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
+                              uint32_t expected, int64_t timeout_ns);
+int __wrap_shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
+                              uint32_t expected, int64_t timeout_ns);
 
-int __wrap_shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+int __wrap_shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
+                              uint32_t expected, int64_t timeout_ns)
 {
     if (g_side == NULL) {
-        return __real_shmring__plat_wait(word, expected, timeout_ns);
+        return __real_shmring__plat_wait(seg, side, word, expected, timeout_ns);
     }
     struct shmring__hdr *h =
         g_role == SHMRING_CONSUMER
@@ -88,7 +91,7 @@ int __wrap_shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t
         tl_spin_ns(200000);
         atomic_store(word, 1);
     }
-    int r = __real_shmring__plat_wait(word, expected, timeout_ns);
+    int r = __real_shmring__plat_wait(seg, side, word, expected, timeout_ns);
     if (r == -ETIMEDOUT) {
         atomic_fetch_add(&g_side->slice_timeouts, 1);
         if (atomic_load(peer_index) != before && atomic_load(word) == 1) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "shmring.h"
+#include "shmring_admin.h"
 
 /* Exit codes: documented in README.md ("Exit codes") and `shmring --help`; scripts rely on them. */
 enum {
@@ -51,13 +52,31 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* ---- options (util.c) --------------------------------------------------------------------- */
 
 /* One option: --name (and -s when short_name != 0). Exactly one of value/flag is set: value
- * receives the option's argument (--name=V or --name V), flag is set to 1. */
+ * receives the option's argument (--name=V or --name V), flag is set to 1. arg names the value
+ * in the help ("SECONDS"; NULL for a flag) and help describes the option: the command's --help
+ * is printed from this table, so the options and their help cannot drift apart. Lines of help
+ * after the first are indented to the help column. */
 struct cli_opt {
     const char *name;
     char short_name;
     const char **value;
     int *flag;
+    const char *arg;
+    const char *help;
 };
+
+/* A subcommand's help around its option table: intro (usage and description, printed before the
+ * options), outro (after them, or NULL). col: the column where option help starts; 0 = two
+ * past the longest "  -s, --name ARG". */
+struct cli_cmd {
+    const char *name;
+    const char *intro;
+    const char *outro;
+    int col;
+};
+
+/* Prints cmd's help: intro, one entry per option of opts, outro. */
+void cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts);
 
 /* Parses argv[1..argc) (argv[0] is the subcommand) against opts (ended by a zeroed entry).
  * Options and positional arguments may be mixed; "--" ends the options. The positionals are
@@ -66,11 +85,10 @@ struct cli_opt {
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int *help);
 
 /* cli_parse, then --help: CLI_CONTINUE to go on, or the exit code to return (CLI_OK after
- * printing help, CLI_USAGE after printing what was wrong). */
+ * printing the help, CLI_USAGE after printing what was wrong). */
 #define CLI_CONTINUE (-1)
-int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *help, int *npos);
-/* cli_start for a subcommand whose one option is -j/--json, which sets *as_json. */
-int cli_start_json(int argc, char **argv, const char *help, int *as_json, int *npos);
+int cli_start(int argc, char **argv, const struct cli_cmd *cmd, const struct cli_opt *opts,
+              int *npos);
 
 /* Exactly one positional, a valid ring name, into *name: 0, or CLI_USAGE after printing why. */
 int cli_one_name(const char *cmd, int npos, char **argv, const char **name);

@@ -11,25 +11,21 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "layout.h"
-#include "platform.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "bench",
     "Usage: shmring bench [--size BYTES] [--seconds N] [--ring SIZE]\n"
     "\n"
     "Measures, between two processes of this machine, streaming throughput and round-trip\n"
     "latency over a shmring ring and over a pipe, and prints a table. Every message carries a\n"
     "sequence number that the receiver checks. Shows a progress line when stderr is a terminal.\n"
-    "\n"
-    "  -s, --size BYTES   message size, 1 to 16M (default 64; K/M suffixes allowed)\n"
-    "  -d, --seconds N    length of each of the four runs (default 1; fractions allowed)\n"
-    "  -r, --ring SIZE    mapping size of the rings (default: 1M, or larger to fit the message)\n"
-    "      --no-pin       do not pin the two processes to two different CPUs\n"
+    "\n",
     "\n"
     "By default the two processes run pinned to two CPUs, as latency benchmarks usually are:\n"
     "two processes that share one CPU make every spin-then-sleep wait expensive.\n"
     "\n"
-    "Exit codes: 0 done, 1 bad arguments, 8 a run failed (a sequence error, a child died).\n";
+    "Exit codes: 0 done, 1 bad arguments, 8 a run failed (a sequence error, a child died).\n",
+    21};
 
 #define BATCH       256          /* messages between looks at the clock */
 #define MAX_SAMPLES (1u << 21)   /* round trips whose time is kept for percentiles */
@@ -672,11 +668,16 @@ int cmd_bench(int argc, char **argv)
     const char *size_s = NULL, *seconds_s = NULL, *ring_s = NULL;
     int npos, no_pin = 0;
     const struct cli_opt opts[] = {
-        {"size", 's', &size_s, NULL}, {"seconds", 'd', &seconds_s, NULL},
-        {"ring", 'r', &ring_s, NULL}, {"no-pin", 0, NULL, &no_pin},
-        {NULL, 0, NULL, NULL},
+        {"size", 's', &size_s, NULL, "BYTES",
+         "message size, 1 to 16M (default 64; K/M suffixes allowed)"},
+        {"seconds", 'd', &seconds_s, NULL, "N",
+         "length of each of the four runs (default 1; fractions allowed)"},
+        {"ring", 'r', &ring_s, NULL, "SIZE",
+         "mapping size of the rings (default: 1M, or larger to fit the message)"},
+        {"no-pin", 0, NULL, &no_pin, NULL, "do not pin the two processes to two different CPUs"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }
@@ -697,12 +698,8 @@ int cmd_bench(int argc, char **argv)
     }
     /* The smallest mapping whose largest message fits c.len, and at least 1M by default so that
      * many messages are in flight. */
-    uint64_t page = (uint64_t)shmring__plat_page_size();
-    uint64_t need = SHMRING_HEADER_SIZE + 2 * (shmring__rec_size(c.len) + SHMRING__ALIGN);
-    need = (need + page - 1) / page * page;
-    while (shmring__max_msg_for(need - SHMRING_HEADER_SIZE) < c.len) {
-        need += page;
-    }
+    uint64_t page = shmring_page_size();
+    uint64_t need = shmring_size_for_msg(c.len);
     c.ring_size = need > (1u << 20) ? need : (1u << 20);
     if (ring_s != NULL) {
         if (cli_parse_size(ring_s, &v) < 0 || v % page != 0 || v > SHMRING_MAX_SIZE) {

@@ -10,38 +10,37 @@
 #include "shmring_compat.h"
 #endif
 
-static const char set_help[] =
+static const struct cli_cmd set_cmd = {
+    "set",
     "Usage: shmring set TEXT [--hold]\n"
     "\n"
     "Sets the shared value of the classic SetSharedMem/GetSharedMem calls (the mapping\n"
     "'dllmemfilemap', or $SHMRING_COMPAT_NAME). Values longer than 3072 bytes are cut.\n"
     "The value lives while some process has the mapping open: when no other program uses it,\n"
     "it is gone once this command exits, unless --hold.\n"
-    "\n"
-    "  --hold   stay attached, keeping the value alive, until SIGINT or SIGTERM (then exit 0)\n";
+    "\n",
+    NULL, 0};
 
-static const char get_help[] =
+static const struct cli_cmd get_cmd = {
+    "get",
     "Usage: shmring get\n"
     "\n"
     "Prints the shared value of the classic SetSharedMem/GetSharedMem calls (the mapping\n"
     "'dllmemfilemap', or $SHMRING_COMPAT_NAME) on one line, escaped like 'shmring recv'.\n"
-    "The value is empty when nobody set one (or every process using it has exited).\n";
+    "The value is empty when nobody set one (or every process using it has exited).\n",
+    NULL, 0};
 
-static int parse(int argc, char **argv, const char *help, int *hold, int *npos)
+/* Options and --help of set (hold != NULL) or get: CLI_CONTINUE or the exit code. */
+static int parse(int argc, char **argv, int *hold, int *npos)
 {
-    int want_help;
     int dummy = 0;
     const struct cli_opt opts[] = {
-        {"hold", 0, NULL, hold != NULL ? hold : &dummy},
-        {NULL, 0, NULL, NULL},
+        {"hold", 0, NULL, hold != NULL ? hold : &dummy, NULL,
+         "stay attached, keeping the value alive, until SIGINT or SIGTERM (then exit 0)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    const struct cli_opt none[] = {{NULL, 0, NULL, NULL}};
-    int r = cli_parse(argc, argv, hold != NULL ? opts : none, npos, &want_help);
-    if (r == 0 && want_help) {
-        fputs(help, stdout);
-        return -1;
-    }
-    return r;
+    return cli_start(argc, argv, hold != NULL ? &set_cmd : &get_cmd, hold != NULL ? opts : opts + 1,
+                     npos);
 }
 
 #ifdef SHMRING_CLI_COMPAT
@@ -70,9 +69,9 @@ static void wait_for_stop(void)
 int cmd_set(int argc, char **argv)
 {
     int hold = 0, npos;
-    int r = parse(argc, argv, set_help, &hold, &npos);
-    if (r != 0) {
-        return r < 0 ? CLI_OK : r;
+    int r = parse(argc, argv, &hold, &npos);
+    if (r != CLI_CONTINUE) {
+        return r;
     }
     if (npos != 1) {
         return cli_usage_error("set", npos == 0 ? "missing TEXT"
@@ -98,9 +97,9 @@ int cmd_set(int argc, char **argv)
 int cmd_get(int argc, char **argv)
 {
     int npos;
-    int r = parse(argc, argv, get_help, NULL, &npos);
-    if (r != 0) {
-        return r < 0 ? CLI_OK : r;
+    int r = parse(argc, argv, NULL, &npos);
+    if (r != CLI_CONTINUE) {
+        return r;
     }
     if (npos != 0) {
         return cli_usage_error("get", "takes no arguments");
@@ -128,15 +127,15 @@ static int missing(const char *cmd)
 int cmd_set(int argc, char **argv)
 {
     int hold = 0, npos;
-    int r = parse(argc, argv, set_help, &hold, &npos);
-    return r != 0 ? (r < 0 ? CLI_OK : r) : missing("set");
+    int r = parse(argc, argv, &hold, &npos);
+    return r != CLI_CONTINUE ? r : missing("set");
 }
 
 int cmd_get(int argc, char **argv)
 {
     int npos;
-    int r = parse(argc, argv, get_help, NULL, &npos);
-    return r != 0 ? (r < 0 ? CLI_OK : r) : missing("get");
+    int r = parse(argc, argv, NULL, &npos);
+    return r != CLI_CONTINUE ? r : missing("get");
 }
 
 #endif

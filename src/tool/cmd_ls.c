@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "shmdir.h"
 #include "view.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "ls",
     "Usage: shmring ls [--json]\n"
     "\n"
     "Lists every shmring mapping on this machine, whatever its name: each object in " SHMDIR_PATH
@@ -19,42 +19,51 @@ static const char help[] =
     "when not cheap to count), PRODUCER and CONSUMER (pid, 'pid(dead)' if it died without\n"
     "closing, '-' for none) and FLAGS: persistent, legacy (a set/get value), idle (no live\n"
     "process has it open: 'shmring rm --stale' would remove it unless persistent).\n"
-    "\n"
-    "  -j, --json  a JSON array of objects with the fields of 'shmring stat --json' except head,\n"
-    "              tail, generation, uid, mode and counters\n";
+    "\n",
+    NULL, 0};
 
 struct entry {
-    const char *name;
-    struct view_info v;
+    char *name;
+    struct shmring_info v;
 };
 
-/* 1 and *v if `name` is a ring, 0 if not, -EACCES if we may not look. */
-static int load(const char *name, struct view_info *v)
+struct listing {
+    struct entry *e;
+    size_t n, cap;
+    size_t denied; /* objects we may not read */
+    int err;
+};
+
+/* shmring_list's callback: keeps the rings, counts what we may not look at. */
+static int add(void *ctx, const char *name, const struct shmring_info *info, int err)
 {
-    /* The library's own probe decides what is a ring; it needs read-write access, so a ring
-     * we may only read (another user's 0644) is validated by the read-only view alone. */
-    struct shmring__seg_probe p;
-    int r = shmring__seg_probe(name, &p);
-    if (r == 0 && p.check != 0) {
+    struct listing *l = ctx;
+    if (err == -EACCES) {
+        l->denied++;
         return 0;
     }
-    if (r < 0 && r != -EACCES) {
-        return 0; /* gone meanwhile, or not something we can open */
+    if (err < 0 || info->check != 0) {
+        return 0; /* not something we can open, or not a ring */
     }
-    int rv = view_load(name, v);
-    if (rv < 0) {
-        return rv == -EACCES ? -EACCES : 0;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 32;
+        struct entry *ne = realloc(l->e, ncap * sizeof *ne);
+        if (ne == NULL) {
+            l->err = -ENOMEM;
+            return 1;
+        }
+        l->e = ne;
+        l->cap = ncap;
     }
-    if (v->check != 0) {
-        return 0;
+    if ((l->e[l->n].name = strdup(name)) == NULL) {
+        l->err = -ENOMEM;
+        return 1;
     }
-    if (r == 0) {
-        v->in_use = p.in_use;
-    }
-    return 1;
+    l->e[l->n++].v = *info;
+    return 0;
 }
 
-static const char *peer_cell(const struct view_peer *p, char buf[32])
+static const char *peer_cell(const struct shmring_peer *p, char buf[32])
 {
     if (p->alive && p->pid != 0) {
         snprintf(buf, 32, "%d", (int)p->pid);
@@ -78,13 +87,13 @@ static void text(const struct entry *e, size_t n)
     printf("%-*s  %6s  %10s  %6s  %7s  %-12s  %-12s  %s\n", w, "NAME", "SIZE", "USED", "FILL",
            "MSGS", "PRODUCER", "CONSUMER", "FLAGS");
     for (size_t i = 0; i < n; i++) {
-        const struct view_info *v = &e[i].v;
+        const struct shmring_info *v = &e[i].v;
         const struct shmring_stats *s = &v->stats;
-        int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
+        int legacy = view_is_legacy(v);
         char size[32], used[32], fill[32], msgs[32], prod[32], cons[32], flags[64] = "";
         cli_fmt_size(s->size, size);
         if (legacy) {
-            snprintf(used, sizeof used, "%" PRIu64, v->legacy_bytes);
+            snprintf(used, sizeof used, "%" PRIu64, v->value_bytes);
             snprintf(fill, sizeof fill, "-");
             snprintf(msgs, sizeof msgs, "-");
         } else {
@@ -135,44 +144,45 @@ static void json(const struct entry *e, size_t n)
 int cmd_ls(int argc, char **argv)
 {
     int as_json = 0, npos;
-    int r = cli_start_json(argc, argv, help, &as_json, &npos);
+    const struct cli_opt opts[] = {
+        {"json", 'j', NULL, &as_json, NULL,
+         "a JSON array of objects with the fields of 'shmring stat --json' except head,\n"
+         "tail, generation, uid, mode and counters"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }
     if (npos != 0) {
         return cli_usage_error("ls", "takes no arguments");
     }
-    char **names;
-    size_t n;
-    if ((r = shmdir_list(&names, &n)) < 0) {
-        return cli_fail("ls: " SHMDIR_PATH, r);
+    struct listing l = {NULL, 0, 0, 0, 0};
+    r = shmring_list(add, &l);
+    if (r >= 0 && l.err < 0) {
+        r = l.err;
     }
-    struct entry *e = calloc(n ? n : 1, sizeof *e);
-    if (e == NULL) {
-        shmdir_free(names, n);
-        return cli_fail("ls", -ENOMEM);
-    }
-    size_t rings = 0, denied = 0;
-    for (size_t i = 0; i < n; i++) {
-        int k = load(names[i], &e[rings].v);
-        if (k == 1) {
-            e[rings++].name = names[i];
-        } else if (k == -EACCES) {
-            denied++;
+    if (r < 0) {
+        for (size_t i = 0; i < l.n; i++) {
+            free(l.e[i].name);
         }
+        free(l.e);
+        return cli_fail(r == -ENOMEM ? "ls" : "ls: " SHMDIR_PATH, r);
     }
     if (as_json) {
-        json(e, rings);
+        json(l.e, l.n);
     } else {
-        text(e, rings);
+        text(l.e, l.n);
     }
-    if (denied > 0) {
+    if (l.denied > 0) {
         cli_msg("ls: %zu object%s in " SHMDIR_PATH " could not be read (permission denied); run "
                 "as their owner or root to see them",
-                denied, denied == 1 ? "" : "s");
+                l.denied, l.denied == 1 ? "" : "s");
     }
     r = cli_flush_stdout("ls");
-    free(e);
-    shmdir_free(names, n);
+    for (size_t i = 0; i < l.n; i++) {
+        free(l.e[i].name);
+    }
+    free(l.e);
     return r;
 }

@@ -4,26 +4,21 @@
 #include <string.h>
 
 #include "cli.h"
-#include "handle.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "recv",
     "Usage: shmring recv NAME [--count N] [--timeout SECONDS] [--follow] [--binary]\n"
     "\n"
     "Receives messages and prints each on its own line. Bytes other than printable ASCII and\n"
     "well-formed UTF-8 are escaped: \\\\ \\n \\r \\t and \\xHH. The ring must exist.\n"
     "\n"
     "By default prints the messages waiting now and exits (waiting up to --timeout for the\n"
-    "first one).\n"
-    "  -n, --count N          stop after N messages, waiting for each as long as needed\n"
-    "  -f, --follow           keep waiting for new messages until the producer is gone\n"
-    "  -t, --timeout SECONDS  longest wait for any one message (default: 0 without --count\n"
-    "                         and --follow, else forever)\n"
-    "  -b, --binary           write each message as a record instead: a 4-byte little-endian\n"
-    "                         length then the bytes (what 'shmring send --binary' reads)\n"
+    "first one).\n",
     "\n"
     "Exit codes: 0 received (all N with --count), 2 no such ring, 5 nothing arrived in time,\n"
     "6 the producer closed or died and every message it sent was printed, 7 another process\n"
-    "is the consumer (see 'shmring --help').\n";
+    "is the consumer (see 'shmring --help').\n",
+    0};
 
 struct receiver {
     shmring *ring;
@@ -34,9 +29,9 @@ struct receiver {
 /* The next message, waiting until deadline in slices so that a stop signal is seen promptly.
  * Flushes our output before sleeping, so a follower's reader sees each message when it
  * arrives, while a burst still goes out in large writes. */
-static ssize_t next(struct receiver *rc, const void **msg, int64_t deadline)
+static shmring_ssize next(struct receiver *rc, const void **msg, int64_t deadline)
 {
-    ssize_t n = shmring_peek(rc->ring, msg);
+    shmring_ssize n = shmring_peek(rc->ring, msg);
     if (n != -EAGAIN) {
         return n;
     }
@@ -55,6 +50,13 @@ static ssize_t next(struct receiver *rc, const void **msg, int64_t deadline)
             return -ETIMEDOUT;
         }
     }
+}
+
+/* The ring position up to which we have consumed (every release publishes it). */
+static uint64_t consumed_to(struct receiver *rc)
+{
+    struct shmring_stats st;
+    return shmring_stats(rc->ring, &st) == 0 ? st.head : UINT64_MAX >> 2;
 }
 
 static void print(struct receiver *rc, const void *msg, size_t len)
@@ -76,11 +78,19 @@ int cmd_recv(int argc, char **argv)
     int follow = 0, npos;
     struct receiver rc = {NULL, NULL, 0};
     const struct cli_opt opts[] = {
-        {"count", 'n', &count_s, NULL}, {"timeout", 't', &timeout_s, NULL},
-        {"follow", 'f', NULL, &follow}, {"binary", 'b', NULL, &rc.binary},
-        {NULL, 0, NULL, NULL},
+        {"count", 'n', &count_s, NULL, "N",
+         "stop after N messages, waiting for each as long as needed"},
+        {"follow", 'f', NULL, &follow, NULL,
+         "keep waiting for new messages until the producer is gone"},
+        {"timeout", 't', &timeout_s, NULL, "SECONDS",
+         "longest wait for any one message (default: 0 without --count\n"
+         "and --follow, else forever)"},
+        {"binary", 'b', NULL, &rc.binary, NULL,
+         "write each message as a record instead: a 4-byte little-endian\n"
+         "length then the bytes (what 'shmring send --binary' reads)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }
@@ -109,11 +119,11 @@ int cmd_recv(int argc, char **argv)
     }
     uint64_t got = 0;
     uint64_t end = 0; /* draining: the producer's position when the first message was there */
-    ssize_t n = 0;
+    shmring_ssize n = 0;
     while (count == 0 || got < count) {
         /* "What is waiting now" must end even while a producer keeps sending: stop at the
          * position the producer had reached when we started. */
-        if (drain && got > 0 && rc.ring->side.cons.head - end < (UINT64_MAX >> 1)) {
+        if (drain && got > 0 && consumed_to(&rc) - end < (UINT64_MAX >> 1)) {
             n = -ETIMEDOUT; /* reads as "drained" below */
             break;
         }
@@ -125,9 +135,10 @@ int cmd_recv(int argc, char **argv)
             break;
         }
         if (drain && got == 0) {
-            /* Relaxed: only a bound for this loop; the peek above made the records up to at
-             * least this message visible, and later ones are seen by later peeks (A2). */
-            end = atomic_load_explicit(&rc.ring->hdr->tail, memory_order_relaxed);
+            /* Only a bound for this loop: the producer's position now, which is at least the
+             * end of this message; later messages are left for the next recv. */
+            struct shmring_stats st;
+            end = shmring_stats(rc.ring, &st) == 0 ? st.tail : 0;
         }
         /* Peek, print, release: the message leaves the ring only once it is in our buffer. */
         print(&rc, msg, (size_t)n);

@@ -5,39 +5,33 @@
 #include <string.h>
 
 #include "cli.h"
-#include "segment.h"
-#include "shmdir.h"
+#include "view.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "rm",
     "Usage: shmring rm NAME... [--force]\n"
     "       shmring rm --stale [NAME...] [--force] [--dry-run]\n"
     "\n"
     "Removes the named rings. Processes that have one open keep using their mapping; the next\n"
     "open of the name starts a new ring. A mapping that is not a shmring ring is refused\n"
     "unless --force.\n"
-    "\n"
-    "  -s, --stale    remove every ring that no live process has open (all its users exited or\n"
-    "                 were killed, or nobody has opened it since 'shmring create'), found by\n"
-    "                 header in " SHMDIR_PATH "; persistent rings are kept unless --force.\n"
-    "                 With NAMEs, only those are considered. Prints 'removed NAME' for each.\n"
-    "  -f, --force    also remove non-shmring mappings (rm NAME), or idle persistent rings\n"
-    "                 (rm --stale)\n"
-    "  -n, --dry-run  with --stale: print 'would remove NAME' and remove nothing\n";
+    "\n",
+    NULL, 0};
 
 static int remove_named(const char *name, int force)
 {
     char what[SHMRING_NAME_MAX + 16];
     snprintf(what, sizeof what, "rm '%s'", name);
-    struct shmring__seg_probe p;
-    int r = shmring__seg_probe(name, &p);
+    struct shmring_info info;
+    int r = shmring_inspect(name, &info);
     if (r == -EACCES && force) {
         r = 0; /* cannot look inside; unlinking may still be allowed */
     } else if (r < 0) {
         return cli_fail(what, r);
-    } else if (p.check != 0 && !force) {
+    } else if (info.check != 0 && !force) {
         cli_msg("%s: not a shmring mapping (use --force to remove it anyway)", what);
         return CLI_PROTO;
-    } else if (p.in_use) {
+    } else if (info.in_use) {
         cli_msg("%s: note: still open by some process, which keeps using its mapping", what);
     }
     if ((r = shmring_unlink(name)) < 0) {
@@ -46,102 +40,106 @@ static int remove_named(const char *name, int force)
     return CLI_OK;
 }
 
-/* Removes `name` if it is a ring that no live process has attached. The decision and the
- * unlink happen under the ring's INIT lock, which every open and close takes first: nobody can
- * attach in between, and an opener already waiting for the lock sees the name gone and starts
- * a new ring (the library's is_linked check). 1 removed, 0 kept, or a negative errno value. */
-static int remove_if_stale(const char *name, int force, int dry_run)
+struct stale {
+    char **only; /* NULL: every ring; else only these names */
+    int nonly;
+    unsigned flags; /* SHMRING_STALE_* */
+    int code;       /* exit code so far */
+};
+
+static int wanted(const struct stale *st, const char *name)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    int r = shmring__seg_path(name, path);
-    if (r < 0) {
-        return 0;
+    if (st->only == NULL) {
+        return 1;
     }
-    int fd;
-    if ((r = shmring__plat_open(path, 0, 0, &fd)) < 0) {
-        return r == -ENOENT ? 0 : r; /* gone meanwhile: nothing to do */
+    for (int j = 0; j < st->nonly; j++) {
+        if (strcmp(st->only[j], name) == 0) {
+            return 1;
+        }
     }
-    /* INIT is held only for the few system calls of an open or close: a second is plenty. */
-    r = shmring__plat_lock_wait(fd, SHMRING__LOCK_INIT, SHMRING__EXCLUSIVE, 1000000000);
-    struct shmring__seg_probe p;
-    if (r < 0 || shmring__plat_is_linked(fd, path) != 1 || shmring__seg_probe(name, &p) < 0 ||
-        p.check != 0 || p.in_use) {
-        r = 0; /* busy, replaced, not a ring, or in use */
-    } else if ((p.flags & SHMRING__F_PERSIST) && !force) {
-        cli_msg("rm: kept '%s': persistent (add --force to remove idle persistent rings too)",
-                name);
-        r = 0;
-    } else if (dry_run) {
-        printf("would remove %s\n", name);
-        r = 0;
-    } else if ((r = shmring__plat_unlink(path)) == 0) {
-        printf("removed %s\n", name);
-        r = 1;
-    }
-    shmring__plat_close(fd); /* drops the INIT lock */
-    return r;
+    return 0;
 }
 
-/* names == NULL: every candidate in the shared-memory directory. */
+/* Removes `name` if it is a ring that no live process has attached (the library decides and
+ * removes under the lock every open takes, so nobody attaches in between). */
+static void consider(struct stale *st, const char *name, const struct shmring_info *info)
+{
+    if (info->check != 0) {
+        return; /* not a ring */
+    }
+    if (info->in_use) {
+        if (st->only != NULL) {
+            cli_msg("rm: kept '%s': a live process has it open", name);
+        }
+        return;
+    }
+    int r = shmring_remove_stale(name, st->flags);
+    if (r == SHMRING_STALE_REMOVED) {
+        printf("%s %s\n", st->flags & SHMRING_STALE_DRY_RUN ? "would remove" : "removed", name);
+    } else if (r == SHMRING_STALE_PERSISTENT) {
+        cli_msg("rm: kept '%s': persistent (add --force to remove idle persistent rings too)",
+                name);
+    } else if (r < 0 && r != -EACCES) { /* -EACCES: not ours to remove */
+        char what[SHMRING_NAME_MAX + 16];
+        snprintf(what, sizeof what, "rm '%s'", name);
+        int c = cli_fail(what, r);
+        st->code = st->code == CLI_OK ? c : st->code;
+    }
+}
+
+static int each(void *ctx, const char *name, const struct shmring_info *info, int err)
+{
+    struct stale *st = ctx;
+    if (err == 0 && wanted(st, name)) {
+        consider(st, name, info);
+    }
+    return 0;
+}
+
 static int remove_stale(char **only, int nonly, int force, int dry_run)
 {
-    char **names;
-    size_t n;
-    int r = shmdir_list(&names, &n);
+    struct stale st = {
+        only, nonly, (force ? SHMRING_STALE_PERSIST : 0u) | (dry_run ? SHMRING_STALE_DRY_RUN : 0u),
+        CLI_OK};
+    int r;
+    if (only == NULL) {
+        r = shmring_list(each, &st);
+    } else { /* the listed names that exist, in the order given */
+        r = 0;
+        for (int j = 0; j < nonly; j++) {
+            struct shmring_info info;
+            int e = shmring_inspect(only[j], &info);
+            if (e == 0) {
+                consider(&st, only[j], &info);
+            } else if (e == -ENOSYS) {
+                r = e;
+            }
+        }
+    }
     if (r < 0) {
         return cli_fail("rm: " SHMDIR_PATH, r);
     }
-    int code = CLI_OK;
-    if (only != NULL) { /* keep the listed names that exist, in the order given */
-        size_t kept = 0;
-        for (int j = 0; j < nonly; j++) {
-            for (size_t i = kept; i < n; i++) {
-                if (strcmp(names[i], only[j]) == 0) {
-                    char *t = names[kept];
-                    names[kept++] = names[i];
-                    names[i] = t;
-                    break;
-                }
-            }
-        }
-        for (size_t i = kept; i < n; i++) {
-            free(names[i]);
-        }
-        n = kept;
-    }
-    for (size_t i = 0; i < n; i++) {
-        /* Cheap filter first: only open for writing what the probe calls an idle ring. */
-        struct shmring__seg_probe p;
-        memset(&p, 0, sizeof p);
-        if (shmring__seg_probe(names[i], &p) < 0 || p.check != 0 || p.in_use) {
-            if (only != NULL && p.in_use) {
-                cli_msg("rm: kept '%s': a live process has it open", names[i]);
-            }
-            continue; /* not ours to look at, not a ring, or in use */
-        }
-        r = remove_if_stale(names[i], force, dry_run);
-        if (r < 0) {
-            char what[SHMRING_NAME_MAX + 16];
-            snprintf(what, sizeof what, "rm '%s'", names[i]);
-            int c = cli_fail(what, r);
-            code = code == CLI_OK ? c : code;
-        }
-    }
-    shmdir_free(names, n);
     int f = cli_flush_stdout("rm");
-    return code != CLI_OK ? code : f;
+    return st.code != CLI_OK ? st.code : f;
 }
 
 int cmd_rm(int argc, char **argv)
 {
     int stale = 0, force = 0, dry_run = 0, npos;
     const struct cli_opt opts[] = {
-        {"stale", 's', NULL, &stale},
-        {"force", 'f', NULL, &force},
-        {"dry-run", 'n', NULL, &dry_run},
-        {NULL, 0, NULL, NULL},
+        {"stale", 's', NULL, &stale, NULL,
+         "remove every ring that no live process has open (all its users exited or\n"
+         "were killed, or nobody has opened it since 'shmring create'), found by\n"
+         "header in " SHMDIR_PATH "; persistent rings are kept unless --force.\n"
+         "With NAMEs, only those are considered. Prints 'removed NAME' for each."},
+        {"force", 'f', NULL, &force, NULL,
+         "also remove non-shmring mappings (rm NAME), or idle persistent rings\n"
+         "(rm --stale)"},
+        {"dry-run", 'n', NULL, &dry_run, NULL,
+         "with --stale: print 'would remove NAME' and remove nothing"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }

@@ -5,23 +5,19 @@
 #include <string.h>
 
 #include "cli.h"
-#include "handle.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "send",
     "Usage: shmring send NAME [MESSAGE...] [--timeout SECONDS] [--binary]\n"
     "\n"
     "Sends each MESSAGE argument as one message, in order. With no MESSAGE, sends each line of\n"
     "standard input as one message (without its newline; an empty line is an empty message).\n"
     "Waits while the ring is full. The ring must exist (see 'shmring create').\n"
-    "\n"
-    "  -b, --binary           read records from standard input instead of lines: each is a\n"
-    "                         4-byte little-endian length followed by that many bytes (the\n"
-    "                         format 'shmring recv --binary' writes)\n"
-    "  -t, --timeout SECONDS  give up when the ring stays full this long (default: wait\n"
-    "                         forever; 0: do not wait)\n"
+    "\n",
     "\n"
     "Exit codes: 0 sent, 2 no such ring, 5 timed out, 6 the consumer is gone and the ring is\n"
-    "full, 7 another process is the producer, 8 a message is too large (see 'shmring --help').\n";
+    "full, 7 another process is the producer, 8 a message is too large (see 'shmring --help').\n",
+    0};
 
 struct sender {
     shmring *ring;
@@ -138,7 +134,7 @@ static void warn_if_dropped(struct sender *s)
     if (shmring_stats(s->ring, &st) != 0 || (st.flags & SHMRING_PERSIST) || st.used_bytes == 0) {
         return;
     }
-    if (shmring__plat_lock_held(s->ring->seg.map.fd, SHMRING__LOCK_ATTACH) == 0) {
+    if (shmring_others_attached(s->ring) == 0) {
         cli_msg("send '%s': warning: no other process has the ring open, so the unread "
                 "messages are dropped with it (create it with --persist to keep them)",
                 s->name);
@@ -150,11 +146,16 @@ int cmd_send(int argc, char **argv)
     const char *timeout_s = NULL;
     int binary = 0, npos;
     const struct cli_opt opts[] = {
-        {"timeout", 't', &timeout_s, NULL},
-        {"binary", 'b', NULL, &binary},
-        {NULL, 0, NULL, NULL},
+        {"binary", 'b', NULL, &binary, NULL,
+         "read records from standard input instead of lines: each is a\n"
+         "4-byte little-endian length followed by that many bytes (the\n"
+         "format 'shmring recv --binary' writes)"},
+        {"timeout", 't', &timeout_s, NULL, "SECONDS",
+         "give up when the ring stays full this long (default: wait\n"
+         "forever; 0: do not wait)"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
     };
-    int r = cli_start(argc, argv, opts, help, &npos);
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }

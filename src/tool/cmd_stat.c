@@ -6,28 +6,25 @@
 #include "cli.h"
 #include "view.h"
 
-static const char help[] =
+static const struct cli_cmd cmd = {
+    "stat",
     "Usage: shmring stat NAME [--json]\n"
     "\n"
     "Shows a ring's size, fill, messages waiting, positions, peers and counters. Reads the\n"
     "mapping without attaching to it, so it changes nothing (not even an idle ring).\n"
-    "\n"
-    "  -j, --json  one JSON object instead of text; the field names are stable:\n"
-    "              name kind persistent in_use size capacity max_msg used_bytes messages\n"
-    "              head tail generation uid mode producer consumer counters\n"
-    "              (messages is null when it cannot be counted cheaply; producer and\n"
-    "              consumer are {pid, alive, state})\n";
+    "\n",
+    NULL, 0};
 
-static void text(const char *name, const struct view_info *v)
+static void text(const char *name, const struct shmring_info *v)
 {
     const struct shmring_stats *s = &v->stats;
     char a[32], b[64], c[64];
-    int legacy = (v->flags & SHMRING__F_LEGACY) != 0;
+    int legacy = view_is_legacy(v);
     printf("name        %s\n", name);
     printf("kind        %s%s\n",
-           legacy                              ? "legacy value (shmring set/get)"
-           : (v->flags & SHMRING__F_MPSC) != 0 ? "multi-producer ring"
-                                               : "ring",
+           legacy                         ? "legacy value (shmring set/get)"
+           : s->kind == SHMRING_KIND_MPSC ? "multi-producer ring"
+                                          : "ring",
            s->flags & SHMRING_PERSIST ? ", persistent" : "");
     printf("size        %s (%" PRIu64 " bytes); data area %" PRIu64 " bytes",
            cli_fmt_size(s->size, a), s->size, s->capacity);
@@ -37,7 +34,7 @@ static void text(const char *name, const struct view_info *v)
     putchar('\n');
     printf("open        %s\n", v->in_use ? "yes" : "no (no live process has it open)");
     if (legacy) {
-        printf("value       %" PRIu64 " bytes\n", v->legacy_bytes);
+        printf("value       %" PRIu64 " bytes\n", v->value_bytes);
     } else {
         printf("used        %" PRIu64 " bytes (%.1f%%)", s->used_bytes,
                100.0 * (double)s->used_bytes / (double)s->capacity);
@@ -59,19 +56,19 @@ static void text(const char *name, const struct view_info *v)
                s->recv_msgs, s->recv_bytes, s->empty_events, s->consumer_sleeps);
         printf("wakeups     %" PRIu64 "\n", s->wakeups);
     }
-    printf("generation  %" PRIu64 "\n", v->generation);
-    printf("owner       uid %u, mode %04o\n", (unsigned)v->st.uid, (unsigned)v->st.mode);
+    printf("generation  %" PRIu64 "\n", v->stats.generation);
+    printf("owner       uid %u, mode %04o\n", (unsigned)v->uid, (unsigned)v->mode);
 }
 
-static void json(const char *name, const struct view_info *v)
+static void json(const char *name, const struct shmring_info *v)
 {
     const struct shmring_stats *s = &v->stats;
     view_json_start(name, v);
-    if (!(v->flags & SHMRING__F_LEGACY)) {
+    if (!view_is_legacy(v)) {
         printf(",\"head\":%" PRIu64 ",\"tail\":%" PRIu64, s->head, s->tail);
     }
-    printf(",\"generation\":%" PRIu64 ",\"uid\":%u,\"mode\":\"%04o\",", v->generation,
-           (unsigned)v->st.uid, (unsigned)v->st.mode);
+    printf(",\"generation\":%" PRIu64 ",\"uid\":%u,\"mode\":\"%04o\",", v->stats.generation,
+           (unsigned)v->uid, (unsigned)v->mode);
     view_json_peer("producer", &v->producer);
     putchar(',');
     view_json_peer("consumer", &v->consumer);
@@ -86,7 +83,16 @@ static void json(const char *name, const struct view_info *v)
 int cmd_stat(int argc, char **argv)
 {
     int as_json = 0, npos;
-    int r = cli_start_json(argc, argv, help, &as_json, &npos);
+    const struct cli_opt opts[] = {
+        {"json", 'j', NULL, &as_json, NULL,
+         "one JSON object instead of text; the field names are stable:\n"
+         "name kind persistent in_use size capacity max_msg used_bytes messages\n"
+         "head tail generation uid mode producer consumer counters\n"
+         "(messages is null when it cannot be counted cheaply; producer and\n"
+         "consumer are {pid, alive, state})"},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    int r = cli_start(argc, argv, &cmd, opts, &npos);
     if (r != CLI_CONTINUE) {
         return r;
     }
@@ -96,8 +102,8 @@ int cmd_stat(int argc, char **argv)
     }
     char what[SHMRING_NAME_MAX + 16];
     snprintf(what, sizeof what, "stat '%s'", name);
-    struct view_info v;
-    if ((r = view_load(name, &v)) < 0) {
+    struct shmring_info v;
+    if ((r = shmring_inspect(name, &v)) < 0) {
         return cli_fail(what, r);
     }
     if (v.check != 0) {

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "segment.h"
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
@@ -156,8 +155,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, int *npos, int 
 
 int cli_check_name(const char *cmd, const char *name)
 {
-    char path[SHMRING_NAME_MAX + 2];
-    if (shmring__seg_path(name, path) < 0) {
+    if (shmring_check_name(name) < 0) {
         return cli_usage_error(cmd,
                                "invalid ring name '%s': 1-%u characters of A-Z a-z 0-9 . _ -, "
                                "not '.' or '..'",
@@ -337,7 +335,47 @@ int64_t cli_slice(int64_t deadline)
     return deadline - now < CLI_SLICE_NS ? deadline - now : CLI_SLICE_NS;
 }
 
-int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *help, int *npos)
+static int opt_width(const struct cli_opt *o)
+{
+    /* "  -s, --name ARG" or "      --name ARG" */
+    return 8 + (int)strlen(o->name) + (o->arg != NULL ? 1 + (int)strlen(o->arg) : 0);
+}
+
+void cli_print_help(FILE *f, const struct cli_cmd *cmd, const struct cli_opt *opts)
+{
+    fputs(cmd->intro, f);
+    int col = cmd->col;
+    if (col == 0) {
+        for (const struct cli_opt *o = opts; o->name != NULL; o++) {
+            int w = opt_width(o) + 2;
+            col = w > col ? w : col;
+        }
+    }
+    for (const struct cli_opt *o = opts; o->name != NULL; o++) {
+        int n;
+        if (o->short_name != 0) {
+            n = fprintf(f, "  -%c, --%s", o->short_name, o->name);
+        } else {
+            n = fprintf(f, "      --%s", o->name);
+        }
+        if (o->arg != NULL) {
+            n += fprintf(f, " %s", o->arg);
+        }
+        const char *h = o->help != NULL ? o->help : "";
+        for (int first = 1; *h != '\0' || first; first = 0) {
+            const char *nl = strchr(h, '\n');
+            int len = nl != NULL ? (int)(nl - h) : (int)strlen(h);
+            fprintf(f, "%*s%.*s\n", first ? (col > n ? col - n : 1) : col, "", len, h);
+            h += len + (nl != NULL);
+        }
+    }
+    if (cmd->outro != NULL) {
+        fputs(cmd->outro, f);
+    }
+}
+
+int cli_start(int argc, char **argv, const struct cli_cmd *cmd, const struct cli_opt *opts,
+              int *npos)
 {
     int want_help = 0;
     int r = cli_parse(argc, argv, opts, npos, &want_help);
@@ -345,19 +383,10 @@ int cli_start(int argc, char **argv, const struct cli_opt *opts, const char *hel
         return r;
     }
     if (want_help) {
-        fputs(help, stdout);
+        cli_print_help(stdout, cmd, opts);
         return CLI_OK;
     }
     return CLI_CONTINUE;
-}
-
-int cli_start_json(int argc, char **argv, const char *help, int *as_json, int *npos)
-{
-    const struct cli_opt opts[] = {
-        {"json", 'j', NULL, as_json},
-        {NULL, 0, NULL, NULL},
-    };
-    return cli_start(argc, argv, opts, help, npos);
 }
 
 int cli_one_name(const char *cmd, int npos, char **argv, const char **name)

@@ -1,225 +1,98 @@
 /* SPDX-License-Identifier: MIT */
-/* POSIX implementation of the named-segment part of the platform layer. */
+/* POSIX process-wide services of the platform layer: the mutex, once, exit and fork hooks,
+ * thread cancellation, the clocks, sleeping, identity. Named segments are segment_unix.c, waits
+ * and barriers wait_linux.c / wait_poll.c. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* F_OFD_* locks, syscall() */
+#define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../platform.h"
 
-#ifndef F_OFD_SETLK
-#error "open-file-description locks (F_OFD_SETLK) are required; add a platform file for this system"
-#endif
+/* ---- the mutex: a pthread_mutex_t in the opaque storage ------------------------------------ */
 
-#ifdef __linux__
-#define SHM_DIR "/dev/shm" /* where glibc's and musl's shm_open put the names */
-#endif
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(shmring__plat_mutex), "the mutex fits");
+_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(shmring__plat_mutex), "and is aligned");
 
-int shmring__plat_open(const char *path, int create_excl, unsigned mode, int *fd)
+void shmring__plat_mutex_lock(shmring__plat_mutex *m)
 {
-    /* O_NOFOLLOW: a planted symlink in the shm directory must not redirect us. O_NONBLOCK: a
-     * planted FIFO or device must not block the open (it is refused below). */
-    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create_excl ? O_CREAT | O_EXCL : 0);
-    int r = shm_open(path, flags, (mode_t)mode);
-    if (r < 0) {
-        /* ELOOP is O_NOFOLLOW refusing a symlink, EISDIR (EINVAL from glibc's shm_open, whose
-         * names we validated) a planted directory, ENXIO a planted UNIX socket (ENODEV a device
-         * without a driver): names someone planted that we may not use, reported like any other
-         * name we are not allowed to open. */
-        int e = errno;
-        return e == ELOOP || e == EISDIR || e == EINVAL || e == ENXIO || e == ENODEV ? -EACCES : -e;
-    }
-    struct stat st;
-    if (fstat(r, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(r); /* a FIFO, device or socket under the name: never ours */
-        return create_excl ? -EEXIST : -EACCES;
-    }
-    if (create_excl && fchmod(r, (mode_t)mode) != 0) { /* the umask must not change the mode */
-        int e = -errno;
-        close(r);
-        shm_unlink(path);
-        return e;
-    }
-    *fd = r;
-    return 0;
+    pthread_mutex_lock((pthread_mutex_t *)(void *)m->opaque);
 }
 
-int shmring__plat_unlink(const char *path)
+void shmring__plat_mutex_unlock(shmring__plat_mutex *m)
 {
-    return shm_unlink(path) == 0 ? 0 : -errno;
+    pthread_mutex_unlock((pthread_mutex_t *)(void *)m->opaque);
 }
 
-int shmring__plat_fstat(int fd, struct shmring__plat_stat *st)
+/* SHMRING__PLAT_MUTEX_INIT is all-zero bytes; that is PTHREAD_MUTEX_INITIALIZER on glibc and
+ * musl. A C library where it is not fails here, at the first open, rather than in a lock. */
+static void check_mutex_init(void)
 {
-    struct stat s;
-    if (fstat(fd, &s) != 0) {
-        return -errno;
-    }
-    st->size = (uint64_t)s.st_size;
-    st->uid = (uint32_t)s.st_uid;
-    st->mode = (uint32_t)(s.st_mode & 07777);
-    st->dev = (uint64_t)s.st_dev;
-    st->ino = (uint64_t)s.st_ino;
-    return 0;
-}
-
-int shmring__plat_is_linked(int fd, const char *path)
-{
-    struct stat mine;
-    struct stat linked;
-    if (fstat(fd, &mine) != 0) {
-        return -errno;
-    }
-#ifdef SHM_DIR
-    /* Compares identities without opening the name: no descriptor is needed (so this works at
-     * the descriptor limit), and nothing planted there (a FIFO, a device) can block us. */
-    char full[sizeof SHM_DIR + 256];
-    if (strlen(path) >= 256) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(full, SHM_DIR, sizeof SHM_DIR - 1);
-    strcpy(full + sizeof SHM_DIR - 1, path);
-    if (lstat(full, &linked) != 0) {
-        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-    }
-#else
-    int other = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (other < 0) {
-        return errno == ENOENT || errno == ELOOP ? 0 : -errno;
-    }
-    int ok = fstat(other, &linked) == 0;
-    close(other);
-    if (!ok) {
-        return 0;
-    }
-#endif
-    return mine.st_dev == linked.st_dev && mine.st_ino == linked.st_ino;
-}
-
-int shmring__plat_reserve(int fd, uint64_t size)
-{
-    /* Reserve the pages: on a full tmpfs this fails cleanly with -ENOSPC instead of a SIGBUS on
-     * first touch. Done before any size change, so that an object never has a size without its
-     * memory, even if we are killed in between (tmpfs undoes a failed fallocate). Pages already
-     * reserved cost nothing. posix_fallocate returns the error rather than setting errno. */
-    int e = posix_fallocate(fd, 0, (off_t)size);
-    if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
-        return -e;
-    }
-    return 0;
-}
-
-int shmring__plat_resize(int fd, uint64_t size)
-{
-    int r = shmring__plat_reserve(fd, size); /* also sets the size where fallocate works */
-    if (r < 0) {
-        return r;
-    }
-    return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
-}
-
-int shmring__plat_chmod(int fd, unsigned mode)
-{
-    return fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
-}
-
-int shmring__plat_map(int fd, uint64_t size, void **base)
-{
-    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-        return -errno;
-    }
-    *base = p;
-    return 0;
-}
-
-void shmring__plat_unmap(void *base, uint64_t size)
-{
-    if (base != NULL) {
-        munmap(base, (size_t)size);
+    static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+    static const unsigned char zero[sizeof init];
+    if (memcmp(&init, zero, sizeof init) != 0) {
+        fputs("shmring: PTHREAD_MUTEX_INITIALIZER is not all-zero here; port src/unix\n", stderr);
+        abort();
     }
 }
 
-void shmring__plat_close(int fd)
+/* ---- once, exit and fork hooks, cancellation ------------------------------------------------ */
+
+enum { ONCE_NEW = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
+
+void shmring__plat_once(shmring__plat_once_t *once, void (*fn)(void))
 {
-    if (fd >= 0) {
-        close(fd);
+    /* O1: pairs with O3: whatever fn did is visible once DONE is seen. */
+    if (atomic_load_explicit(&once->state, memory_order_acquire) == ONCE_DONE) {
+        return;
+    }
+    int expected = ONCE_NEW;
+    /* O2: the one caller that moves NEW -> RUNNING runs fn (acquire: after any earlier run's
+     * effects, which cannot exist; relaxed on failure, the loop below re-reads with O1). */
+    if (atomic_compare_exchange_strong_explicit(&once->state, &expected, ONCE_RUNNING,
+                                                memory_order_acquire, memory_order_relaxed)) {
+        check_mutex_init();
+        fn();
+        /* O3: publishes fn's effects; pairs with O1. */
+        atomic_store_explicit(&once->state, ONCE_DONE, memory_order_release);
+        return;
+    }
+    /* O1 again: another thread runs fn; it runs only a few system calls. */
+    while (atomic_load_explicit(&once->state, memory_order_acquire) != ONCE_DONE) {
+        sched_yield();
     }
 }
 
-long shmring__plat_page_size(void)
+int shmring__plat_at_exit(void (*fn)(void))
 {
-    return sysconf(_SC_PAGESIZE);
+    return atexit(fn) == 0 ? 0 : -ENOMEM;
 }
 
-uint32_t shmring__plat_euid(void)
+int shmring__plat_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
-    return (uint32_t)geteuid();
+    return -pthread_atfork(prepare, parent, child);
 }
 
-static int lock_cmd(int fd, int byte, int kind, int cmd)
+int shmring__plat_cancel_off(void)
 {
-    struct flock fl;
-    memset(&fl, 0, sizeof fl); /* OFD locks require l_pid == 0 */
-    fl.l_type = kind == SHMRING__EXCLUSIVE ? F_WRLCK : kind == SHMRING__SHARED ? F_RDLCK : F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = byte;
-    fl.l_len = 1;
-    while (fcntl(fd, cmd, &fl) != 0) {
-        if (errno == EINTR) {
-            continue;
-        }
-        return errno == EACCES ? -EAGAIN : -errno; /* EACCES is the POSIX "conflict" too */
-    }
-    return 0;
+    int old = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
 }
 
-int shmring__plat_lock(int fd, int byte, int kind)
+void shmring__plat_cancel_restore(int old)
 {
-    return lock_cmd(fd, byte, kind, F_OFD_SETLK);
+    pthread_setcancelstate(old, NULL);
 }
 
-int shmring__plat_lock_wait(int fd, int byte, int kind, int64_t timeout_ns)
-{
-    /* Polling with a growing sleep keeps the wait bounded without signals or threads; these
-     * locks are held only for the few system calls of an open or close. */
-    int64_t deadline = shmring__plat_deadline(timeout_ns);
-    int64_t nap = 20000;
-    for (;;) {
-        int r = shmring__plat_lock(fd, byte, kind);
-        if (r != -EAGAIN) {
-            return r;
-        }
-        int64_t now = shmring__plat_now_ns();
-        if (now >= deadline) {
-            return -ETIMEDOUT;
-        }
-        shmring__plat_sleep_ns(nap < deadline - now ? nap : deadline - now);
-        nap = nap < 2000000 ? nap * 2 : nap;
-    }
-}
-
-int shmring__plat_lock_held(int fd, int byte)
-{
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = byte;
-    fl.l_len = 1;
-    if (fcntl(fd, F_OFD_GETLK, &fl) != 0) {
-        return -errno;
-    }
-    return fl.l_type != F_UNLCK;
-}
+/* ---- time, scheduling, identity -------------------------------------------------------------- */
 
 int64_t shmring__plat_now_ns(void)
 {
@@ -275,7 +148,8 @@ int32_t shmring__plat_pid(void)
     return (int32_t)getpid();
 }
 
-int shmring__plat_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+uint64_t shmring__plat_page_size(void)
 {
-    return -pthread_atfork(prepare, parent, child);
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
 }

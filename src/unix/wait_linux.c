@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Linux: sleep on a shared futex word; asymmetric barriers through membarrier(2). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* F_OFD_* locks, syscall() */
+#define _GNU_SOURCE /* syscall() */
 #endif
 #include <errno.h>
 #include <linux/futex.h>
@@ -46,8 +46,11 @@ void shmring__plat_heavy_barrier(void)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
+                       uint32_t expected, int64_t timeout_ns)
 {
+    (void)seg; /* the word itself is the wait object: it lives in the shared mapping */
+    (void)side;
     struct timespec ts;
     struct timespec *tsp = NULL;
     if (timeout_ns >= 0) {
@@ -74,12 +77,9 @@ int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeou
     }
 }
 
-void shmring__plat_wake(_Atomic uint32_t *word)
+void shmring__plat_wake(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word)
 {
+    (void)seg;
+    (void)side;
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
-}
-
-int shmring__plat_has_futex(void)
-{
-    return 1;
 }

@@ -17,8 +17,11 @@ void shmring__plat_heavy_barrier(void)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
+                       uint32_t expected, int64_t timeout_ns)
 {
+    (void)seg; /* the word itself is the wait object: it lives in the shared mapping */
+    (void)side;
     int64_t nap = 50000;
     int64_t start = shmring__plat_now_ns();
     /* W6: pairs with W3, the waker's exchange that clears *word (acquire keeps later reads
@@ -34,12 +37,9 @@ int shmring__plat_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeou
     return 0;
 }
 
-void shmring__plat_wake(_Atomic uint32_t *word)
+void shmring__plat_wake(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word)
 {
+    (void)seg;
+    (void)side;
     (void)word;
-}
-
-int shmring__plat_has_futex(void)
-{
-    return 0;
 }

@@ -127,7 +127,12 @@ int shmring__plat_remove_stale(const char *name);
 typedef struct {
     _Alignas(16) unsigned char opaque[64];
 } shmring__plat_mutex;
-#define SHMRING__PLAT_MUTEX_INIT {{0}} /* both backends accept all-zero as "unlocked" */
+#define SHMRING__PLAT_MUTEX_INIT                                                                   \
+    {                                                                                              \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    } /* both backends accept all-zero as "unlocked" */
 void shmring__plat_mutex_lock(shmring__plat_mutex *m);
 void shmring__plat_mutex_unlock(shmring__plat_mutex *m);
 
@@ -135,7 +140,10 @@ void shmring__plat_mutex_unlock(shmring__plat_mutex *m);
 typedef struct {
     _Atomic int state;
 } shmring__plat_once_t;
-#define SHMRING__PLAT_ONCE_INIT {0}
+#define SHMRING__PLAT_ONCE_INIT                                                                    \
+    {                                                                                              \
+        0                                                                                          \
+    }
 void shmring__plat_once(shmring__plat_once_t *once, void (*fn)(void));
 
 /* Exit hook (atexit / DLL_PROCESS_DETACH) and fork hooks (pthread_atfork; no-op on Windows). */

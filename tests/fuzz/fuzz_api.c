@@ -197,7 +197,7 @@ static void check_pointer(const struct ctx *x, shmring *r, const struct qmsg *f,
 {
     (void)x;
     const uint8_t *want =
-        (const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE + f->off + SHMRING__REC_HDR;
+        (const uint8_t *)r->seg.hdr + SHMRING_HEADER_SIZE + f->off + SHMRING__REC_HDR;
     FZ_CHECK(msg == want, "message %llu at %p, model %p", (unsigned long long)f->seq, msg,
              (const void *)want);
 }
@@ -295,7 +295,7 @@ static void op_reserve(struct ctx *x, int wait)
     }
     model_pad(m, pad);
     uint8_t *expect =
-        (uint8_t *)x->prod->seg.map.base + SHMRING_HEADER_SIZE + m->widx + SHMRING__REC_HDR;
+        (uint8_t *)x->prod->seg.hdr + SHMRING_HEADER_SIZE + m->widx + SHMRING__REC_HDR;
     FZ_CHECK(slot == expect, "slot at %p, model %p", slot, (void *)expect);
     FZ_CHECK((uintptr_t)slot % SHMRING__ALIGN == 0, "slot misaligned");
     memset(slot, 0xC3, (size_t)len); /* the whole reservation belongs to the caller */
@@ -709,7 +709,7 @@ static void open_ring(struct ctx *x, uint8_t sel, uint8_t posb)
     }
     atomic_store_explicit(&x->obs->hdr->head, pos, memory_order_relaxed);
     atomic_store_explicit(&x->obs->hdr->tail, pos, memory_order_relaxed);
-    x->data = (uint8_t *)x->obs->seg.map.base + SHMRING_HEADER_SIZE;
+    x->data = (uint8_t *)x->obs->seg.hdr + SHMRING_HEADER_SIZE;
     x->prod = open_role(x, SHMRING_PRODUCER);
     x->cons = open_role(x, SHMRING_CONSUMER);
     m->cap = shmring_capacity(x->obs);

@@ -503,8 +503,8 @@ static int on_msg(void *ctx, const void *msg, size_t len)
 static struct bounds bounds_of(shmring *r, uint64_t seed)
 {
     struct bounds b;
-    b.lo = (const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE;
-    b.hi = (const uint8_t *)r->seg.map.base + r->seg.map.size;
+    b.lo = (const uint8_t *)r->seg.hdr + SHMRING_HEADER_SIZE;
+    b.hi = (const uint8_t *)r->seg.hdr + r->seg.size;
     b.rng = seed;
     b.calls = 0;
     return b;
@@ -520,8 +520,8 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
     if (rc != 0) {
         return;
     }
-    FZ_CHECK(r->seg.map.size == size, "mapped %llu of %llu bytes",
-             (unsigned long long)r->seg.map.size, (unsigned long long)size);
+    FZ_CHECK(r->seg.size == size, "mapped %llu of %llu bytes", (unsigned long long)r->seg.size,
+             (unsigned long long)size);
     struct bounds b = bounds_of(r, seed);
     uint64_t rng = seed;
     size_t max_msg = shmring_max_msg(r);
@@ -623,8 +623,8 @@ static void named_producer(const char *name, uint64_t size, uint64_t seed)
     if (rc != 0) {
         return;
     }
-    const uint8_t *lo = (const uint8_t *)r->seg.map.base + SHMRING_HEADER_SIZE;
-    const uint8_t *hi = (const uint8_t *)r->seg.map.base + size;
+    const uint8_t *lo = (const uint8_t *)r->seg.hdr + SHMRING_HEADER_SIZE;
+    const uint8_t *hi = (const uint8_t *)r->seg.hdr + size;
     static uint8_t msg[MAX_NAMED];
     uint64_t rng = seed * 3 + 1;
     int sticky = 0;

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/* The inspection API (include/shmring_admin.h) on real shared memory: looking never attaches or
+ * changes anything, listing finds rings by header, stale removal keeps what is in use. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shmring.h"
+#include "shmring_admin.h"
+#include "shmring_compat.h"
+#include "testutil.h"
+
+static shmring *open_ok(const char *name, int role, unsigned flags)
+{
+    struct shmring_opts o = {.flags = flags};
+    shmring *r = NULL;
+    int rc = shmring_open(name, role, &o, &r);
+    if (rc != 0) {
+        fail_msg("shmring_open(%s, %d) = %d", name, role, rc);
+    }
+    return r;
+}
+
+/* inspect reads what stats says, without attaching: an idle non-persistent ring stays (an
+ * observer's open and close would remove it), its generation does not move. */
+static void test_inspect_without_attaching(void **state)
+{
+    (void)state;
+    const char *name = t_name("insp");
+    struct shmring_opts o = {.size = 8192};
+    assert_int_equal(shmring_create(name, &o), 0);
+    assert_int_equal(shmring_create(name, &o), -EEXIST);
+    struct shmring_info info;
+    assert_int_equal(shmring_inspect(name, &info), 0);
+    assert_int_equal(info.check, 0);
+    assert_int_equal(info.in_use, 0);
+    assert_int_equal(info.size, 8192);
+    assert_int_equal(info.mode, 0600);
+    assert_int_equal(info.uid, geteuid());
+    assert_int_equal(info.stats.kind, SHMRING_KIND_SPSC);
+    assert_int_equal(info.stats.capacity, 8192 - SHMRING_HEADER_SIZE);
+    assert_int_equal(info.messages, 0);
+    assert_int_equal(info.producer.state, SHMRING_PEER_NEVER);
+    uint64_t gen = info.stats.generation;
+    assert_int_equal(shmring_inspect(name, &info), 0);
+    assert_int_equal(info.stats.generation, gen);
+    assert_true(t_shm_exists(name));
+
+    /* With a producer and three messages: the same numbers as shmring_stats. */
+    shmring *p = open_ok(name, SHMRING_PRODUCER, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(shmring_send(p, "abc", 3), 0);
+    }
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(p, &st), 0);
+    assert_int_equal(shmring_inspect(name, &info), 0);
+    assert_int_equal(info.in_use, 1);
+    assert_int_equal(info.messages, 3);
+    assert_int_equal(info.stats.sent_msgs, 3);
+    assert_int_equal(info.stats.tail, st.tail);
+    assert_int_equal(info.stats.used_bytes, st.used_bytes);
+    assert_int_equal(info.stats.generation, st.generation);
+    assert_int_equal(info.stats.producer_pid, getpid());
+    assert_int_equal(info.producer.alive, 1);
+    assert_int_equal(info.producer.state, SHMRING_PEER_ATTACHED);
+    assert_int_equal(info.consumer.alive, 0);
+    assert_int_equal(shmring_others_attached(p), 0); /* inspect did not count as a user */
+    shmring *o2 = open_ok(name, SHMRING_OBSERVER, 0);
+    assert_int_equal(shmring_others_attached(p), 1);
+    shmring_close(o2);
+    assert_int_equal(shmring_others_attached(p), 0);
+    assert_int_equal(shmring_others_attached(NULL), SHMRING_EINVAL);
+    shmring_close(p);
+    assert_false(t_shm_exists(name)); /* the last user removed it: inspect was never one */
+
+    assert_int_equal(shmring_inspect(name, &info), SHMRING_ENOENT);
+    assert_int_equal(shmring_inspect("bad/name", &info), SHMRING_EINVAL);
+    assert_int_equal(shmring_inspect(name, NULL), SHMRING_EINVAL);
+}
+
+/* A mapping that is not a ring is reported through check, not as an error. */
+static void test_inspect_foreign(void **state)
+{
+    (void)state;
+    const char *name = t_name("foreign");
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/%s", name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 4096; i++) {
+        fputc(0x5a, f);
+    }
+    fclose(f);
+    struct shmring_info info;
+    assert_int_equal(shmring_inspect(name, &info), 0);
+    assert_int_equal(info.check, SHMRING_EPROTO);
+    assert_int_equal(info.size, 4096);
+    assert_int_equal(shmring_remove_stale(name, SHMRING_STALE_PERSIST), SHMRING_STALE_KEPT);
+    assert_true(t_shm_exists(name));
+    unlink(path);
+}
+
+struct seen {
+    const char *want[3];
+    int found[3];
+    int calls;
+};
+
+static int on_ring(void *ctx, const char *name, const struct shmring_info *info, int err)
+{
+    struct seen *s = ctx;
+    s->calls++;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, s->want[i]) == 0) {
+            assert_int_equal(err, 0);
+            assert_non_null(info);
+            s->found[i] = info->check == 0 ? (int)info->stats.kind : -1;
+        }
+    }
+    return 0;
+}
+
+static int stop_at_once(void *ctx, const char *name, const struct shmring_info *info, int err)
+{
+    (void)name, (void)info, (void)err;
+    ++*(int *)ctx;
+    return 1;
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    struct seen s = {{t_name("list-a"), t_name("list-b"), t_name("list-legacy")}, {0, 0, 0}, 0};
+    assert_int_equal(shmring_create(s.want[0], NULL), 0);
+    struct shmring_opts persist = {.flags = SHMRING_PERSIST};
+    assert_int_equal(shmring_create(s.want[1], &persist), 0);
+    setenv("SHMRING_COMPAT_NAME", s.want[2], 1);
+    SetSharedMem("listed");
+    int n = shmring_list(on_ring, &s);
+    assert_true(n >= 3);
+    assert_int_equal(n, s.calls);
+    assert_int_equal(s.found[0], SHMRING_KIND_SPSC);
+    assert_int_equal(s.found[1], SHMRING_KIND_SPSC);
+    assert_int_equal(s.found[2], SHMRING_KIND_LEGACY);
+    int calls = 0;
+    assert_int_equal(shmring_list(stop_at_once, &calls), 1);
+    assert_int_equal(calls, 1);
+    assert_int_equal(shmring_list(NULL, NULL), SHMRING_EINVAL);
+    assert_int_equal(shmring_unlink(s.want[0]), 0);
+    assert_int_equal(shmring_unlink(s.want[1]), 0);
+}
+
+/* Stale removal: in use -> kept; idle -> removed (dry run: only said); idle persistent -> kept
+ * unless SHMRING_STALE_PERSIST. */
+static void test_remove_stale(void **state)
+{
+    (void)state;
+    const char *name = t_name("stale");
+    assert_int_equal(shmring_create(name, NULL), 0);
+    shmring *c = open_ok(name, SHMRING_CONSUMER, 0);
+    assert_int_equal(shmring_remove_stale(name, 0), SHMRING_STALE_KEPT);
+    assert_true(t_shm_exists(name));
+    shmring_close(c); /* we were the only user: the name is gone */
+    assert_false(t_shm_exists(name));
+    assert_int_equal(shmring_create(name, NULL), 0); /* idle: nobody opened it since */
+    assert_int_equal(shmring_remove_stale(name, SHMRING_STALE_DRY_RUN), SHMRING_STALE_REMOVED);
+    assert_true(t_shm_exists(name));
+    assert_int_equal(shmring_remove_stale(name, 0), SHMRING_STALE_REMOVED);
+    assert_false(t_shm_exists(name));
+    assert_int_equal(shmring_remove_stale(name, 0), SHMRING_STALE_KEPT); /* gone: nothing */
+
+    struct shmring_opts persist = {.flags = SHMRING_PERSIST};
+    assert_int_equal(shmring_create(name, &persist), 0);
+    assert_int_equal(shmring_remove_stale(name, 0), SHMRING_STALE_PERSISTENT);
+    assert_true(t_shm_exists(name));
+    assert_int_equal(shmring_remove_stale(name, SHMRING_STALE_PERSIST), SHMRING_STALE_REMOVED);
+    assert_false(t_shm_exists(name));
+    assert_int_equal(shmring_remove_stale(name, 8), SHMRING_EINVAL);
+    assert_int_equal(shmring_remove_stale("..", 0), SHMRING_EINVAL);
+}
+
+static void test_create_and_helpers(void **state)
+{
+    (void)state;
+    const char *name = t_name("create");
+    struct shmring_opts bad = {.size = 5000};
+    assert_int_equal(shmring_create(name, &bad), SHMRING_EINVAL);
+    struct shmring_opts limit = {.flags = SHMRING_MULTI_PRODUCER, .max_producers = 1025};
+    assert_int_equal(shmring_create(name, &limit), SHMRING_EINVAL);
+    struct shmring_opts stray = {.max_producers = 2}; /* a limit without the flag */
+    assert_int_equal(shmring_create(name, &stray), SHMRING_EINVAL);
+    /* A multi-producer ring: inspection reports its kind, its limit and no live producer. */
+    const char *mp_name = t_name("create-mp");
+    struct shmring_opts mp = {.flags = SHMRING_MULTI_PRODUCER, .max_producers = 3};
+    assert_int_equal(shmring_create(mp_name, &mp), 0);
+    struct shmring_info mpi;
+    assert_int_equal(shmring_inspect(mp_name, &mpi), 0);
+    assert_int_equal(mpi.check, 0);
+    assert_int_equal(mpi.stats.kind, SHMRING_KIND_MPSC);
+    assert_int_equal(mpi.stats.max_producers, 3);
+    assert_int_equal(mpi.stats.producers, 0);
+    shmring *prod = NULL;
+    assert_int_equal(shmring_open(mp_name, SHMRING_PRODUCER, NULL, &prod), 0);
+    assert_int_equal(shmring_inspect(mp_name, &mpi), 0);
+    assert_int_equal(mpi.stats.producers, 1); /* the kernel says its slot is held */
+    shmring_close(prod);
+    assert_false(t_shm_exists(mp_name));       /* its only user's close removed it */
+    struct shmring_opts mode = {.mode = 0660}; /* not 0640: read only with write (issue #10) */
+    assert_int_equal(shmring_create(name, &mode), 0);
+    struct shmring_info info;
+    assert_int_equal(shmring_inspect(name, &info), 0);
+    assert_int_equal(info.mode, 0660);
+    assert_int_equal(shmring_unlink(name), 0);
+
+    assert_int_equal(shmring_check_name("ok.name_1-x"), 0);
+    assert_int_equal(shmring_check_name(""), SHMRING_EINVAL);
+    assert_int_equal(shmring_check_name("a/b"), SHMRING_EINVAL);
+    assert_int_equal(shmring_check_name(NULL), SHMRING_EINVAL);
+    uint64_t page = shmring_page_size();
+    assert_int_equal(page, (uint64_t)sysconf(_SC_PAGESIZE));
+    for (uint64_t len = 0; len < 70000; len = len * 3 + 1) {
+        uint64_t size = shmring_size_for_msg(len);
+        assert_true(size >= SHMRING_DEFAULT_SIZE && size % page == 0);
+        /* It fits a ring of that size, and not one page less. */
+        const char *rn = t_name("sizefor");
+        struct shmring_opts o = {.size = (size_t)size, .flags = SHMRING_CREATE};
+        shmring *p = NULL;
+        assert_int_equal(shmring_open(rn, SHMRING_PRODUCER, &o, &p), 0);
+        assert_true(shmring_max_msg(p) >= len);
+        shmring_close(p);
+        if (size > SHMRING_DEFAULT_SIZE) {
+            o.size = (size_t)(size - page);
+            assert_int_equal(shmring_open(rn, SHMRING_PRODUCER, &o, &p), 0);
+            assert_true(shmring_max_msg(p) < len);
+            shmring_close(p);
+        }
+    }
+    assert_int_equal(shmring_size_for_msg(SHMRING_MAX_SIZE), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inspect_without_attaching),
+        cmocka_unit_test(test_inspect_foreign),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_remove_stale),
+        cmocka_unit_test(test_create_and_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the test_open_* and test_data_calls programs (see test_open_util.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ring.h"
+#include "shmring.h"
+#include "shmring_compat.h"
+#include "testutil.h"
+#include "test_open_util.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+const struct shmring_opts create_opts = {.flags = SHMRING_CREATE};
+const struct shmring_opts attach_opts = {0};
+
+shmring *open_ok(const char *name, int role, const struct shmring_opts *opts)
+{
+    shmring *r = NULL;
+    int rc = shmring_open(name, role, opts, &r);
+    if (rc != 0) {
+        fail_msg("shmring_open(%s, %d) = %d (%s)", name, role, rc, shmring_strerror(rc));
+    }
+    assert_non_null(r);
+    return r;
+}
+
+void shm_path(const char *name, char *path, size_t n)
+{
+    snprintf(path, n, "/dev/shm/%s", name);
+}
+
+/* Plants /dev/shm/<name> with exactly these bytes (as a foreign or crashed process would). */
+void plant(const char *name, const void *bytes, size_t len)
+{
+    char path[512];
+    shm_path(name, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    if (len > 0) {
+        assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+    }
+    close(fd);
+}
+
+/* 1 if /dev/shm/<name> holds exactly these bytes. */
+int holds(const char *name, const void *bytes, size_t len)
+{
+    char path[512];
+    shm_path(name, path, sizeof path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return 0;
+    }
+    uint8_t *buf = malloc(len + 1);
+    ssize_t n = read(fd, buf, len + 1);
+    close(fd);
+    int same = n == (ssize_t)len && memcmp(buf, bytes, len) == 0;
+    free(buf);
+    return same;
+}
+
+struct view view_map(const char *name)
+{
+    char path[512];
+    shm_path(name, path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    return (struct view){p, (size_t)st.st_size};
+}
+
+void view_unmap(struct view *v)
+{
+    munmap(v->h, v->size);
+}
+
+/* A valid header image of `size` bytes (a formatted ring with nothing in it), in an 8 KiB
+ * zeroed buffer so that it can also be planted as a larger object. */
+uint8_t *image(uint64_t size, uint32_t flags)
+{
+    assert_true(size <= 8192);
+    uint8_t *img = calloc(1, 8192);
+    assert_non_null(img);
+    assert_int_equal(shmring__ring_format(img, size, flags), 0);
+    return img;
+}
+
+void send_seq(shmring *p, size_t len, uint64_t seq)
+{
+    uint8_t buf[4096];
+    assert_true(len <= sizeof buf);
+    t_msg_fill(buf, len, seq);
+    assert_int_equal(shmring_send(p, buf, len), 0);
+}
+
+void recv_seq(shmring *c, size_t len, uint64_t seq)
+{
+    uint8_t buf[4096];
+    ssize_t n = shmring_recv(c, buf, sizeof buf);
+    assert_int_equal(n, (ssize_t)len);
+    assert_true(t_msg_check(buf, len, seq));
+}
+
+int nop_handler(void *ctx, const void *msg, size_t len)
+{
+    (void)ctx;
+    (void)msg;
+    (void)len;
+    return 0;
+}
