@@ -15,6 +15,11 @@
  *  - the mapping is attached on the first call in a process (a program that never calls these
  *    pays nothing) and detached at exit; the last process to detach removes the name. If every
  *    process using it was killed, the next one to attach starts afresh with the empty string.
+ *  - after the library's exit handler has detached the process (POSIX: calls from other threads
+ *    while exit() runs, or from exit handlers that run after the library's), a call attaches
+ *    for that call only, so that the last process to detach still removes the name, and never
+ *    creates the name (the process may end inside the call and leave it behind). If the name is
+ *    gone, a get returns "" and a set does nothing, both with status -ENOENT.
  *  - the calls never crash, abort or print. A set waits at most about one second for another
  *    setter, a get at most about one second for a setter that overwrites the value (see
  *    shmring_compat_status for what happens then); the first call's attach may wait up to 5 s
@@ -99,13 +104,16 @@ SHMRING_API void SHMRING_CDECL GetSharedMemW(wchar_t *lpszBuf, unsigned long cch
  * anything (calls with NULL or cchSize 0 leave it unchanged): 0 on success, otherwise a negative
  * errno value (shmring_strerror gives its text):
  *   attaching failed (retried on the next call): -EINVAL bad SHMRING_COMPAT_NAME, -EACCES the
- *     name belongs to another user, -EPROTO the name is not a set/get mapping (e.g. a queue),
- *     -ENOMEM, -ENOSPC, -EMFILE ... from the system;
+ *     name belongs to another user or is a symlink, directory, FIFO, socket or device planted
+ *     there, -EPROTO the name is not a set/get mapping (e.g. a queue), -EAGAIN the name was
+ *     replaced 64 times in a row while attaching, -ENOMEM, -ENOSPC, -EMFILE ... from the system;
  *   -ETIMEDOUT set: another setter held the value for more than ~1 s (value unchanged);
  *              get: a live setter was overwriting the value for more than ~1 s ("" returned);
  *   -EOWNERDEAD get: a setter died while overwriting the value; "" is returned until the next
  *              set repairs it;
- *   -EPROTO get: the shared value's bounds are corrupt ("" returned; the next set repairs it).
+ *   -EPROTO get: the shared value's bounds are corrupt ("" returned; the next set repairs it);
+ *   -ENOENT a call after the library's exit handler, and the name is gone (see above; "" for a
+ *           get, nothing set).
  * The status is per process, not per thread. */
 SHMRING_API int SHMRING_CDECL shmring_compat_status(void);
 

@@ -29,10 +29,9 @@ _Static_assert(SHMRING_COMPAT_MAX_STRING == SHMRING__LV_MAX, "one maximum for th
 static shmring__plat_mutex g_mu = SHMRING__PLAT_MUTEX_INIT;
 static _Atomic(shmring *) g_handle; /* the attached handle, NULL before the first attach */
 static int32_t g_pid;               /* under g_mu: the process that attached g_handle */
-static int g_exiting;               /* under g_mu: exit handlers have detached us */
+static int32_t g_exit_pid;          /* under g_mu: the process that is exiting (see exiting()) */
 static _Atomic int g_status;        /* shmring_compat_status() */
 static _Atomic int g_local_writer;  /* 1 while a thread of ours overwrites in place */
-static shmring__plat_once_t g_atfork_once = SHMRING__PLAT_ONCE_INIT;
 
 /* What the value protocol's callbacks need during one call. */
 struct call {
@@ -101,10 +100,47 @@ void shmring__compat_unlock(void)
     shmring__plat_mutex_unlock(&g_mu);
 }
 
-static void register_atfork(void)
+/* The core's exit handler calls this before it detaches every handle, and exit_end() after.
+ * Taking g_mu keeps the detach from running while a setter uses the handle, and lets no attach
+ * be half-way: one that started before is in the core's list by now and gets detached. From here
+ * on a call of this process must not create the name (see attach()). */
+static void exit_begin(void)
 {
-    /* The exit handler detaches our handle under g_mu too: not while a setter uses it. */
-    shmring__set_exit_lock(shmring__compat_lock, shmring__compat_unlock);
+    shmring__plat_mutex_lock(&g_mu);
+    g_exit_pid = shmring__plat_pid();
+}
+
+static void exit_end(void)
+{
+    shmring__plat_mutex_unlock(&g_mu);
+}
+
+/* At load, so that the core's exit handler can never run without telling us. Registered at the
+ * first attach instead, it came too late when the core's handler already existed (an earlier
+ * shmring_open, or inherited across fork): exit() ran it, then a thread's first set/get attached
+ * normally, created the name and ended with the process, leaving the name behind. */
+__attribute__((constructor)) static void compat_load(void)
+{
+    shmring__set_exit_lock(exit_begin, exit_end);
+}
+
+/* Registered only to learn whether the exit-handler list still accepts one. */
+static void exit_probe(void)
+{
+}
+
+/* Under g_mu, before an attach that would create the name: 1 if this process is exiting. glibc
+ * refuses new exit handlers (shmring__plat_at_exit) once exit() has run all its handlers (one registered
+ * while they run still runs). A refusal means that the core's exit handler has run, or was refused
+ * too when the caller's shmring__process_init() registered it: either way it will not detach a
+ * handle we attach now. */
+static int exiting(void)
+{
+    int32_t pid = shmring__plat_pid();
+    if (g_exit_pid != pid && shmring__plat_at_exit(exit_probe) != 0) {
+        g_exit_pid = pid;
+    }
+    return g_exit_pid == pid;
 }
 
 /* The handle, if this process has a usable one (the fast path of every call). */
@@ -119,7 +155,10 @@ static shmring *attached(void)
 
 /* Under g_mu: attaches if needed. *transient = 1 when the exit handlers have already run: then
  * the handle serves one call and the caller closes it, so a call from a later exit handler still
- * works and the last detacher still removes the name. */
+ * works and the last detacher still removes the name. Such a call never creates the name: the
+ * process may end inside it (exit() does not wait for other threads, nor for handlers it has
+ * already passed), and a name created then would stay behind with nobody to remove it. If the
+ * name is gone (we were its last user), it returns -ENOENT. */
 static int attach(shmring **out, int *transient)
 {
     *transient = 0;
@@ -133,7 +172,7 @@ static int attach(shmring **out, int *transient)
         /* Dropped by the core. The struct is not freed: another thread may still hold the
          * pointer, and the core's handle list keeps it. */
         if (g_pid == shmring__plat_pid()) {
-            g_exiting = 1; /* same process: detached at exit; a different one: forked child */
+            g_exit_pid = g_pid; /* same process: detached at exit; a different one: forked child */
         }
         atomic_store_explicit(&g_handle, NULL, memory_order_relaxed); /* LX2 */
     }
@@ -141,14 +180,16 @@ static int attach(shmring **out, int *transient)
     if (name == NULL || name[0] == '\0') {
         name = SHMRING_COMPAT_DEFAULT_NAME;
     }
-    static const struct shmring_opts opts = {
+    int late = exiting();
+    static const struct shmring_opts create = {
         .size = SHMRING_COMPAT_SIZE, .mode = 0600, .flags = SHMRING_CREATE};
-    int err = shmring__open(name, SHMRING__ROLE_LEGACY, &opts, SHMRING__F_LEGACY, &h);
-    shmring__plat_once(&g_atfork_once, register_atfork);
+    static const struct shmring_opts existing = {.size = SHMRING_COMPAT_SIZE, .mode = 0600};
+    int err = shmring__open(name, SHMRING__ROLE_LEGACY, late ? &existing : &create,
+                            SHMRING__F_LEGACY, &h);
     if (err < 0) {
         return err;
     }
-    if (g_exiting) {
+    if (late) {
         *transient = 1;
     } else {
         g_pid = shmring__plat_pid();

@@ -10,5 +10,6 @@ endif()
 # Fault 1 needs a small tmpfs of its own: a private mount namespace (root; else exit 77).
 shmring_add_test(test_faults_ns SOURCES test_faults_ns.c LABELS xproc TIMEOUT 60)
 # Issue #10, second round (the fixes attacked again): a planted socket, cancellation inside open
-# and close, a fork during the first SetSharedMem, short timeouts against the spin phase.
+# and close, a fork during the first SetSharedMem, short timeouts against the spin phase, a first
+# set/get call after the exit handlers (must not create the name).
 shmring_add_test(test_faults2 SOURCES test_faults2.c LABELS xproc TIMEOUT 120)

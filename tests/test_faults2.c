@@ -291,6 +291,78 @@ static void test_fault14_spin_respects_deadline(void **state)
     shmring_close(c);
 }
 
+/* ---- fault 15: a first set/get call after the library's exit handler ---------------------- */
+
+/* The set/get calls learned of exit() only from a handle the exit handler had dropped. With no
+ * handle yet (the calls' first use comes from another thread, or from a later exit handler), a
+ * call after the library's exit handler attached as usual: it created the name, and the process
+ * ended with it attached, leaving the name behind (test_faults.c, fault 7, failed 1 run in 2).
+ * glibc flushes stdio streams after every exit handler, so a stream of our own whose write
+ * function makes the call runs it at exactly that point, deterministically. */
+struct after_exit_args {
+    struct tl_name ring;
+    int open_first; /* 1: a shmring_open/close before exit (the library's exit handler exists) */
+    int *status;    /* shared page: shmring_compat_status() after the late call, 1 before it */
+};
+
+static int *late_status;
+
+static ssize_t late_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    (void)buf;
+    char got[64];
+    GetSharedMem(got, sizeof got);
+    int rc = shmring_compat_status();
+    SetSharedMem("set after the exit handlers");
+    *late_status = rc != 0 ? rc : shmring_compat_status();
+    return (ssize_t)n;
+}
+
+static int first_call_after_exit(void *p)
+{
+    struct after_exit_args *a = p;
+    char value_name[300];
+    snprintf(value_name, sizeof value_name, "%s-v", a->ring.s);
+    TL_CHECK(setenv("SHMRING_COMPAT_NAME", value_name, 1) == 0);
+    if (a->open_first) {
+        shmring *r;
+        const struct shmring_opts o = {.flags = SHMRING_CREATE};
+        TL_CHECK_RC(shmring_open(a->ring.s, SHMRING_CONSUMER, &o, &r), 0);
+        TL_CHECK_RC(shmring_close(r), 0);
+    }
+    late_status = a->status;
+    *late_status = 1;
+    static const cookie_io_functions_t io = {.write = late_write};
+    FILE *f = fopencookie(NULL, "w", io);
+    TL_CHECK(f != NULL);
+    static char fbuf[64];
+    TL_CHECK(setvbuf(f, fbuf, _IOFBF, sizeof fbuf) == 0);
+    TL_CHECK(fputc('x', f) == 'x'); /* stays in the buffer until exit() flushes it */
+    exit(0);
+}
+
+static void test_fault15_first_call_after_exit(void **state)
+{
+    (void)state;
+    for (int open_first = 0; open_first < 2; open_first++) {
+        struct after_exit_args a = {tl_name("lateexit"), open_first, tl_shared(4096)};
+        char value_name[300];
+        snprintf(value_name, sizeof value_name, "%s-v", a.ring.s);
+        int st = run_child(10, first_call_after_exit, &a);
+        int left = t_shm_exists(value_name);
+        printf("%s: set/get after the exit handlers: status %d, name %s\n",
+               open_first ? "after a shmring_open" : "first library call", *a.status,
+               left ? "LEFT BEHIND" : "absent");
+        shmring_unlink(value_name);
+        shmring_unlink(a.ring.s);
+        assert_int_equal(st, 0);
+        assert_int_equal(*a.status, SHMRING_ENOENT); /* nobody else uses it: nothing to read */
+        assert_false(left);
+        tl_unshare(a.status, 4096);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_fault12_cancel_in_open_close),
         cmocka_unit_test(test_fault13_fork_during_first_set),
         cmocka_unit_test(test_fault14_spin_respects_deadline),
+        cmocka_unit_test(test_fault15_first_call_after_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
