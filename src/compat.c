@@ -130,10 +130,10 @@ static void exit_probe(void)
 }
 
 /* Under g_mu, before an attach that would create the name: 1 if this process is exiting. glibc
- * refuses new exit handlers (shmring__plat_at_exit) once exit() has run all its handlers (one registered
- * while they run still runs). A refusal means that the core's exit handler has run, or was refused
- * too when the caller's shmring__process_init() registered it: either way it will not detach a
- * handle we attach now. */
+ * refuses new exit handlers (shmring__plat_at_exit) once exit() has run all its handlers (one
+ * registered while they run still runs). A refusal means that the core's exit handler has run, or
+ * was refused too when the caller's shmring__process_init() registered it: either way it will not
+ * detach a handle we attach now. */
 static int exiting(void)
 {
     int32_t pid = shmring__plat_pid();
