@@ -660,8 +660,7 @@ int shmring__plat_seg_others_attached(struct shmring__plat_seg *seg)
      * direction). */
     HMODULE nt = GetModuleHandleW(L"ntdll.dll");
     nt_query_object_fn q =
-        nt == NULL ? NULL
-                   : (nt_query_object_fn)(void (*)(void))GetProcAddress(nt, "NtQueryObject");
+        nt == NULL ? NULL : (nt_query_object_fn)(void (*)(void))GetProcAddress(nt, "NtQueryObject");
     obj_basic_info bi;
     ULONG len = 0;
     if (q == NULL || q(seg->section, 0 /* ObjectBasicInformation */, &bi, sizeof(bi), &len) < 0) {
@@ -923,8 +922,7 @@ int shmring__plat_unlink(const char *name)
 }
 
 int shmring__plat_remove_stale(const char *name,
-                               int (*decide)(void *ctx, const void *base, uint64_t size),
-                               void *ctx)
+                               int (*decide)(void *ctx, const void *base, uint64_t size), void *ctx)
 {
     (void)decide;
     (void)ctx;

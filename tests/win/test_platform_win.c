@@ -527,7 +527,6 @@ static void check_sd(const char *name, const char *what, int is_section)
     CloseHandle(h);
 }
 
-
 /* The probe's callback: a copy of the header while it is mapped. */
 struct hdr_copy {
     char hdr[32];
@@ -569,8 +568,8 @@ static void t_access_is_the_creating_user(void **state)
     assert_int_equal(pr.size, SEG_SIZE);
     assert_int_equal(pr.owned_by_us, 1);
     assert_int_equal(pr.in_use, 1);
-    assert_int_equal(pr.roles, (1u << SHMRING__ROLE_ID_PRODUCER) |
-                                   (1u << SHMRING__ROLE_ID_LEGACY_SETTER));
+    assert_int_equal(pr.roles,
+                     (1u << SHMRING__ROLE_ID_PRODUCER) | (1u << SHMRING__ROLE_ID_LEGACY_SETTER));
     assert_int_equal(pr.slots_held, 1);
     assert_memory_equal(hc.hdr, "header bytes", 12);
     assert_int_equal(shmring__plat_probe(name, &pr, NULL, NULL), 0);
