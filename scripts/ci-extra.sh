@@ -60,8 +60,8 @@ step "memory model: atomic labels in src/ = docs/memory-model.md"
 step "install to a temporary prefix; build and run against it (find_package, pkg-config)"
 ./scripts/check-install.sh
 
-step "Windows: the library builds with mingw-w64 from src/win/ against src/platform.h"
-./scripts/check-win-stub.sh
+step "Windows: shmring.dll and dllshmem.dll build with mingw-w64 (i686, x86_64) from src/win/"
+./scripts/check-win-build.sh
 
 step "NATS bridge: real nats-server processes (scripts/test-nats.sh)"
 ./scripts/test-nats.sh

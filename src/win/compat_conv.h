@@ -10,14 +10,9 @@
 
 #include "shmring_compat.h"
 
-/* ---- the entry pair src/compat.c provides (the platform-neutral value protocol) ---------------
- * shmring__compat_set: stores utf8[0..n) as the value (n <= SHMRING_COMPAT_MAX_STRING; the
- *   callers here already cut at a character boundary). utf8 may be NULL only with n == 0.
- * shmring__compat_get: copies the value into buf: at most cap - 1 bytes, then a NUL (cap >= 1);
- *   "" on an error.
- * Both attach on first use, record shmring_compat_status() and return 0 or a SHMRING_E* code. */
-int shmring__compat_set(const char *utf8, size_t n);
-int shmring__compat_get(char *buf, size_t cap);
+/* The entry pair src/compat.c provides (the OS-neutral value protocol): shmring__compat_set and
+ * shmring__compat_get. The callers here already cut values at a character boundary. */
+#include "../compat.h"
 
 /* Bytes of a whole value plus its NUL. */
 #define SHMRING__COMPAT_BUF (SHMRING_COMPAT_MAX_STRING + 1u)

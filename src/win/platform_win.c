@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The platform layer on Windows (issue #12), Win32 calls only. The contract is src/platform.h
- * (here its copy src/win/platform_contract.h until issue #11 phase 2 lands).
+/* The platform layer on Windows (issue #12), Win32 calls only. The contract is src/platform.h.
  *
  * Every name "x" maps to kernel objects in the session namespace, "Local\shmring-x.<what>":
  *   .mem        the segment: a paging-file section (CreateFileMappingW). Its lifetime is the
@@ -35,7 +34,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "platform_contract.h"
+#include "../platform.h"
 #include "platform_win.h"
 
 #define INIT_TIMEOUT_MS 5000u /* the init exclusion, as SHMRING__INIT_TIMEOUT_NS on POSIX */
@@ -357,8 +356,8 @@ static void drop_all_locked(struct shmring__plat_seg *seg)
     }
 }
 
-/* Drops the roles, unmaps, closes every handle but init, unregisters. */
-static void teardown(struct shmring__plat_seg *seg)
+/* Drops the roles, unmaps (unless keep_view), closes every handle but init, unregisters. */
+static void teardown(struct shmring__plat_seg *seg, int keep_view)
 {
     AcquireSRWLockExclusive(&g_reg);
     drop_all_locked(seg);
@@ -374,7 +373,7 @@ static void teardown(struct shmring__plat_seg *seg)
             close_handle(&seg->roles[r]);
         }
     }
-    if (seg->view != NULL) {
+    if (seg->view != NULL && !keep_view) {
         UnmapViewOfFile(seg->view);
         seg->view = NULL;
     }
@@ -422,8 +421,17 @@ static int map_view(struct shmring__plat_seg *seg, DWORD access, uint64_t *size)
     return 0;
 }
 
-int shmring__plat_seg_open(const char *name, uint64_t want_size, unsigned mode, unsigned flags,
-                           struct shmring__plat_seg **segp, struct shmring__plat_attach *at)
+/* A size the ring code accepts (src/segment.c): at least the default, at most the maximum, whole
+ * pages. */
+static int size_is_valid(uint64_t size)
+{
+    return size >= SHMRING_DEFAULT_SIZE && size <= SHMRING_MAX_SIZE &&
+           size % shmring__plat_page_size() == 0;
+}
+
+int shmring__plat_seg_open(const char *name, uint64_t want_size, uint64_t create_size,
+                           unsigned mode, unsigned flags, struct shmring__plat_seg **segp,
+                           struct shmring__plat_attach *at)
 {
     if (segp == NULL || at == NULL) {
         return SHMRING_EINVAL;
@@ -444,8 +452,8 @@ int shmring__plat_seg_open(const char *name, uint64_t want_size, unsigned mode, 
         return SHMRING_ENOTSUP;
     }
     int create = (flags & SHMRING_CREATE) != 0;
-    uint64_t page = shmring__plat_page_size();
-    if (want_size > SHMRING_MAX_SIZE || want_size % page != 0) {
+    if ((want_size != 0 && !size_is_valid(want_size)) ||
+        (create_size != 0 && !size_is_valid(create_size))) {
         return SHMRING_EINVAL;
     }
     SECURITY_ATTRIBUTES sa;
@@ -471,7 +479,9 @@ int shmring__plat_seg_open(const char *name, uint64_t want_size, unsigned mode, 
     obj_name(on, seg, L".mem", -1);
     int existed = 1;
     if (create) {
-        uint64_t sz = want_size != 0 ? want_size : SHMRING_DEFAULT_SIZE;
+        uint64_t sz = want_size != 0     ? want_size
+                      : create_size != 0 ? create_size
+                                         : SHMRING_DEFAULT_SIZE;
         /* SEC_COMMIT (the default for a paging-file section): the memory is committed now, so
          * a full paging file fails here with ERROR_COMMITMENT_LIMIT, never later on a touch. */
         seg->section = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT,
@@ -527,7 +537,7 @@ int shmring__plat_seg_open(const char *name, uint64_t want_size, unsigned mode, 
     *segp = seg;
     return 0;
 fail:
-    teardown(seg);
+    teardown(seg, 0);
     seg_free(seg);
     return err;
 }
@@ -558,8 +568,26 @@ void shmring__plat_seg_abort(struct shmring__plat_seg *seg)
         return;
     }
     /* Closing the last handle of a section we created removes it. */
-    teardown(seg);
+    teardown(seg, 0);
     seg_free(seg);
+}
+
+/* Under the init exclusion (locked) and after our section handle is closed: 1 if the name no
+ * longer opens, that is, nobody else has it (a process inside _probe() makes this 0: the safe
+ * direction). */
+static int was_last(const struct shmring__plat_seg *seg, int locked)
+{
+    if (!locked) {
+        return 0;
+    }
+    wchar_t on[NAME_CHARS];
+    obj_name(on, seg, L".mem", -1);
+    HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, on);
+    if (h != NULL) {
+        CloseHandle(h);
+        return 0;
+    }
+    return GetLastError() == ERROR_FILE_NOT_FOUND;
 }
 
 int shmring__plat_seg_detach(struct shmring__plat_seg *seg, int remove_if_last)
@@ -569,20 +597,28 @@ int shmring__plat_seg_detach(struct shmring__plat_seg *seg, int remove_if_last)
         return 0;
     }
     int locked = seg->init_held || init_lock(seg) == 0;
-    teardown(seg);
-    int last = 0;
-    if (locked) {
-        /* Nobody opens or closes now: if the name still opens, someone else has it. */
-        wchar_t on[NAME_CHARS];
-        obj_name(on, seg, L".mem", -1);
-        HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, on);
-        if (h != NULL) {
-            CloseHandle(h);
-        } else {
-            last = GetLastError() == ERROR_FILE_NOT_FOUND;
-        }
-    }
+    teardown(seg, 0);
+    int last = was_last(seg, locked);
     seg_free(seg);
+    return last;
+}
+
+int shmring__plat_seg_release_marks(struct shmring__plat_seg *seg, int remove_if_last)
+{
+    (void)remove_if_last;
+    if (seg == NULL) {
+        return 0;
+    }
+    /* The roles go now and so does the section handle, our attach mark; the view stays for the
+     * threads that may still read it (the section lives on while it is mapped, but on Windows
+     * its name goes with the last handle). */
+    int locked = seg->init_held || init_lock(seg) == 0;
+    teardown(seg, 1);
+    int last = was_last(seg, locked);
+    if (seg->init_held) {
+        ReleaseMutex(seg->init);
+        seg->init_held = 0;
+    }
     return last;
 }
 
@@ -591,21 +627,46 @@ void shmring__plat_seg_forget(struct shmring__plat_seg *seg)
     if (seg == NULL) {
         return;
     }
-    /* No fork on Windows: this is the end of the handle without the init exclusion. */
-    teardown(seg);
+    /* No fork on Windows: this is the end of the handle without the init exclusion (after
+     * _release_marks only the view and the init handle are left). */
+    teardown(seg, 0);
     seg_free(seg);
 }
 
-void shmring__plat_seg_release_marks(struct shmring__plat_seg *seg)
+/* NtQueryObject's ObjectBasicInformation (ntdll, present since Windows NT and in wine). */
+typedef struct {
+    ULONG Attributes, GrantedAccess, HandleCount, PointerCount, Reserved[10];
+} obj_basic_info;
+typedef LONG(NTAPI *nt_query_object_fn)(HANDLE, int, void *, ULONG, ULONG *);
+
+int shmring__plat_seg_others_attached(struct shmring__plat_seg *seg)
 {
-    if (seg == NULL) {
-        return;
+    if (seg == NULL || seg->section == NULL) {
+        return 1;
     }
-    /* The roles go now; the attach mark is the section handle, which the kernel closes when
-     * the process ends (closing it here could not unmap the view other threads still read). */
-    AcquireSRWLockExclusive(&g_reg);
-    drop_all_locked(seg);
-    ReleaseSRWLockExclusive(&g_reg);
+    int others = 0;
+    AcquireSRWLockShared(&g_reg);
+    for (const struct shmring__plat_seg *s = g_segs; s != NULL; s = s->next) {
+        if (s != seg && s->section != NULL && wcscmp(s->base, seg->base) == 0) {
+            others = 1;
+        }
+    }
+    ReleaseSRWLockShared(&g_reg);
+    if (others) {
+        return 1;
+    }
+    /* Every attached handle (of any process) holds one handle of the section: more than ours
+     * means someone else is attached (or inside _probe() for a moment: counted, the safe
+     * direction). */
+    HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+    nt_query_object_fn q =
+        nt == NULL ? NULL : (nt_query_object_fn)(void (*)(void))GetProcAddress(nt, "NtQueryObject");
+    obj_basic_info bi;
+    ULONG len = 0;
+    if (q == NULL || q(seg->section, 0 /* ObjectBasicInformation */, &bi, sizeof(bi), &len) < 0) {
+        return 1; /* an error counts as "someone is there" */
+    }
+    return bi.HandleCount > 1;
 }
 
 /* ---- roles -------------------------------------------------------------------------------------
@@ -727,7 +788,9 @@ int shmring__plat_role_held(struct shmring__plat_seg *seg, int role)
     HANDLE h = NULL;
     int held = 1;
     if (role_mutex(seg, role, &h) == 0) {
-        if (seg->held[role] || held_by_sibling(seg, role)) {
+        if (seg->held[role]) {
+            held = 0; /* ours: then no other handle can hold it */
+        } else if (held_by_sibling(seg, role)) {
             held = 1;
         } else {
             /* Owning the mutex for a moment is the only way to ask: got it (or got it
@@ -785,10 +848,31 @@ void shmring__plat_wake(struct shmring__plat_seg *seg, int side, _Atomic uint32_
 /* ---- inspection --------------------------------------------------------------------------------
  */
 
-int shmring__plat_probe(const char *name, struct shmring__plat_probe *out, void *hdr_copy,
-                        size_t cap)
+/* 1 if a live handle (of any process, this one included) holds ring `base`'s role, 0 if not:
+ * the mutex is taken for a moment, as in _role_held(). A name that does not open is free. */
+static int probe_role(const wchar_t *base, int role)
 {
-    if (!valid_name(name) || out == NULL || (hdr_copy == NULL && cap != 0)) {
+    wchar_t on[NAME_CHARS];
+    _snwprintf(on, NAME_CHARS, L"%ls.role.%d", base, role);
+    on[NAME_CHARS - 1] = L'\0';
+    HANDLE h = OpenMutexW(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, on);
+    if (h == NULL) {
+        return GetLastError() == ERROR_FILE_NOT_FOUND ? 0 : 1; /* an error counts as held */
+    }
+    DWORD w = WaitForSingleObject(h, 0);
+    int held = 1;
+    if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) {
+        ReleaseMutex(h);
+        held = 0;
+    }
+    CloseHandle(h);
+    return held;
+}
+
+int shmring__plat_probe(const char *name, struct shmring__plat_probe *out,
+                        void (*fn)(void *ctx, const void *base, uint64_t size), void *ctx)
+{
+    if (!valid_name(name) || out == NULL) {
         return SHMRING_EINVAL;
     }
     memset(out, 0, sizeof(*out));
@@ -803,11 +887,19 @@ int shmring__plat_probe(const char *name, struct shmring__plat_probe *out, void 
     int mine = owned_by_us(seg.section);
     int err = mine < 0 ? mine : map_view(&seg, FILE_MAP_READ, &out->size);
     if (err == 0) {
-        size_t n = out->size < cap ? (size_t)out->size : cap;
-        memcpy(hdr_copy, seg.view, n);
+        out->owner = 0;
         out->owned_by_us = mine;
         out->mode = mine ? 0600 : 0;
         out->in_use = 1; /* it exists, so a live process has it open */
+        for (int r = SHMRING__ROLE_ID_PRODUCER; r <= SHMRING__ROLE_ID_LEGACY_SETTER; r++) {
+            out->roles |= (unsigned)probe_role(seg.base, r) << r;
+        }
+        for (int r = SHMRING__ROLE_ID_SLOT0; r < SHMRING__ROLE_ID_MAX; r++) {
+            out->slots_held += (uint32_t)probe_role(seg.base, r);
+        }
+        if (fn != NULL && size_is_valid(out->size)) {
+            fn(ctx, seg.view, out->size);
+        }
     }
     if (seg.view != NULL) {
         UnmapViewOfFile(seg.view);
@@ -829,10 +921,27 @@ int shmring__plat_unlink(const char *name)
     return SHMRING_ENOSYS; /* a section ends with its last handle, not by name */
 }
 
-int shmring__plat_remove_stale(const char *name)
+int shmring__plat_remove_stale(const char *name,
+                               int (*decide)(void *ctx, const void *base, uint64_t size), void *ctx)
 {
-    (void)name;
-    return SHMRING_ENOSYS; /* there are no stale sections */
+    (void)decide;
+    (void)ctx;
+    if (!valid_name(name)) {
+        return SHMRING_EINVAL;
+    }
+    /* There are no stale sections: one that still opens has a live user (kept: 0), one that
+     * does not is gone (SHMRING_ENOENT counts as kept: 0). */
+    wchar_t on[NAME_CHARS];
+    struct shmring__plat_seg seg = {0};
+    base_name(seg.base, name);
+    obj_name(on, &seg, L".mem", -1);
+    HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, on);
+    if (h != NULL) {
+        CloseHandle(h);
+        return 0;
+    }
+    int err = last_error();
+    return err == SHMRING_ENOENT ? 0 : err;
 }
 
 /* ---- process-wide ------------------------------------------------------------------------------

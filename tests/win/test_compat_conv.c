@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The legacy value's conversions on Windows (src/win/compat_conv.c) and the six exports of
- * src/win/compat_win.c, through a shmring.dll built over a stand-in store
- * (tests/win/fake_compat_store.c), and dllshmem.dll's forwarders. Under wine the process ANSI
+ * src/win/compat_win.c, over the real store (src/compat.c, a named section),
+ * and dllshmem.dll's forwarders to the real shmring.dll. Under wine the process ANSI
  * code page is 1252; the double-byte cases use code page 932 (Shift-JIS) directly. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,13 +205,16 @@ typedef void(__cdecl *get_w_fn)(wchar_t *, unsigned long);
 static void t_dllshmem_forwards_to_the_wide_forms(void **state)
 {
     (void)state;
-    HMODULE shm = GetModuleHandleA("shmring.dll");
+    /* This program has the library linked in; dllshmem.dll brings the real shmring.dll, whose
+     * value (a named section) is the same one. */
     HMODULE old = LoadLibraryA("dllshmem.dll");
-    assert_non_null(shm);
     assert_non_null(old);
-    /* The loader resolves the forwarders to shmring.dll's own entry points. */
+    /* The loader resolves the forwarders to shmring.dll's own entry points (wine loads
+     * shmring.dll when it first resolves one). */
     FARPROC set = GetProcAddress(old, "SetSharedMem");
     FARPROC get = GetProcAddress(old, "GetSharedMem");
+    HMODULE shm = GetModuleHandleA("shmring.dll");
+    assert_non_null(shm);
     assert_true(set != NULL && set == GetProcAddress(shm, "SetSharedMemW"));
     assert_true(get != NULL && get == GetProcAddress(shm, "GetSharedMemW"));
     ((set_w_fn)(void *)set)(L"from the DLLSHMEM sample \u00e9");

@@ -13,7 +13,7 @@
 #include <aclapi.h>
 #include <cmocka.h>
 
-#include "platform_contract.h"
+#include "platform.h"
 #include "platform_win.h"
 
 #define SEG_SIZE   65536u
@@ -88,7 +88,7 @@ static struct shmring__plat_seg *open_attached(const char *name, unsigned flags,
                                                struct shmring__plat_attach *at)
 {
     struct shmring__plat_seg *seg = NULL;
-    assert_int_equal(shmring__plat_seg_open(name, SEG_SIZE, 0600, flags, &seg, at), 0);
+    assert_int_equal(shmring__plat_seg_open(name, SEG_SIZE, 0, 0600, flags, &seg, at), 0);
     assert_int_equal(shmring__plat_seg_attach(seg), 0);
     return seg;
 }
@@ -107,7 +107,7 @@ static int child_main(int argc, char **argv)
     struct shmring__plat_seg *seg = NULL;
     struct shmring__plat_attach at;
     unsigned flags = strcmp(op, "create_hold") == 0 ? SHMRING_CREATE : 0;
-    if (shmring__plat_seg_open(name, 0, 0600, flags, &seg, &at) != 0 ||
+    if (shmring__plat_seg_open(name, 0, 0, 0600, flags, &seg, &at) != 0 ||
         shmring__plat_seg_attach(seg) != 0) {
         return CHILD_FAIL;
     }
@@ -172,18 +172,36 @@ static void t_open_alone_last(void **state)
     assert_int_equal(a1.size, SEG_SIZE);
     memset(a1.base, 0xab, SEG_SIZE); /* committed: every page writable */
     struct shmring__plat_seg *s2 = NULL;
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0600, SHMRING_CREATE, &s2, &a2), 0);
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0600, SHMRING_CREATE, &s2, &a2), 0);
     assert_int_equal(a2.created, 0);
     assert_int_equal(a2.alone, 0);
     assert_int_equal(a2.size, SEG_SIZE); /* the existing size, not the default */
     assert_int_equal(shmring__plat_seg_attach(s2), 0);
+    assert_int_equal(shmring__plat_seg_others_attached(s1), 1);
+    assert_int_equal(shmring__plat_seg_others_attached(s2), 1);
     assert_int_equal(((unsigned char *)a2.base)[SEG_SIZE - 1], 0xab);
     assert_int_equal(shmring__plat_seg_detach(s2, 1), 0); /* s1 still has it */
     assert_true(section_exists(name));
+    assert_int_equal(shmring__plat_seg_others_attached(s1), 0);
+    assert_int_equal(shmring__plat_remove_stale(name, NULL, NULL), 0); /* in use: kept */
+    assert_true(section_exists(name));
     assert_int_equal(shmring__plat_seg_detach(s1, 1), 1); /* last */
     assert_false(section_exists(name));
+    /* The exit handlers' form: the marks and the name go, the view stays until _forget. */
+    s1 = open_attached(name, SHMRING_CREATE, &a1);
+    s2 = open_attached(name, SHMRING_CREATE, &a2);
+    assert_int_equal(shmring__plat_role_take(s2, SHMRING__ROLE_ID_PRODUCER), 0);
+    assert_int_equal(shmring__plat_seg_release_marks(s2, 1), 0);
+    assert_int_equal(shmring__plat_role_held(s1, SHMRING__ROLE_ID_PRODUCER), 0);
+    assert_int_equal(shmring__plat_seg_others_attached(s1), 0);
+    ((unsigned char *)a2.base)[0] = 0x5a; /* still mapped */
+    assert_int_equal(shmring__plat_seg_release_marks(s1, 1), 1);
+    assert_int_equal(((unsigned char *)a1.base)[0], 0x5a);
+    shmring__plat_seg_forget(s2);
+    shmring__plat_seg_forget(s1);
+    assert_false(section_exists(name));
     /* Gone means gone: a new open without SHMRING_CREATE finds nothing. */
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0600, 0, &s1, &a1), SHMRING_ENOENT);
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0600, 0, &s1, &a1), SHMRING_ENOENT);
     assert_null(s1);
 }
 
@@ -194,24 +212,24 @@ static void t_open_errors(void **state)
     t_name(name, sizeof(name));
     struct shmring__plat_attach at;
     struct shmring__plat_seg *seg = NULL;
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0600, 0, &seg, &at), SHMRING_ENOENT);
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0600, 0, &seg, &at), SHMRING_ENOENT);
     assert_int_equal(
-        shmring__plat_seg_open(name, 0, 0600, SHMRING_CREATE | SHMRING_PERSIST, &seg, &at),
+        shmring__plat_seg_open(name, 0, 0, 0600, SHMRING_CREATE | SHMRING_PERSIST, &seg, &at),
         SHMRING_ENOTSUP);
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0644, SHMRING_CREATE, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0644, SHMRING_CREATE, &seg, &at),
                      SHMRING_ENOTSUP);
-    assert_int_equal(shmring__plat_seg_open("a/b", 0, 0600, SHMRING_CREATE, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open("a/b", 0, 0, 0600, SHMRING_CREATE, &seg, &at),
                      SHMRING_EINVAL);
-    assert_int_equal(shmring__plat_seg_open("..", 0, 0600, SHMRING_CREATE, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open("..", 0, 0, 0600, SHMRING_CREATE, &seg, &at),
                      SHMRING_EINVAL);
-    assert_int_equal(shmring__plat_seg_open(name, 5000, 0600, SHMRING_CREATE, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open(name, 5000, 0, 0600, SHMRING_CREATE, &seg, &at),
                      SHMRING_EINVAL);
     assert_null(seg);
     struct shmring__plat_seg *s1 = open_attached(name, SHMRING_CREATE, &at);
     assert_int_equal(
-        shmring__plat_seg_open(name, 0, 0600, SHMRING_CREATE | SHMRING_EXCL, &seg, &at),
+        shmring__plat_seg_open(name, 0, 0, 0600, SHMRING_CREATE | SHMRING_EXCL, &seg, &at),
         SHMRING_EEXIST);
-    assert_int_equal(shmring__plat_seg_open(name, 2 * SEG_SIZE, 0600, 0, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open(name, 2 * SEG_SIZE, 0, 0600, 0, &seg, &at),
                      SHMRING_EINVAL);
     assert_null(seg);
     /* Neither failure left a handle behind: the only user detaches as the last. */
@@ -223,11 +241,11 @@ static void t_open_errors(void **state)
     assert_int_equal(shmring__win_object_name(name, ".mem", on, 300), 0);
     HANDLE planted = CreateMutexW(NULL, FALSE, on);
     assert_non_null(planted);
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0600, SHMRING_CREATE, &seg, &at),
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0600, SHMRING_CREATE, &seg, &at),
                      SHMRING_EACCES);
     CloseHandle(planted);
     /* abort of a created segment removes it. */
-    assert_int_equal(shmring__plat_seg_open(name, 0, 0600, SHMRING_CREATE, &seg, &at), 0);
+    assert_int_equal(shmring__plat_seg_open(name, 0, 0, 0600, SHMRING_CREATE, &seg, &at), 0);
     assert_int_equal(at.size, SHMRING_DEFAULT_SIZE);
     shmring__plat_seg_abort(seg);
     assert_false(section_exists(name));
@@ -343,6 +361,7 @@ static void t_roles_between_handles(void **state)
     assert_int_equal(shmring__plat_role_held(s2, r), 0);
     assert_int_equal(shmring__plat_role_take(s1, r), 0);
     assert_int_equal(shmring__plat_role_take(s1, r), 0); /* again: still ours */
+    assert_int_equal(shmring__plat_role_held(s1, r), 0); /* our own hold does not count */
     assert_int_equal(shmring__plat_role_take(s2, r), SHMRING_EBUSY);
     assert_int_equal(shmring__plat_role_held(s2, r), 1);
     int64_t t0 = shmring__plat_now_ns();
@@ -508,6 +527,21 @@ static void check_sd(const char *name, const char *what, int is_section)
     CloseHandle(h);
 }
 
+/* The probe's callback: a copy of the header while it is mapped. */
+struct hdr_copy {
+    char hdr[32];
+    const struct shmring__plat_probe *facts;
+    int calls;
+};
+
+static void copy_header(void *ctx, const void *base, uint64_t size)
+{
+    struct hdr_copy *hc = ctx;
+    assert_int_equal(size, hc->facts->size); /* *out is filled in first */
+    memcpy(hc->hdr, base, sizeof(hc->hdr));
+    hc->calls++;
+}
+
 static void t_access_is_the_creating_user(void **state)
 {
     (void)state;
@@ -526,14 +560,22 @@ static void t_access_is_the_creating_user(void **state)
     /* The inspection call agrees, and copies the header without attaching. */
     memcpy(at.base, "header bytes", 12);
     struct shmring__plat_probe pr;
-    char hdr[32] = {0};
-    assert_int_equal(shmring__plat_probe(name, &pr, hdr, sizeof(hdr)), 0);
+    struct hdr_copy hc = {{0}, &pr, 0};
+    assert_int_equal(shmring__plat_role_take(seg, SHMRING__ROLE_ID_PRODUCER), 0);
+    assert_int_equal(shmring__plat_role_take(seg, SHMRING__ROLE_ID_SLOT0 + 7), 0);
+    assert_int_equal(shmring__plat_probe(name, &pr, copy_header, &hc), 0);
+    assert_int_equal(hc.calls, 1);
     assert_int_equal(pr.size, SEG_SIZE);
     assert_int_equal(pr.owned_by_us, 1);
     assert_int_equal(pr.in_use, 1);
-    assert_memory_equal(hdr, "header bytes", 12);
+    assert_int_equal(pr.roles,
+                     (1u << SHMRING__ROLE_ID_PRODUCER) | (1u << SHMRING__ROLE_ID_LEGACY_SETTER));
+    assert_int_equal(pr.slots_held, 1);
+    assert_memory_equal(hc.hdr, "header bytes", 12);
+    assert_int_equal(shmring__plat_probe(name, &pr, NULL, NULL), 0);
     assert_int_equal(shmring__plat_seg_detach(seg, 1), 1);
-    assert_int_equal(shmring__plat_probe(name, &pr, hdr, sizeof(hdr)), SHMRING_ENOENT);
+    assert_int_equal(shmring__plat_probe(name, &pr, copy_header, &hc), SHMRING_ENOENT);
+    assert_int_equal(hc.calls, 1);
 }
 
 /* ---- process-wide ------------------------------------------------------------------------------
@@ -602,7 +644,7 @@ static void t_process_wide(void **state)
     assert_int_equal(shmring__plat_at_fork(NULL, NULL, NULL), 0);
     assert_int_equal(shmring__plat_list(count_fn, NULL), SHMRING_ENOSYS);
     assert_int_equal(shmring__plat_unlink("x"), SHMRING_ENOSYS);
-    assert_int_equal(shmring__plat_remove_stale("x"), SHMRING_ENOSYS);
+    assert_int_equal(shmring__plat_remove_stale("x", NULL, NULL), 0); /* no such name: kept */
     assert_int_equal(shmring__win_error(ERROR_ACCESS_DENIED), SHMRING_EACCES);
     assert_int_equal(shmring__win_error(ERROR_FILE_NOT_FOUND), SHMRING_ENOENT);
     assert_int_equal(shmring__win_error(ERROR_ALREADY_EXISTS), SHMRING_EEXIST);
