@@ -169,7 +169,13 @@ int main(int argc, char **argv)
     if (max_len > shmring_max_msg(r)) {
         max_len = shmring_max_msg(r);
     }
+    int rc = 0;
+    int64_t *lat = NULL;
     unsigned char *buf = malloc(shmring_max_msg(r) + 1);
+    if (buf == NULL) {
+        rc = 2;
+        goto out;
+    }
     if (is_gen) {
         /* A restarted generator continues after what it already sent (the bookmark). */
         uint64_t seq = 1, v;
@@ -200,16 +206,16 @@ int main(int argc, char **argv)
             if (err != 0) {
                 fprintf(stderr, "nats_ringtool gen: send %" PRIu64 ": %s\n", seq,
                         shmring_strerror(err));
-                return 2;
+                rc = 2;
+                goto out;
             }
         }
-        shmring_close(r);
-        return 0;
+        goto out;
     }
     /* check */
     uint64_t next = 1, missing = 0, got = 0;
     int64_t last_progress = now_ns();
-    int64_t *lat = latency ? malloc(sizeof(int64_t) * (count + 1)) : NULL;
+    lat = latency ? malloc(sizeof(int64_t) * (count + 1)) : NULL;
     uint64_t nlat = 0;
     while (next <= count) {
         shmring_ssize n = shmring_recv_wait(r, buf, shmring_max_msg(r) + 1, 200000000ll);
@@ -219,7 +225,8 @@ int main(int argc, char **argv)
                         "nats_ringtool check: no message for %.0f s: received %" PRIu64
                         ", expected message %" PRIu64 " of %" PRIu64 "\n",
                         stall, got, next, count);
-                return 2;
+                rc = 2;
+                goto out;
             }
             continue;
         }
@@ -238,7 +245,8 @@ int main(int argc, char **argv)
                     seq < next   ? " - a duplicate or disorder"
                     : seq > next ? " - a loss"
                                  : "");
-            return 1;
+            rc = 1;
+            goto out;
         }
         if (lat != NULL && n >= 24) {
             int64_t t;
@@ -254,6 +262,9 @@ int main(int argc, char **argv)
         printf("latency_us p50 %.1f p99 %.1f\n", (double)lat[nlat / 2] / 1e3,
                (double)lat[nlat * 99 / 100] / 1e3);
     }
+out:
+    free(lat);
+    free(buf);
     shmring_close(r);
-    return 0;
+    return rc;
 }
