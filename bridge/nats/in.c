@@ -242,7 +242,7 @@ subscribe:;
                    (int)jerr);
         return -1;
     }
-    b->reconnects_seen = bridge_reconnects;
+    b->reconnects_seen = bridge_reconnect_count();
     if (!o->quiet) {
         if (b->have_bm) {
             bridge_log("consumer %s starts at stream sequence %" PRIu64 " (the ring's bookmark, "
@@ -290,7 +290,7 @@ static int in_jetstream(struct in *b)
     int64_t err_delay = 50;
     int idle = 0;
     while (rc == EXIT_OK && !bridge_stop) {
-        if (bridge_reconnects != b->reconnects_seen) {
+        if (bridge_reconnect_count() != b->reconnects_seen) {
             /* A delivery may have been lost with the connection: restart at the bookmark. */
             if (setup_retry(b) < 0) {
                 break;
