@@ -773,7 +773,8 @@ static void bookmark_attach(shmring *r)
 {
     struct shmring__hdr *h = r->hdr;
     for (int i = 0; i < 2; i++) {
-        /* Relaxed: only the producer writes the slots, and we hold the producer's role. */
+        /* K1 (relaxed): only the producer writes the slots, and we hold the producer's role;
+         * the store is ordered before our first publish by R1. */
         if (atomic_load_explicit(&h->bookmark_mark[i], memory_order_relaxed) > r->side.prod.tail) {
             atomic_store_explicit(&h->bookmark_mark[i], 0, memory_order_relaxed);
         }
@@ -791,17 +792,19 @@ int shmring_set_bookmark(shmring *r, uint64_t value)
         return SHMRING_EPROTO;
     }
     struct shmring__hdr *h = r->hdr;
-    /* Relaxed: tail and the slots are written only by this producer. */
+    /* K2 (relaxed): tail and the slots are written only by this producer. */
     uint64_t published = atomic_load_explicit(&h->tail, memory_order_relaxed);
     uint64_t m0 = atomic_load_explicit(&h->bookmark_mark[0], memory_order_relaxed);
     uint64_t m1 = atomic_load_explicit(&h->bookmark_mark[1], memory_order_relaxed);
     int i = m0 > published ? 0 : m1 > published ? 1 : m0 <= m1 ? 0 : 1;
+    /* K3 (relaxed): invalidates the slot; ordered before the value by K4. */
     atomic_store_explicit(&h->bookmark_mark[i], 0, memory_order_relaxed);
-    /* B1: orders the invalidation above before the new value; pairs with B5 in
+    /* K4: orders the invalidation above before the new value; pairs with K10 in
      * shmring_get_bookmark(): a reader that saw the new value sees mark 0 or the new mark. */
     atomic_thread_fence(memory_order_release);
+    /* K5 (relaxed): published by K6. */
     atomic_store_explicit(&h->bookmark_value[i], value, memory_order_relaxed);
-    /* B2: publishes the value with its mark; pairs with B3 in shmring_get_bookmark(). The mark
+    /* K6: publishes the value with its mark; pairs with K8 in shmring_get_bookmark(). The mark
      * is 1 + our local tail, above the shared tail until the next publish (R1) moves it. */
     atomic_store_explicit(&h->bookmark_mark[i], p->tail + 1, memory_order_release);
     return 0;
@@ -816,17 +819,19 @@ int shmring_get_bookmark(shmring *r, uint64_t *value)
     }
     struct shmring__hdr *h = r->hdr;
     for (int round = 0; round < 1000; round++) {
-        /* B4: pairs with R1 in shmring__prod_publish(): a slot whose mark is <= this tail was
+        /* K7: pairs with R1 in shmring__prod_publish(): a slot whose mark is <= this tail was
          * written before that publish, so its value is visible; later sets have larger marks. */
         uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
         uint64_t best = 0, best_value = 0;
         int torn = 0;
         for (int i = 0; i < 2 && !torn; i++) {
-            /* B3: pairs with B2 in shmring_set_bookmark(). */
+            /* K8: pairs with K6 in shmring_set_bookmark(). */
             uint64_t m = atomic_load_explicit(&h->bookmark_mark[i], memory_order_acquire);
+            /* K9 (relaxed): ordered after K8; checked by K10 and K11. */
             uint64_t v = atomic_load_explicit(&h->bookmark_value[i], memory_order_relaxed);
-            /* B5: pairs with B1: the value read above is not newer than the mark read below. */
+            /* K10: pairs with K4: the value read above is not newer than the mark read below. */
             atomic_thread_fence(memory_order_acquire);
+            /* K11 (relaxed): ordered after K9 by K10; a changed mark means a torn read. */
             torn = atomic_load_explicit(&h->bookmark_mark[i], memory_order_relaxed) != m;
             if (m != 0 && m <= tail && m > best) {
                 best = m;
@@ -881,7 +886,8 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
     r->ahead.tail = t.tail_cache;
     if (len == SHMRING_EAGAIN) {
         if (shmring__peer_gone(r, 0)) {
-            /* A2 again: the producer may have published between our look and its close. */
+            /* A7: pairs with R1: the producer may have published between our look and its
+             * close (as A6). */
             uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
             return tail == t.head ? SHMRING_EPIPE : SHMRING_EAGAIN;
         }

@@ -4,6 +4,7 @@
 #define SHMRING_NATS_BRIDGE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <nats/nats.h>
@@ -65,8 +66,11 @@ void bridge_usage(FILE *f);
 int bridge_connect(const struct bridge_opts *o, natsConnection **nc);
 /* Creates the stream if it is missing (file storage, the subject, o->dup_window_s). */
 int bridge_ensure_stream(const struct bridge_opts *o, jsCtx *js);
-extern volatile int bridge_reconnects;   /* bumped by the reconnected callback */
-extern volatile int bridge_disconnected; /* 1 between the disconnected and reconnected callbacks */
+/* Written by nats.c's callback thread, read by the main loop; relaxed (N1, N2): they only
+ * trigger work that asks the server again, no data is published through them. */
+extern atomic_int bridge_reconnects;   /* bumped by the reconnected callback */
+extern atomic_int bridge_disconnected; /* 1 between the disconnected and reconnected callbacks */
+int bridge_reconnect_count(void);
 
 /* log and stats (stats.c) */
 void bridge_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,15 +5,22 @@
 
 #include "bridge.h"
 
-volatile int bridge_reconnects;
-volatile int bridge_disconnected;
+atomic_int bridge_reconnects;
+atomic_int bridge_disconnected;
+
+int bridge_reconnect_count(void)
+{
+    /* N2 (relaxed): pairs with N1; a count, nothing published through it. */
+    return atomic_load_explicit(&bridge_reconnects, memory_order_relaxed);
+}
 static int quiet;
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
     (void)closure;
-    bridge_disconnected = 1;
+    /* N1 (relaxed): see N2. */
+    atomic_store_explicit(&bridge_disconnected, 1, memory_order_relaxed);
     bridge_log("disconnected from NATS; reconnecting (messages stay in the ring)");
 }
 
@@ -22,8 +29,9 @@ static void on_reconnected(natsConnection *nc, void *closure)
     (void)closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    bridge_reconnects++;
-    bridge_disconnected = 0;
+    /* N1 (relaxed): pairs with N2 in bridge_reconnect_count(). */
+    atomic_fetch_add_explicit(&bridge_reconnects, 1, memory_order_relaxed);
+    atomic_store_explicit(&bridge_disconnected, 0, memory_order_relaxed);
     bridge_log("reconnected to %s", url);
 }
 

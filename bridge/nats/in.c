@@ -33,6 +33,10 @@ struct in {
     uint64_t bm_seq, bm_count;
     uint64_t last_dseq; /* 0: unknown (accept any) */
     int reconnects_seen;
+    /* Unsubscribed subscriptions not freed yet: the read loop may still hold them (retire()). */
+    natsSubscription *retired[32];
+    int nretired;
+    long leaked;
     struct bridge_stats st;
 };
 
@@ -40,6 +44,40 @@ static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
+}
+
+/* Frees the retired subscriptions once the read loop is known to be past them: a PING/PONG
+ * round trip after their unsubscribe. */
+static void reap(struct in *b)
+{
+    if (b->nretired == 0 || natsConnection_FlushTimeout(b->nc, 2000) != NATS_OK) {
+        return; /* not now (disconnected): the next reap, or never (a small leak) */
+    }
+    for (int i = 0; i < b->nretired; i++) {
+        natsSubscription_Destroy(b->retired[i]);
+    }
+    b->nretired = 0;
+}
+
+/* Ends a subscription the server may still be delivering to. nats.c before 3.6.1 looks up the
+ * subscription of an incoming message in its read loop without taking a reference and locks it
+ * afterwards (natsConn_processMsg; nats-io/nats.c#637, fixed in 3.6.1 by PR #638): a
+ * natsSubscription_Destroy meanwhile frees it under the read loop, which then locks a freed
+ * mutex and links the message into freed memory (heap corruption, seen later in any malloc).
+ * So: unsubscribe first (the read loop no longer finds it), and destroy it only after a flush
+ * (the read loop handles the PONG after any message it was processing). */
+static void retire(struct in *b, natsSubscription *sub)
+{
+    if (sub == NULL) {
+        return;
+    }
+    natsSubscription_Unsubscribe(sub); /* fails harmlessly when the connection is closed */
+    if (b->nretired < (int)(sizeof b->retired / sizeof b->retired[0])) {
+        b->retired[b->nretired++] = sub;
+    } else if (b->leaked++ == 0) {
+        bridge_log("note: keeping unsubscribed NATS subscriptions while disconnected");
+    }
+    reap(b);
 }
 
 /* 0 committed (or skipped by policy), 1 interrupted by a stop, < 0 exit code. */
@@ -145,10 +183,8 @@ static int deliver(struct in *b, natsMsg *m, uint64_t seq, uint64_t from, uint64
 static int setup_consumer(struct in *b)
 {
     const struct bridge_opts *o = b->o;
-    if (b->sub != NULL) {
-        natsSubscription_Destroy(b->sub);
-        b->sub = NULL;
-    }
+    retire(b, b->sub);
+    b->sub = NULL;
     if (bridge_ensure_stream(o, b->js) != EXIT_OK) {
         return -1;
     }
@@ -206,7 +242,7 @@ subscribe:;
                    (int)jerr);
         return -1;
     }
-    b->reconnects_seen = bridge_reconnects;
+    b->reconnects_seen = bridge_reconnect_count();
     if (!o->quiet) {
         if (b->have_bm) {
             bridge_log("consumer %s starts at stream sequence %" PRIu64 " (the ring's bookmark, "
@@ -254,15 +290,16 @@ static int in_jetstream(struct in *b)
     int64_t err_delay = 50;
     int idle = 0;
     while (rc == EXIT_OK && !bridge_stop) {
-        if (bridge_reconnects != b->reconnects_seen) {
+        if (bridge_reconnect_count() != b->reconnects_seen) {
             /* A delivery may have been lost with the connection: restart at the bookmark. */
             if (setup_retry(b) < 0) {
                 break;
             }
         }
         natsMsgList list = {0};
-        /* A long wait: few pull requests expire unused (nats.c 3.4 handles expired ones in its
-         * status path; fewer of them, fewer chances for its races); a stop waits up to 1 s. */
+        /* 1 s: few pull requests expire unused (nats.c 3.4 uses one reply subject for all of
+         * them, so the 408 of an expired one can end the next fetch early, nats.c#631), and a
+         * stop waits at most 1 s. */
         s = natsSubscription_Fetch(&list, b->sub, (int)o->fetch, 1000, NULL);
         if (list.Count > 0) {
             s = NATS_OK; /* a timeout after part of the batch: those messages are ours */
@@ -359,10 +396,8 @@ static int in_jetstream(struct in *b)
         bridge_stats_tick(o, &b->st, 0);
     }
 done:
-    if (b->sub != NULL) {
-        natsSubscription_Destroy(b->sub);
-    }
-    natsConnection_FlushTimeout(b->nc, 2000); /* the last acks */
+    retire(b, b->sub); /* its flush also sends the last acks */
+    b->sub = NULL;
     bridge_stats_tick(o, &b->st, 1);
     jsCtx_Destroy(b->js);
     return rc;
@@ -400,7 +435,8 @@ static int in_core(struct in *b)
         }
         bridge_stats_tick(o, &b->st, 0);
     }
-    natsSubscription_Destroy(b->sub);
+    retire(b, b->sub);
+    b->sub = NULL;
     bridge_stats_tick(o, &b->st, 1);
     return rc;
 }

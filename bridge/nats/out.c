@@ -61,6 +61,7 @@ struct out {
     unsigned char *buf;
     size_t bufcap;
     int fatal;
+    int acks_out; /* at exit: on_ack may still run with this struct */
     struct bridge_stats st;
 };
 
@@ -566,6 +567,13 @@ static int out_jetstream(struct out *b)
     }
     release_acked(b);
     bridge_stats_tick(o, &b->st, 1);
+    /* nats.c runs on_ack on its own thread, and counts an ack done only once on_ack returned:
+     * after this wait no on_ack runs or will run with b. If acks are still out (the server
+     * gone), bridge_out keeps b allocated (see there). */
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = ACK_WAIT_MS;
+    b->acks_out = js_PublishAsyncComplete(b->js, &po) != NATS_OK;
     jsCtx_Destroy(b->js);
     return rc;
 }
@@ -625,36 +633,49 @@ static int out_core(struct out *b)
 
 int bridge_out(const struct bridge_opts *o, natsConnection *nc)
 {
-    struct out b;
-    memset(&b, 0, sizeof b);
-    b.o = o;
-    b.nc = nc;
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
+    /* On the heap: on_ack runs on a nats.c thread with this struct (out_jetstream's end). */
+    struct out *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        bridge_log("out of memory");
+        return EXIT_NATS;
+    }
+    b->o = o;
+    b->nc = nc;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
     struct shmring_opts ro = {.size = o->ring_size, .flags = SHMRING_CREATE};
-    int err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b.r);
+    int err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b->r);
     if (err == SHMRING_EINVAL) {
         ro.size = 0; /* it exists with another size: take it as it is */
-        err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b.r);
+        err = shmring_open(o->ring, SHMRING_CONSUMER, &ro, &b->r);
     }
     if (err < 0) {
         bridge_log("cannot open ring %s as its consumer: %s", o->ring, shmring_strerror(err));
+        free(b);
         return EXIT_RING;
     }
     struct shmring_stats rs;
-    shmring_stats(b.r, &rs);
-    b.gen = rs.generation;
+    shmring_stats(b->r, &rs);
+    b->gen = rs.generation;
     int64_t mp = natsConnection_GetMaxPayload(nc);
-    b.max_payload = mp > 0 ? (size_t)mp : 1024 * 1024;
+    b->max_payload = mp > 0 ? (size_t)mp : 1024 * 1024;
     if (!o->quiet) {
         bridge_log("out: ring %s (generation %" PRIu64 ") -> %s %s%s%s, max_payload %zu", o->ring,
-                   b.gen, o->core ? "core subject" : "subject", o->subject,
-                   o->core ? "" : ", stream ", o->core ? "" : o->stream, b.max_payload);
+                   b->gen, o->core ? "core subject" : "subject", o->subject,
+                   o->core ? "" : ", stream ", o->core ? "" : o->stream, b->max_payload);
     }
-    int rc = o->core ? out_core(&b) : out_jetstream(&b);
-    shmring_close(b.r);
-    free(b.e);
-    free(b.replay);
-    free(b.buf);
+    int rc = o->core ? out_core(b) : out_jetstream(b);
+    shmring_close(b->r);
+    free(b->replay);
+    free(b->buf);
+    if (b->acks_out) {
+        /* An ack may still come (nats.c times it out later) and run on_ack: keep what it
+         * touches (the window and the lock) until the process exits. */
+        return rc;
+    }
+    free(b->e);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
     return rc;
 }

@@ -67,7 +67,7 @@ void bridge_stats_tick(const struct bridge_opts *o, const struct bridge_stats *s
                 ",\"resumed\":%" PRIu64 ",\"reconnects\":%d}\n",
                 dir, o->core ? "core" : "jetstream", (double)(now - st.start_ms) / 1000.0,
                 final ? "true" : "false", s->msgs, s->bytes, s->nats_msgs, rate, brate, s->inflight,
-                s->dups, s->errors, s->skipped, s->dropped, s->resumed, bridge_reconnects);
+                s->dups, s->errors, s->skipped, s->dropped, s->resumed, bridge_reconnect_count());
     } else if (!o->quiet || o->stats_s > 0) {
         fprintf(stderr,
                 "shmring-nats %s: %.1f s%s msgs %" PRIu64 " (%.0f/s) bytes %" PRIu64
@@ -76,7 +76,7 @@ void bridge_stats_tick(const struct bridge_opts *o, const struct bridge_stats *s
                 " reconnects %d\n",
                 dir, (double)(now - st.start_ms) / 1000.0, final ? " (final)" : "", s->msgs, rate,
                 s->bytes, brate / 1e6, s->nats_msgs, s->inflight, s->dups, s->errors, s->skipped,
-                s->dropped, s->resumed, bridge_reconnects);
+                s->dropped, s->resumed, bridge_reconnect_count());
     }
     fflush(stderr);
     st.last_ms = now;

@@ -959,21 +959,21 @@ void shmring__plat_mutex_unlock(shmring__plat_mutex *m)
 
 void shmring__plat_once(shmring__plat_once_t *once, void (*fn)(void))
 {
-    /* O1: pairs with O2: fn's effects are visible to every caller that returns. */
+    /* O4: pairs with O5: fn's effects are visible to every caller that returns. */
     if (atomic_load_explicit(&once->state, memory_order_acquire) == 2) {
         return;
     }
     int expected = 0;
-    /* O3 (acquire on failure: then O1's reasoning applies to the load in the loop below). */
+    /* O6 (acquire on failure: then O4's reasoning applies to the load in the loop below). */
     if (atomic_compare_exchange_strong_explicit(&once->state, &expected, 1, memory_order_acquire,
                                                 memory_order_acquire)) {
         fn();
-        /* O2: pairs with O1 and the loop's load. */
+        /* O5: pairs with O4 and the loop's load. */
         atomic_store_explicit(&once->state, 2, memory_order_release);
         return;
     }
     /* Another thread runs fn (briefly: every fn here opens a few kernel objects). */
-    while (atomic_load_explicit(&once->state, memory_order_acquire) != 2) { /* O1 */
+    while (atomic_load_explicit(&once->state, memory_order_acquire) != 2) { /* O4 */
         Sleep(0);
     }
 }
