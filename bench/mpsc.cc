@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // shmring_bench_mpsc: several producer processes into one consumer.
 //   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 400000, 5)
 // Cases, each at 8 and 64 bytes, polling (non-blocking calls retried) and blocking:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Several producer processes into one consumer (mpsc.cc): shmring's multi-producer ring, its
  * single-producer ring, POSIX mq and Boost.Interprocess message_queue. Used by shmring_bench
  * (cases mpsc/...) and by the standalone shmring_bench_mpsc. */

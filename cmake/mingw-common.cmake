@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared part of cmake/toolchain-mingw-<arch>.cmake: set SHMRING_MINGW_TRIPLET and
 # SHMRING_MINGW_ARCH, then include this file.
 set(CMAKE_SYSTEM_NAME Windows)

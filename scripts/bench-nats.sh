@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench-nats.sh: the NATS bridge against the bare nats.c client, in one run, on one nats-server
 # (JetStream, file storage in a temporary directory, loopback).
 #  - peer:   natspeer pub -> NATS -> natspeer sub (js_PublishAsync / pull consumer with acks, or

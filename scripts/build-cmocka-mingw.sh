@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # build-cmocka-mingw.sh ARCH (i686 | x86_64): CMocka for mingw, built as a static library from
 # Debian's own source package with cmake/toolchain-mingw-ARCH.cmake and installed into
 # $SHMRING_CACHE/cmocka-ARCH (outside the repo), where the toolchain file finds it. Does nothing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # build-fpc-win32.sh: a Free Pascal cross compiler for i386-win32, built from Debian's fpc-source
 # package into $SHMRING_CACHE/fpc-win32 (outside the repo), once per machine: the compiler's
 # message include generated from the shipped errore.msg with compiler/utils/msg2inc.pp, the i386

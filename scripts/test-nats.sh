@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-nats.sh: the NATS bridge tests (CTest label `nats`): installs nats-server and libnats-dev
 # when missing, builds, runs them. About 4-6 minutes on 2 cores. Counts: see
 # tests/nats/test_nats.sh (NATS_TEST_* variables). Extra CTest arguments are passed on.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-windows.sh: everything Windows, for CI and by hand. Installs and builds what it needs
 # (scripts/win-deps.sh: mingw-w64 + wine + the prefix; CMocka for mingw; Free Pascal for win32;
 # all cached per machine in $SHMRING_CACHE, see docs/windows.md), then for i686 and x86_64:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # win-deps.sh: what the Windows build and its wine tests need. As root, installs the missing
 # Debian packages (mingw-w64, wine, wine64, wine32:i386, enabling the i386 architecture first),
 # then creates the wine prefix under the cache dir ($SHMRING_CACHE/wine) once. Prints the time.

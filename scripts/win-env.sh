@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # win-env.sh: sourced by the Windows scripts. Sets the per-machine cache dir (outside the repo)
 # and the wine environment every script and test uses. Override with SHMRING_CACHE or WINEPREFIX.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # wine-run.sh [--dlls DIR]... PROGRAM.exe [ARGS...]: run a Windows program under wine with the
 # project's prefix ($SHMRING_CACHE/wine), no GUI and no debug output, and exit with its exit code
 # (77 = skipped passes through to CTest). The loader matches the PE machine (i386 or x86-64).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cold half of the multi-producer protocol: views, attaching, batches and the consumer's
  * handling of a record that stays uncommitted (docs/mpsc.md, "A claimer that dies"). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The multi-producer, single-consumer ring protocol over a caller-given byte region laid out as
  * in layout.h (SHMRING__F_MPSC). Like ring.h it knows nothing of names, files or processes and
  * makes no system call: whether a producer slot's holder is alive is a question it asks through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The handle side of multi-producer rings: producer slots held by kernel locks, the data calls
  * over ring_mp.h, the consumer's handling of uncommitted records, and inspection. The public
  * calls in shmring.c dispatch here from their cold branches (handle.h, SHMRING__ROLE_MPROD). */

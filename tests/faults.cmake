@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue #10: faults found when shmring was attacked (a failed create, planted names, dead peers,
 # races). One test per fault; the tool path lets fault 2 check `shmring stat` and `ls` too.
 # Without the tool (-DSHMRING_TOOL=OFF, as scripts/fuzz.sh configures) the tool checks are skipped.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 13: multi-producer rings. The protocol over heap memory (liveness injected), then real
 # processes: 8 producers into one consumer, SIGKILL and SIGSTOP of producers, limits, and a
 # threaded run for ThreadSanitizer. See docs/mpsc.md.

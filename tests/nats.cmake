@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Issue 14: the NATS bridge (bridge/nats), end to end with real nats-server processes on
 # loopback (tests/nats/test_nats.sh). Label `nats`; skipped (77) when nats-server or the bridge
 # is missing. Counts are scaled for CI (~6 minutes on 2 cores) and overridable, see the script.

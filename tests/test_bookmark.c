@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The producer's bookmark (shmring_set_bookmark / shmring_get_bookmark) and the consumer's
  * read-ahead (shmring_peek_next / shmring_release_n), the two calls the NATS bridge builds its
  * exactly-once guarantee on:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Issue #10: faults found when shmring was attacked. One test per fault (the numbers are the
  * issue's); each failed before its fix. The faults that need a small tmpfs of their own (a
  * failed or killed create, fault 1) are in test_faults_ns.c.

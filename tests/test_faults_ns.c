@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Issue #10, fault 1: a failed or killed create must leave no trap. Runs in a private mount
  * namespace with a 256 KiB tmpfs on /dev/shm, so that "tmpfs is full" is cheap and touches
  * nobody else. Needs CAP_SYS_ADMIN (root): otherwise it prints why and exits 77 (skipped). */

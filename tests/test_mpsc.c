@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Multi-producer rings with real processes: 8 producers into one consumer (every message exactly
  * once, per-producer order, nothing extra; counters exact), a producer stopped for 2 s while it
  * holds a claim (waited for, never skipped), and the limits (producer slots, one consumer,

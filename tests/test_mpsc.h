@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers of the multi-producer tests (test_mpsc, test_mpsc_kill): numbered, checksummed
  * messages of random sizes, one stream per producer id, and the consumer's per-producer check.
  * Used in forked children, so nothing here uses CMocka (TL_CHECK reports and returns 1). */

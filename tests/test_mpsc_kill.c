@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Producers of a multi-producer ring killed with SIGKILL at random moments, 200 rounds (inside
  * claims and batches included: one producer in four commits its reservations 20 us after
  * claiming them, one sends batches of up to 16). After every round a new producer takes the

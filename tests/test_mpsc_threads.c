@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Four producer threads and a consumer thread on one multi-producer ring, every message checked
  * (producer, number, length, bytes). Meant for ThreadSanitizer (-DSHMRING_SANITIZE=thread): as
  * in test_threads.c, every handle is pointed at one mapping after opening, because TSan tracks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The multi-producer ring protocol (src/ring_mp.h) over heap memory: claims, per-record commits,
  * padding, the consumer's handling of claims whose writer died (liveness injected by the test),
  * and hostile shared state. */

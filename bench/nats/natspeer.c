@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare nats.c peer of the bridge benchmark: what the client library does alone, in the same
  * mode, with no ring in between.
  *   natspeer sub URL SUBJECT COUNT [--js STREAM] [--fetch N]   receive COUNT messages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring-nats: a bridge between shmring rings and NATS (JetStream or core). Uses only the
  * public shmring API and nats.c. See docs/nats-bridge.md for the guarantees and the framing. */
 #ifndef SHMRING_NATS_BRIDGE_H

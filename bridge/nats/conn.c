@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connecting: servers, credentials, TLS, reconnection with a logged backoff; the stream. */
 #include <stdlib.h>
 #include <string.h>

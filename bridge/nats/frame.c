@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Batch framing and message ids. */
 #include "frame.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The batch framing and the message ids (docs/nats-bridge.md, "Framing"). */
 #ifndef SHMRING_NATS_FRAME_H
 #define SHMRING_NATS_FRAME_H

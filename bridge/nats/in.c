@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* in: receive from NATS and commit each message into a ring, as its producer.
  *
  * JetStream mode, exactly once and in order: a durable pull consumer; each NATS message is

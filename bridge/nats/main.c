@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmring-nats: entry point, signals. */
 #include <stdio.h>
 #include <string.h>

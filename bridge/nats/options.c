@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command line of shmring-nats. Secrets never come from the command line (ps shows it): user and
  * password or token come from the environment, keys and credentials from files. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* out: consume a ring, publish each message (or each packed batch) to a subject.
  *
  * JetStream mode, exactly once and in order:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Log lines and periodic counters on stderr (text, or one JSON line per interval). */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ends of the NATS bridge tests: a producer of numbered, checksummed messages of random
  * sizes, and a consumer that checks every one (exactly once, in order).
  *   nats_ringtool gen RING COUNT [--seed S] [--max LEN] [--size BYTES] [--rate MSGS_PER_S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of shmring-nats with real nats-server processes on loopback (JetStream on,
 # file storage in a temporary directory, free ports). One case per run:
 #   test_nats.sh roundtrip|kill_out|kill_in|kill_server|cluster|behaviours|core

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmabi.dll: a stand-in for shmring.dll's legacy exports (see abi_dll.h). One value in a static
  * UTF-16 buffer; the ANSI forms convert with the process ANSI code page. Single-threaded test
  * code: the real library keeps the value in the shared mapping. */

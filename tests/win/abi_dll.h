@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* abi_dll.h: the legacy value's calling conventions, proved on a stand-in DLL (shmabi.dll) before
  * the real shmring.dll exists. The names and conventions are the ones shmring.dll will export:
  *   SetSharedMem/GetSharedMem    ANSI, Delphi's `register` on i386 (EAX, EDX, ECX), undecorated

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DROOT=<repo> -P check_def.cmake: src/win/shmring.def (shmring.dll's exports) names every
 # symbol of src/shmring.map (libshmring.so's) and, besides them, only the Windows-only A and W
 # forms of the legacy value.

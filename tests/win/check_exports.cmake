@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DOBJDUMP=... -DDLL=... -DEXPECTED="a;b" -P check_exports.cmake: the DLL's export name
 # table (objdump -p) must list exactly EXPECTED, undecorated.
 execute_process(COMMAND ${OBJDUMP} -p ${DLL} OUTPUT_VARIABLE dump RESULT_VARIABLE rc)

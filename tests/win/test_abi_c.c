@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C callers of shmabi.dll (abi_dll.h): the UTF-16 cdecl forms of Microsoft's DLLSHMEM.C sample,
  * the ANSI cdecl forms, one value shared by all forms, truncation that never splits a character,
  * and the export names a legacy caller looks up (undecorated, nothing else). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 { A Delphi 6 style caller of shmabi.dll (tests/win/abi_dll.h): the imports carry NO calling
   convention directive, so they use Delphi's default `register` convention (EAX, EDX, ECX), which
   Free Pascal also uses on i386. If the DLL's regparm(3) exports did not match it, the strings

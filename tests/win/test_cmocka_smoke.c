@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The CMocka that scripts/build-cmocka-mingw.sh builds works under wine: passing checks pass,
  * a failing check makes the program exit non-zero (run with --fail), mocks work. */
 #include <setjmp.h>
