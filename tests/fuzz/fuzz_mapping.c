@@ -326,10 +326,10 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
         }
         FZ_CHECK(IN(len, -EAGAIN, -EBADMSG, -EPROTO), "mcons_next returned %lld", (long long)len);
         if (len != -EAGAIN || !c.stalled) {
-            if (len == -EAGAIN && c.dirty) {
-                continue; /* skipped a data area of padding: look again */
+            if (len == -EAGAIN && c.head != head0) {
+                continue; /* this call skipped a data area of padding: look again */
             }
-            break;
+            break; /* empty (dirty only says that an earlier skip is not published yet) */
         }
         uint64_t before = c.head;
         r = shmring__mcons_resolve(&c, fz_alive, &seed);
