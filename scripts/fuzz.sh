@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(mapping api)
+[ ${#targets[@]} -eq 0 ] && targets=(mapping api legacy)
 build=${SHMRING_FUZZ_BUILD:-build-fuzz}
 jobs=${SHMRING_FUZZ_JOBS:-1}
 
