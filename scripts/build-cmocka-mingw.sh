@@ -4,6 +4,8 @@
 # Debian's own source package with cmake/toolchain-mingw-ARCH.cmake and installed into
 # $SHMRING_CACHE/cmocka-ARCH (outside the repo), where the toolchain file finds it. Does nothing
 # when that is already there. Enables deb-src for the Debian archive if needed (root).
+# It is built with mingw's C99 printf (__USE_MINGW_ANSI_STDIO, as the tests are: %zu, %lld work
+# on every Windows C runtime) and its header's format checks say so (gnu_printf).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -18,7 +20,8 @@ prefix=$SHMRING_CACHE/cmocka-$arch
 start=$(date +%s%N)
 took() { local ms=$((($(date +%s%N) - start) / 1000000)); printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100)); }
 
-if [ -f "$prefix/lib/libcmocka.a" ] && [ -f "$prefix/include/cmocka.h" ]; then
+if [ -f "$prefix/lib/libcmocka.a" ] && [ -f "$prefix/include/cmocka.h" ] &&
+  grep -q "c99-printf" "$prefix/VERSION" 2>/dev/null; then
   echo "cmocka-mingw: $arch: cached in $prefix ($(cat "$prefix/VERSION" 2>/dev/null)) ($(took))"
   exit 0
 fi
@@ -73,12 +76,14 @@ quiet() { "$@" >>"$log" 2>&1 || { cat "$log" >&2; echo "cmocka-mingw: failed: $*
 : >"$log"
 quiet cmake -S "$srcdir" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-$arch.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=OFF \
-  -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF
+  -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF -DCMAKE_C_FLAGS=-D__USE_MINGW_ANSI_STDIO=1
 # Only the static library: cmocka.h has no dllimport, so a test links it without cmocka.dll.
 quiet cmake --build "$build" -j"$(nproc)" --target cmocka-static
 mkdir -p "$prefix/lib" "$prefix/include"
 cp "$build/src/libcmocka-static.a" "$prefix/lib/libcmocka.a"
 cp "$srcdir/include/cmocka.h" "$srcdir/include/cmocka_pbc.h" "$prefix/include/"
-echo "$version (Debian source, static, $arch-w64-mingw32)" >"$prefix/VERSION"
+sed -i 's/__format__ (__printf__, a, b)/__format__ (gnu_printf, a, b)/' "$prefix/include/cmocka.h"
+grep -q 'gnu_printf, a, b' "$prefix/include/cmocka.h" || { echo "cmocka-mingw: cmocka.h: format attribute not found" >&2; exit 1; }
+echo "$version (Debian source, static, $arch-w64-mingw32, c99-printf)" >"$prefix/VERSION"
 rm -rf "$build"
 echo "cmocka-mingw: $arch: built $version into $prefix ($(took))"

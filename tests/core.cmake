@@ -2,6 +2,16 @@
 # Core tests: the ring protocol over heap memory, opening and validation through the public API,
 # cross-process transfer and threaded transfer. See README.md, "What the core tests cover".
 shmring_add_test(test_ring SOURCES test_ring.c LABELS unit TIMEOUT 60)
+# shmring_strerror knows every SHMRING_E* of the public header, each with its own text.
+shmring_add_test(test_error SOURCES test_error.c LABELS unit TIMEOUT 30)
+target_compile_definitions(test_error PRIVATE
+  SHMRING_PUBLIC_HEADER="${PROJECT_SOURCE_DIR}/include/shmring.h")
+# The tests' own child processes (fork on POSIX, the program started again on Windows).
+shmring_add_test(test_spawn SOURCES test_spawn.c LABELS unit TIMEOUT 60)
+# The tests above run on Windows too (tests/win, under wine); those below not yet.
+if(WIN32)
+  return()
+endif()
 # The public API on real shared memory, one program per concern (helpers in test_open_util.c).
 foreach(t test_open_args test_open_validation test_open_lifecycle test_data_calls)
   shmring_add_test(${t} SOURCES ${t}.c test_open_util.c LABELS unit TIMEOUT 60)
@@ -13,10 +23,6 @@ shmring_add_test(test_xproc SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900
 # Two spinning threads: alone too, or they starve each other's neighbours on a small machine.
 shmring_add_test(test_threads SOURCES test_threads.c LABELS threads TIMEOUT 300)
 set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)
-# shmring_strerror knows every SHMRING_E* of the public header, each with its own text.
-shmring_add_test(test_error SOURCES test_error.c LABELS unit TIMEOUT 30)
-target_compile_definitions(test_error PRIVATE
-  SHMRING_PUBLIC_HEADER="${PROJECT_SOURCE_DIR}/include/shmring.h")
 # The legacy value protocol over heap memory; the setter's copy is wrapped so it can "die".
 shmring_add_test(test_legacy_value SOURCES test_legacy_value.c LABELS unit TIMEOUT 30)
 target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)

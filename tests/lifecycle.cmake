@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Issue 4: lifetime, roles, death of a peer, blocking waits. Every test forks real processes.
+# Not yet ported to Windows (tests/win builds tests/ with if(WIN32)).
+if(WIN32)
+  return()
+endif()
 shmring_add_test(test_lifecycle SOURCES test_lifecycle.c LABELS xproc TIMEOUT 60)
 shmring_add_test(test_death SOURCES test_death.c LABELS xproc TIMEOUT 120)
 shmring_add_test(test_wait SOURCES test_wait.c LABELS xproc TIMEOUT 120)

@@ -30,7 +30,7 @@ struct tr {
 
 static void *region_alloc(uint64_t size)
 {
-    void *mem = aligned_alloc(SHMRING__ALIGN, (size_t)size);
+    void *mem = t_aligned_alloc(SHMRING__ALIGN, (size_t)size);
     assert_non_null(mem);
     memset(mem, 0xEE, (size_t)size); /* not zero: the format must not rely on fresh memory */
     return mem;
@@ -52,7 +52,7 @@ static void tr_open(struct tr *t, uint64_t size, uint64_t pos)
 
 static void tr_close(struct tr *t)
 {
-    free(t->mem);
+    t_aligned_free(t->mem);
     t->mem = NULL;
 }
 
@@ -112,7 +112,7 @@ static void recv1(struct tr *t, uint64_t len, uint64_t seq)
 static void expect_empty(struct tr *t)
 {
     const void *msg = NULL;
-    assert_int_equal(shmring__cons_peek(&t->c, &msg), -EAGAIN);
+    assert_int_equal(shmring__cons_peek(&t->c, &msg), SHMRING_EAGAIN);
 }
 
 /* Writes a record header straight into the data area at offset off. */
@@ -168,10 +168,11 @@ static void test_format_args(void **state)
 {
     (void)state;
     uint8_t *mem = region_alloc(4096);
-    assert_int_equal(shmring__ring_format(NULL, 4096, 0), -EINVAL);
+    assert_int_equal(shmring__ring_format(NULL, 4096, 0), SHMRING_EINVAL);
     assert_int_equal(shmring__ring_format(mem, SHMRING_HEADER_SIZE + 2 * SHMRING__LINE - 8, 0),
-                     -EINVAL);
-    assert_int_equal(shmring__ring_format(mem, 4096 - 4, 0), -EINVAL); /* not a multiple of 8 */
+                     SHMRING_EINVAL);
+    assert_int_equal(shmring__ring_format(mem, 4096 - 4, 0),
+                     SHMRING_EINVAL); /* not a multiple of 8 */
     assert_int_equal(shmring__ring_format(mem, 4096, 0), 0);
     struct shmring__hdr *h = (struct shmring__hdr *)mem;
     assert_int_equal(atomic_load(&h->magic), SHMRING__MAGIC);
@@ -191,7 +192,7 @@ static void test_format_args(void **state)
     assert_int_equal(atomic_load(&h->tail), 0);
     assert_int_equal(h->flags, SHMRING__F_PERSIST);
     assert_int_equal(shmring__ring_check(mem, 4096), 0);
-    free(mem);
+    t_aligned_free(mem);
 }
 
 static void test_max_msg_formula(void **state)
@@ -218,50 +219,51 @@ static void test_check_rejects(void **state)
 #define RESET() memcpy(mem, good, sizeof good)
 
     assert_int_equal(shmring__ring_check(mem, size), 0);
-    assert_int_equal(shmring__ring_check(NULL, size), -EPROTO);
-    assert_int_equal(shmring__ring_check(mem, size + 8), -EPROTO); /* not the formatted size */
-    assert_int_equal(shmring__ring_check(mem, 2 * size), -EPROTO);
-    assert_int_equal(shmring__ring_check(mem, size - 8), -EPROTO);
-    assert_int_equal(shmring__ring_check(mem, 100), -EPROTO);
+    assert_int_equal(shmring__ring_check(NULL, size), SHMRING_EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size + 8),
+                     SHMRING_EPROTO); /* not the formatted size */
+    assert_int_equal(shmring__ring_check(mem, 2 * size), SHMRING_EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size - 8), SHMRING_EPROTO);
+    assert_int_equal(shmring__ring_check(mem, 100), SHMRING_EPROTO);
 
     atomic_store(&h->magic, SHMRING__MAGIC ^ 1);
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     atomic_store(&h->version, SHMRING_LAYOUT_VERSION + 1);
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     atomic_store(&h->version, 0xffffffffu);
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     /* Version 0: an initialisation in progress (or abandoned), with our magic or none yet. */
     atomic_store(&h->version, 0);
-    assert_int_equal(shmring__ring_check(mem, size), -EAGAIN);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EAGAIN);
     atomic_store(&h->magic, 0);
-    assert_int_equal(shmring__ring_check(mem, size), -EAGAIN);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EAGAIN);
     /* ... but version 0 under a foreign magic is not ours at all. */
     atomic_store(&h->magic, 0x1122334455667788ull);
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->header_size = SHMRING_HEADER_SIZE * 2;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->total_size = size * 2;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->capacity = size - SHMRING_HEADER_SIZE + 8;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->capacity = size; /* ignores the header */
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->max_msg = h->max_msg + 8;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->max_msg = h->max_msg - 8;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->flags = 0x80;
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->flags = SHMRING__F_PERSIST | SHMRING__F_LEGACY;
     assert_int_equal(shmring__ring_check(mem, size), 0);
@@ -269,9 +271,9 @@ static void test_check_rejects(void **state)
     /* A header formatted for twice the size checks out only against that size. */
     assert_int_equal(shmring__ring_format(mem, 2 * size, 0), 0);
     assert_int_equal(shmring__ring_check(mem, 2 * size), 0);
-    assert_int_equal(shmring__ring_check(mem, size), -EPROTO);
+    assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
 #undef RESET
-    free(mem);
+    t_aligned_free(mem);
 }
 
 static void test_attach_rejects_bad_positions(void **state)
@@ -293,8 +295,8 @@ static void test_attach_rejects_bad_positions(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         atomic_store(&h->head, bad[i][0]);
         atomic_store(&h->tail, bad[i][1]);
-        assert_int_equal(shmring__prod_attach(&p, mem, size), -EPROTO);
-        assert_int_equal(shmring__cons_attach(&c, mem, size), -EPROTO);
+        assert_int_equal(shmring__prod_attach(&p, mem, size), SHMRING_EPROTO);
+        assert_int_equal(shmring__cons_attach(&c, mem, size), SHMRING_EPROTO);
     }
     /* Exactly full is fine. */
     atomic_store(&h->head, 1000);
@@ -303,7 +305,7 @@ static void test_attach_rejects_bad_positions(void **state)
     assert_int_equal(shmring__cons_attach(&c, mem, size), 0);
     assert_int_equal(p.widx, (1000 + cap) % cap);
     assert_int_equal(c.ridx, 1000 % cap);
-    free(mem);
+    t_aligned_free(mem);
 }
 
 /* ---- basic protocol ------------------------------------------------------------------------ */
@@ -324,7 +326,7 @@ static void test_empty_full(void **state)
     }
     assert_int_equal(t.p.tail, cap);
     uint64_t full_before = t.p.full_events;
-    assert_int_equal(put(&t, 0, 999), -EAGAIN);
+    assert_int_equal(put(&t, 0, 999), SHMRING_EAGAIN);
     assert_int_equal(t.p.full_events, full_before + 1);
     assert_int_equal(t.p.tail, cap); /* a failed reserve changes nothing */
 
@@ -338,11 +340,11 @@ static void test_empty_full(void **state)
 
     /* A consumed but unpublished record does not give room back. */
     take(&t, 8, 0);
-    assert_int_equal(put(&t, 0, 999), -EAGAIN);
+    assert_int_equal(put(&t, 0, 999), SHMRING_EAGAIN);
     shmring__cons_publish(&t.c);
     assert_int_equal(atomic_load(&t.h->head), 16);
     assert_int_equal(put(&t, 8, n), 0); /* exactly the 16 bytes given back */
-    assert_int_equal(put(&t, 0, 999), -EAGAIN);
+    assert_int_equal(put(&t, 0, 999), SHMRING_EAGAIN);
     shmring__prod_publish(&t.p);
     for (uint64_t i = 1; i <= n; i++) {
         recv1(&t, 8, i);
@@ -451,7 +453,7 @@ static void test_full_at_wrap(void **state)
             assert_int_equal(t.p.tail % cap, 0);
             n += fill_bytes(&t, start, &seq, lens + n);
             assert_int_equal(t.p.tail - base, cap); /* full */
-            assert_int_equal(put(&t, 0, 999), -EAGAIN);
+            assert_int_equal(put(&t, 0, 999), SHMRING_EAGAIN);
             /* The reverse: the consumer's head reaches the end of the data area while the
              * producer's tail is elsewhere; the ring is still consistent from there. */
             uint64_t i = 0;
@@ -464,7 +466,7 @@ static void test_full_at_wrap(void **state)
             /* Refill exactly the freed bytes, from the producer's tail at offset `start` to the
              * end of the data area: full again, without padding. */
             uint64_t m = fill_bytes(&t, cap - start, &seq, lens + n);
-            assert_int_equal(put(&t, 0, 999), -EAGAIN);
+            assert_int_equal(put(&t, 0, 999), SHMRING_EAGAIN);
             for (; i < n + m; i++) {
                 recv1(&t, lens[i], i);
             }
@@ -487,9 +489,9 @@ static void test_exact_fit(void **state)
     /* Without padding: 1008 + 1008 + 1568 = cap. */
     assert_int_equal(send1(&t, 1000, 0), 0);
     assert_int_equal(send1(&t, 1000, 1), 0);
-    assert_int_equal(put(&t, 1561, 99), -EAGAIN); /* 1576: 8 bytes too many */
-    assert_int_equal(send1(&t, 1560, 2), 0);      /* 1568: exactly the rest */
-    assert_int_equal(put(&t, 0, 99), -EAGAIN);
+    assert_int_equal(put(&t, 1561, 99), SHMRING_EAGAIN); /* 1576: 8 bytes too many */
+    assert_int_equal(send1(&t, 1560, 2), 0);             /* 1568: exactly the rest */
+    assert_int_equal(put(&t, 0, 99), SHMRING_EAGAIN);
     recv1(&t, 1000, 0);
     recv1(&t, 1000, 1);
     recv1(&t, 1560, 2);
@@ -505,13 +507,13 @@ static void test_exact_fit(void **state)
     recv1(&t, 1000, 0);
     uint64_t tail_before = t.p.tail;
     /* 24 bytes of padding + 1016 > 1032 free. */
-    assert_int_equal(put(&t, 1001, 99), -EAGAIN);
+    assert_int_equal(put(&t, 1001, 99), SHMRING_EAGAIN);
     assert_int_equal(t.p.tail, tail_before);
     assert_int_equal(t.p.widx, cap - 24);
     /* 24 + 1008 == 1032 free: fits exactly, and the ring is then full. */
     assert_int_equal(send1(&t, 1000, seq), 0);
     assert_int_equal(t.p.tail - atomic_load(&t.h->head), cap);
-    assert_int_equal(put(&t, 0, 99), -EAGAIN);
+    assert_int_equal(put(&t, 0, 99), SHMRING_EAGAIN);
     for (uint64_t i = 0; i < n; i++) {
         recv1(&t, lens[i], 1 + i);
     }
@@ -521,7 +523,7 @@ static void test_exact_fit(void **state)
 }
 
 /* The largest message fits an empty ring wherever its position is, for several sizes
- * (including data areas whose half is not a multiple of 8); one byte more is -EMSGSIZE. */
+ * (including data areas whose half is not a multiple of 8); one byte more is SHMRING_EMSGSIZE. */
 static void test_max_msg_every_position(void **state)
 {
     (void)state;
@@ -535,7 +537,7 @@ static void test_max_msg_every_position(void **state)
             tr_open(&t, size, 7 * cap + off);
             assert_int_equal(t.p.max_msg, max);
             void *slot = NULL;
-            assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), -EMSGSIZE);
+            assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), SHMRING_EMSGSIZE);
             assert_int_equal(send1(&t, max, off), 0);
             recv1(&t, max, off);
             expect_empty(&t);
@@ -547,8 +549,8 @@ static void test_max_msg_every_position(void **state)
     }
 }
 
-/* max_msg + 1 is -EMSGSIZE even when the ring is full (not -EAGAIN, which would make a caller
- * retry forever). */
+/* max_msg + 1 is SHMRING_EMSGSIZE even when the ring is full (not SHMRING_EAGAIN, which would make
+ * a caller retry forever). */
 static void test_msgsize_not_eagain(void **state)
 {
     (void)state;
@@ -556,14 +558,14 @@ static void test_msgsize_not_eagain(void **state)
     tr_open(&t, 4096, 0);
     uint64_t max = t.p.max_msg;
     void *slot = NULL;
-    assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), -EMSGSIZE);
-    assert_int_equal(shmring__prod_reserve(&t.p, UINT32_MAX, &slot), -EMSGSIZE);
-    assert_int_equal(shmring__prod_reserve(&t.p, UINT64_MAX, &slot), -EMSGSIZE);
+    assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), SHMRING_EMSGSIZE);
+    assert_int_equal(shmring__prod_reserve(&t.p, UINT32_MAX, &slot), SHMRING_EMSGSIZE);
+    assert_int_equal(shmring__prod_reserve(&t.p, UINT64_MAX, &slot), SHMRING_EMSGSIZE);
     assert_int_equal(send1(&t, max, 0), 0);
     assert_int_equal(send1(&t, max, 1), 0);
-    assert_int_equal(put(&t, 0, 2), -EAGAIN); /* full */
-    assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), -EMSGSIZE);
-    assert_int_equal(shmring__prod_reserve(&t.p, max, &slot), -EAGAIN);
+    assert_int_equal(put(&t, 0, 2), SHMRING_EAGAIN); /* full */
+    assert_int_equal(shmring__prod_reserve(&t.p, max + 1, &slot), SHMRING_EMSGSIZE);
+    assert_int_equal(shmring__prod_reserve(&t.p, max, &slot), SHMRING_EAGAIN);
     t.p.resv_open = 0;
     tr_close(&t);
 }
@@ -577,7 +579,7 @@ static void test_zero_length(void **state)
     for (uint64_t i = 0; i < cap / 8; i++) {
         assert_int_equal(put(&t, 0, i), 0);
     }
-    assert_int_equal(put(&t, 0, 0), -EAGAIN);
+    assert_int_equal(put(&t, 0, 0), SHMRING_EAGAIN);
     shmring__prod_publish(&t.p);
     for (uint64_t i = 0; i < cap / 8; i++) {
         const void *msg = NULL;
@@ -712,9 +714,9 @@ static void test_corrupt_tail(void **state)
         tr_open(&t, 4096, base);
         atomic_store(&t.h->tail, bad_tails[i]);
         msg = NULL;
-        assert_int_equal(shmring__cons_peek(&t.c, &msg), -EPROTO);
+        assert_int_equal(shmring__cons_peek(&t.c, &msg), SHMRING_EPROTO);
         assert_null(msg);
-        assert_int_equal(t.c.broken, -EPROTO);
+        assert_int_equal(t.c.broken, SHMRING_EPROTO);
         assert_int_equal(t.c.head, base);
         tr_close(&t);
     }
@@ -725,7 +727,7 @@ static void test_corrupt_tail(void **state)
         recv1(&t, 50, i);
     }
     atomic_store(&t.h->tail, t.c.head - 64);
-    assert_int_equal(shmring__cons_peek(&t.c, &msg), -EPROTO);
+    assert_int_equal(shmring__cons_peek(&t.c, &msg), SHMRING_EPROTO);
     tr_close(&t);
 }
 
@@ -746,7 +748,7 @@ static void test_corrupt_head(void **state)
         uint64_t head =
             bad_heads[i] > 0 ? t.p.tail + (uint64_t)bad_heads[i] : base + (uint64_t)bad_heads[i];
         atomic_store(&t.h->head, head);
-        assert_int_equal(shmring__prod_reserve(&t.p, 16, &slot), -EPROTO);
+        assert_int_equal(shmring__prod_reserve(&t.p, 16, &slot), SHMRING_EPROTO);
         assert_int_equal(t.p.broken, 1);
         tr_close(&t);
     }
@@ -756,7 +758,7 @@ static void test_corrupt_head(void **state)
     uint64_t seq = 0, lens[4];
     fill_bytes(&t, 4096 - SHMRING_HEADER_SIZE - 8, &seq, lens);
     atomic_store(&t.h->head, base - 8);
-    assert_int_equal(shmring__prod_reserve(&t.p, 8, &slot), -EPROTO);
+    assert_int_equal(shmring__prod_reserve(&t.p, 8, &slot), SHMRING_EPROTO);
     tr_close(&t);
     /* A head that is merely stale or exactly at the tail is fine. */
     tr_open(&t, 4096, base);
@@ -781,21 +783,22 @@ static void test_corrupt_records(void **state)
         uint32_t len, tag;
         int64_t want;
     } cases[] = {
-        {0, 64, 8, 0x12345678u, -EBADMSG},              /* unknown tag */
-        {0, 64, 8, 0, -EBADMSG},                        /* zeroed memory */
-        {0, 64, 8, SHMRING__REC_MSG ^ 0x100, -EBADMSG}, /* one bit off */
-        {0, cap, max + 1, SHMRING__REC_MSG, -EBADMSG},  /* larger than max_msg, yet in bounds */
-        {0, cap, UINT32_MAX, SHMRING__REC_MSG, -EBADMSG},
-        {0, 64, 57, SHMRING__REC_MSG, -EBADMSG},         /* 72 bytes > 64 published */
-        {0, 64, 56, SHMRING__REC_MSG, 56},               /* exactly the published bytes */
-        {cap - 16, 64, 9, SHMRING__REC_MSG, -EBADMSG},   /* 24 bytes > 16 before the end */
-        {cap - 16, 64, 8, SHMRING__REC_MSG, 8},          /* exactly to the end */
-        {cap - 64, 128, 48, SHMRING__REC_PAD, -EBADMSG}, /* pad shorter than the rest */
-        {cap - 64, 128, 64, SHMRING__REC_PAD, -EBADMSG}, /* pad longer than the rest */
-        {cap - 64, 32, 56, SHMRING__REC_PAD, -EBADMSG},  /* pad beyond the published tail */
-        {0, 64, 56, SHMRING__REC_PAD, -EBADMSG},         /* pad that stops short of the end */
-        {0, 64, cap - 8, SHMRING__REC_PAD, -EBADMSG},    /* pad to the end, beyond the tail */
-        {cap - 8, 8, UINT32_MAX, SHMRING__REC_PAD, -EBADMSG},
+        {0, 64, 8, 0x12345678u, SHMRING_EBADMSG},              /* unknown tag */
+        {0, 64, 8, 0, SHMRING_EBADMSG},                        /* zeroed memory */
+        {0, 64, 8, SHMRING__REC_MSG ^ 0x100, SHMRING_EBADMSG}, /* one bit off */
+        {0, cap, max + 1, SHMRING__REC_MSG,
+         SHMRING_EBADMSG}, /* larger than max_msg, yet in bounds */
+        {0, cap, UINT32_MAX, SHMRING__REC_MSG, SHMRING_EBADMSG},
+        {0, 64, 57, SHMRING__REC_MSG, SHMRING_EBADMSG},         /* 72 bytes > 64 published */
+        {0, 64, 56, SHMRING__REC_MSG, 56},                      /* exactly the published bytes */
+        {cap - 16, 64, 9, SHMRING__REC_MSG, SHMRING_EBADMSG},   /* 24 bytes > 16 before the end */
+        {cap - 16, 64, 8, SHMRING__REC_MSG, 8},                 /* exactly to the end */
+        {cap - 64, 128, 48, SHMRING__REC_PAD, SHMRING_EBADMSG}, /* pad shorter than the rest */
+        {cap - 64, 128, 64, SHMRING__REC_PAD, SHMRING_EBADMSG}, /* pad longer than the rest */
+        {cap - 64, 32, 56, SHMRING__REC_PAD, SHMRING_EBADMSG},  /* pad beyond the published tail */
+        {0, 64, 56, SHMRING__REC_PAD, SHMRING_EBADMSG},      /* pad that stops short of the end */
+        {0, 64, cap - 8, SHMRING__REC_PAD, SHMRING_EBADMSG}, /* pad to the end, beyond the tail */
+        {cap - 8, 8, UINT32_MAX, SHMRING__REC_PAD, SHMRING_EBADMSG},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct tr t;
@@ -811,7 +814,7 @@ static void test_corrupt_records(void **state)
         }
         if (got < 0) {
             assert_null(msg);
-            assert_int_equal(t.c.broken, -EBADMSG);
+            assert_int_equal(t.c.broken, SHMRING_EBADMSG);
             assert_int_equal(t.c.head, base); /* nothing consumed, nothing skipped */
             assert_int_equal(t.c.peek_size, 0);
         } else {
@@ -826,13 +829,13 @@ static void test_corrupt_records(void **state)
     put_rec(&t, 0, 5000, SHMRING__REC_MSG);
     atomic_store(&t.h->tail, 2 * cap + 64);
     const void *msg = NULL;
-    assert_int_equal(shmring__cons_peek(&t.c, &msg), -EBADMSG);
+    assert_int_equal(shmring__cons_peek(&t.c, &msg), SHMRING_EBADMSG);
     tr_close(&t);
     /* A misaligned tail: the record cannot end there. */
     tr_open(&t, size, 0);
     put_rec(&t, 0, 8, SHMRING__REC_MSG);
     atomic_store(&t.h->tail, 12);
-    assert_int_equal(shmring__cons_peek(&t.c, &msg), -EBADMSG);
+    assert_int_equal(shmring__cons_peek(&t.c, &msg), SHMRING_EBADMSG);
     tr_close(&t);
 }
 
@@ -901,14 +904,14 @@ static void model_run(uint64_t size, uint64_t seed, uint64_t ops)
                 void *slot = NULL;
                 int got = shmring__prod_reserve(&t.p, len, &slot);
                 if (len > max) {
-                    assert_int_equal(got, -EMSGSIZE);
+                    assert_int_equal(got, SHMRING_EMSGSIZE);
                     continue;
                 }
                 uint64_t need = shmring__rec_size(len);
                 uint64_t to_end = cap - m.tail % cap;
                 uint64_t total = need <= to_end ? need : to_end + need;
                 if (cap - (m.tail - m.pub_head) < total) {
-                    assert_int_equal(got, -EAGAIN);
+                    assert_int_equal(got, SHMRING_EAGAIN);
                     t.p.resv_open = 0;
                     fulls++;
                     continue;
@@ -950,7 +953,7 @@ static void model_run(uint64_t size, uint64_t seed, uint64_t ops)
                 const void *msg = NULL;
                 int64_t got = shmring__cons_peek(&t.c, &msg);
                 if (m.visible == 0) {
-                    assert_int_equal(got, -EAGAIN);
+                    assert_int_equal(got, SHMRING_EAGAIN);
                     assert_false(m.peeked);
                     /* Whatever was published beyond the head is padding, skipped locally. */
                     assert_true(m.pub_tail - m.head < cap);

@@ -7,9 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#include <process.h> /* getpid */
+
+#include "platform_win.h" /* shmring__win_object_name */
+#else
+#include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "platform.h" /* shmring__plat_cpu_relax */
 
@@ -84,6 +91,7 @@ int t_msg_check(const void *msg, size_t len, uint64_t seq)
     return memcmp(&h, m + 8, 8) == 0;
 }
 
+#ifndef _WIN32
 pid_t t_spawn(int (*fn)(void *), void *arg)
 {
     fflush(NULL);
@@ -94,6 +102,12 @@ pid_t t_spawn(int (*fn)(void *), void *arg)
         _exit(rc);
     }
     return pid;
+}
+
+t_proc t_spawn_flat(int (*fn)(void *), const void *arg, size_t size)
+{
+    (void)size; /* the child has the whole address space */
+    return (t_proc)t_spawn(fn, (void *)arg);
 }
 
 int t_wait(pid_t pid)
@@ -110,6 +124,23 @@ int t_wait(pid_t pid)
     return WEXITSTATUS(st);
 }
 
+#endif
+
+#ifdef _WIN32
+int t_shm_exists(const char *name)
+{
+    wchar_t on[300];
+    if (shmring__win_object_name(name, ".mem", on, 300) != 0) {
+        return 0;
+    }
+    HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, on);
+    if (h == NULL) {
+        return 0;
+    }
+    CloseHandle(h);
+    return 1;
+}
+#else
 int t_shm_exists(const char *name)
 {
     char path[512];
@@ -117,12 +148,11 @@ int t_shm_exists(const char *name)
     snprintf(path, sizeof path, "/dev/shm/%s", name);
     return stat(path, &st) == 0;
 }
+#endif
 
 int64_t t_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return shmring__plat_now_ns() / 1000000;
 }
 
 int t_spin_once(struct t_spin *s)
@@ -137,7 +167,7 @@ int t_spin_once(struct t_spin *s)
     }
     /* Longer: on a busy host the peer may be waiting for our core. sched_yield does not reliably
      * hand the core over (and is a costly system call on a virtual machine); a short sleep does. */
-    usleep(20);
+    shmring__plat_sleep_ns(20000);
     return (s->n & 63) != 0 || t_now_ms() - s->since_ms <= s->stuck_ms;
 }
 
@@ -161,8 +191,7 @@ int t_send_batch(shmring *r, uint64_t seq, size_t n, size_t (*draw_len)(uint64_t
     return rc;
 }
 
-static int check_fail(struct t_check *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int check_fail(struct t_check *c, const char *fmt, ...) T_PRINTF(2, 3);
 static int check_fail(struct t_check *c, const char *fmt, ...)
 {
     va_list ap;

@@ -5,15 +5,34 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h> /* __MINGW_PRINTF_FORMAT */
 #include <sys/types.h>
-#include <sys/uio.h>
 
 #include "shmring.h"
+
+/* printf-style checks for the tests' own formatters: on mingw the tests use C99 printf
+ * (__USE_MINGW_ANSI_STDIO, tests/CMakeLists.txt), which GCC knows as gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define T_PRINTF(fmt, first) __attribute__((format(__MINGW_PRINTF_FORMAT, fmt, first)))
+#else
+#define T_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#endif
 
 /* A ring name unique to this test run: "<prefix>-<pid>-<tag>", prefix from SHMRING_TEST_PREFIX
  * (set per test by CTest) so parallel tests never share a name. Returns a static buffer slot
  * (8 rotating slots). */
 const char *t_name(const char *tag);
+
+/* Aligned heap memory (C11's aligned_alloc is missing from the Windows C runtime). */
+#ifdef _WIN32
+#include <malloc.h>
+#define t_aligned_alloc(align, size) _aligned_malloc((size), (align))
+#define t_aligned_free               _aligned_free
+#else
+#include <stdlib.h>
+#define t_aligned_alloc aligned_alloc
+#define t_aligned_free  free
+#endif
 
 /* 64-bit FNV-1a. */
 uint64_t t_hash(const void *p, size_t n);
@@ -27,12 +46,24 @@ uint64_t t_rand(uint64_t *state);
 void t_msg_fill(void *msg, size_t len, uint64_t seq);
 int t_msg_check(const void *msg, size_t len, uint64_t seq);
 
+#ifndef _WIN32
 /* Forks; the child runs fn(arg) and _exits with its return value. Returns the pid. */
 pid_t t_spawn(int (*fn)(void *), void *arg);
 /* Waits for pid; returns its exit status, or 128 + signal if it was killed. */
 int t_wait(pid_t pid);
+#endif
 
-/* 1 if /dev/shm/<name> exists. */
+/* A child process that runs fn(copy of arg[0..size)) and exits with its return value, on every
+ * system: POSIX forks (the child sees the whole address space, arg included); Windows starts
+ * this program again (t_spawn_win.c), which runs fn on a copy of the size bytes at arg before
+ * main, so arg must be flat (arrays, not pointers) and fn must not rely on state the parent built.
+ * Wait with t_proc_wait, kill with t_proc_kill (t_spawn.h; SIGKILL and TerminateProcess both
+ * give the status 128 + 9). Returns the process or -1. */
+#include "t_spawn.h"
+t_proc t_spawn_flat(int (*fn)(void *), const void *arg, size_t size);
+#define T_KILLED 137 /* t_proc_wait's status of a t_proc_kill'ed child: 128 + SIGKILL */
+
+/* 1 if the ring name exists (POSIX: /dev/shm/<name>; Windows: its section is open somewhere). */
 int t_shm_exists(const char *name);
 
 /* Milliseconds on the monotonic clock. */
