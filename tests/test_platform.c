@@ -9,7 +9,8 @@
  * Shared words at the start of a test segment (it is zero when created):
  *   [0] the peer sets 1 once it holds what it was asked to hold
  *   [1] the wait word of the wait/wake test
- *   [2] a marker telling two objects apart */
+ *   [2] a marker telling two objects apart
+ *   [3] how many sleepers of the wake-all test are about to sleep */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,26 @@ static int peer_wake(const char *name)
     return 0;
 }
 
+/* peer-sleep NAME: waits on the producer side while word 1 is 1 (20 s at most). 0 when woken,
+ * 1 when the wait timed out, 2 when it failed. */
+static int peer_sleep(const char *name)
+{
+    struct seg g;
+    if (seg_open(name, 0, &g) != 0) {
+        return 10;
+    }
+    _Atomic uint32_t *w = word(g.at.base, 1);
+    atomic_fetch_add(word(g.at.base, 3), 1);
+    int64_t end = shmring__plat_now_ns() + 20000 * MS;
+    int r = 0;
+    while (atomic_load(w) == 1 && r == 0 && shmring__plat_now_ns() < end) {
+        r = shmring__plat_wait(g.s, SHMRING__SIDE_PRODUCER, w, 1, end - shmring__plat_now_ns());
+    }
+    int woken = atomic_load(w) == 0;
+    shmring__plat_seg_detach(g.s, 0);
+    return woken ? 0 : r == SHMRING_ETIMEDOUT || r == 0 ? 1 : 2;
+}
+
 /* ---- roles ----------------------------------------------------------------------------------- */
 
 static void test_roles_exclusive_and_freed_at_kill(void **state)
@@ -222,6 +243,19 @@ static void test_alone_and_last(void **state)
     assert_int_equal(shmring__plat_seg_detach(g.s, 1), 1);
     assert_false(exists(name));
 
+#ifdef _WIN32
+    /* Windows: a section lives exactly as long as some process has it open, so a name whose only
+     * user was killed is gone (the POSIX rule below keeps it for the next opener). */
+    p = spawn("peer-attach", name, NULL);
+    int64_t end = shmring__plat_now_ns() + 10000 * MS;
+    while (!exists(name) && shmring__plat_now_ns() < end) {
+        shmring__plat_sleep_ns(1 * MS);
+    }
+    assert_true(exists(name));
+    t_proc_kill(p);
+    assert_int_equal(t_proc_wait(p), 128 + 9);
+    assert_false(exists(name));
+#else
     /* A name whose only user was killed: the next opener is alone on it, not its creator. */
     p = spawn("peer-attach", name, NULL);
     int64_t end = shmring__plat_now_ns() + 10000 * MS;
@@ -245,6 +279,7 @@ static void test_alone_and_last(void **state)
     assert_int_equal(atomic_load(word(h.at.base, 0)), 1);
     assert_false(exists(name));
     shmring__plat_seg_forget(h.s);
+#endif
 }
 
 /* ---- waits ------------------------------------------------------------------------------------
@@ -290,12 +325,48 @@ static void test_wait_wake_and_timeouts(void **state)
     assert_int_equal(shmring__plat_seg_detach(g.s, 1), 1);
 }
 
+/* One wake ends the sleep of every waiter of the side, not just one (a multi-producer ring's
+ * producers all sleep on one side): three sleeping processes, one wake. */
+static void test_wake_wakes_every_waiter(void **state)
+{
+    (void)state;
+    const char *name = t_name("wakeall");
+    struct seg g;
+    open_ok(name, SHMRING_CREATE | SHMRING_EXCL, &g);
+    _Atomic uint32_t *w = word(g.at.base, 1);
+    atomic_store(w, 1);
+    enum { SLEEPERS = 3 };
+    t_proc p[SLEEPERS];
+    for (int i = 0; i < SLEEPERS; i++) {
+        p[i] = spawn("peer-sleep", name, NULL);
+    }
+    int64_t end = shmring__plat_now_ns() + 10000 * MS;
+    while (atomic_load(word(g.at.base, 3)) < SLEEPERS && shmring__plat_now_ns() < end) {
+        shmring__plat_sleep_ns(1 * MS);
+    }
+    assert_int_equal(atomic_load(word(g.at.base, 3)), SLEEPERS);
+    shmring__plat_sleep_ns(300 * MS); /* let them reach the kernel wait */
+    int64_t t0 = shmring__plat_now_ns();
+    atomic_store(w, 0);
+    shmring__plat_wake(g.s, SHMRING__SIDE_PRODUCER, w);
+    for (int i = 0; i < SLEEPERS; i++) {
+        assert_int_equal(t_proc_wait(p[i]), 0);
+    }
+    int64_t took = shmring__plat_now_ns() - t0;
+    print_message("    %d sleepers woken by one wake in %.1f ms\n", SLEEPERS, (double)took / MS);
+    assert_true(took < 5000 * MS);
+    shmring__plat_seg_detach(g.s, 1);
+}
+
 /* ---- names ------------------------------------------------------------------------------------
  */
 
 static void test_replaced_name(void **state)
 {
     (void)state;
+#ifdef _WIN32
+    skip(); /* no unlink: a section's name lives while it is open (test_platform_win.c) */
+#endif
     const char *name = t_name("replaced");
     struct seg a, b;
     open_ok(name, SHMRING_CREATE | SHMRING_EXCL, &a);
@@ -328,6 +399,9 @@ static void test_replaced_name(void **state)
 static void test_probe_and_stale(void **state)
 {
     (void)state;
+#ifdef _WIN32
+    skip(); /* no stale names: a section ends with its last handle (test_platform_win.c) */
+#endif
     const char *name = t_name("stale");
     struct seg g;
     open_ok(name, SHMRING_CREATE | SHMRING_EXCL, &g);
@@ -373,12 +447,16 @@ int main(int argc, char **argv)
         if (strcmp(mode, "peer-wake") == 0) {
             return peer_wake(name);
         }
+        if (strcmp(mode, "peer-sleep") == 0) {
+            return peer_sleep(name);
+        }
         return 99;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roles_exclusive_and_freed_at_kill),
         cmocka_unit_test(test_alone_and_last),
         cmocka_unit_test(test_wait_wake_and_timeouts),
+        cmocka_unit_test(test_wake_wakes_every_waiter),
         cmocka_unit_test(test_replaced_name),
         cmocka_unit_test(test_probe_and_stale),
     };
