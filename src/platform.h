@@ -99,8 +99,9 @@ int shmring__plat_role_held(struct shmring__plat_seg *seg, int role);
 enum { SHMRING__SIDE_CONSUMER = 0, SHMRING__SIDE_PRODUCER = 1 };
 
 /* Sleeps while *word == expected, at most timeout_ns (< 0: forever). 0 when woken or the word
- * differs, SHMRING_ETIMEDOUT, SHMRING_EINTR. Linux: the kernel's wait on the shared word. Windows:
- * the segment's named event for `side`, re-checking the word (WaitOnAddress is process-local). */
+ * differs, SHMRING_ETIMEDOUT, SHMRING_EINTR. Linux: the kernel's wait on the shared word.
+ * Windows: the segment's named semaphore for `side`, re-checking the word (WaitOnAddress is
+ * process-local). */
 int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word,
                        uint32_t expected, int64_t timeout_ns);
 /* Wakes every waiter of `side`. */

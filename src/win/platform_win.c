@@ -51,14 +51,29 @@ _Static_assert(sizeof(SRWLOCK) <= sizeof(((shmring__plat_mutex *)0)->opaque),
                "an SRWLOCK fits shmring__plat_mutex");
 /* SRWLOCK_INIT is {0}: an all-zero SRWLOCK is unlocked, as SHMRING__PLAT_MUTEX_INIT needs. */
 
+/* How many threads (of any process) sleep on each side's semaphore: a wake releases one count
+ * per sleeper, so that one wake ends every sleep of the side, as a futex wake does on Linux
+ * (a multi-producer ring's producers all sleep on the producer side). An auto-reset event woke
+ * one of them and left the others asleep until their timeout. Kept in a small section of the
+ * ring's own, since the platform layer owns nothing in the ring's mapping. A peer that writes
+ * nonsense here can only cause spurious or late wake-ups (bounded by the caller's slices). */
+struct waiters {
+    _Atomic int32_t sleepers[2];
+};
+/* At most this many counts per wake: a scribbled counter cannot flood the semaphore. */
+#define WAKE_MAX_COUNT 1024
+#define SEM_MAX_COUNT  (1 << 20)
+
 struct shmring__plat_seg {
     struct shmring__plat_seg *next; /* g_segs, under g_reg */
     wchar_t base[NAME_PREFIX_CHARS + SHMRING_NAME_MAX + 1];
     HANDLE section;
     HANDLE init;
-    HANDLE ev[2];        /* SHMRING__SIDE_CONSUMER, SHMRING__SIDE_PRODUCER */
-    HANDLE *roles;       /* [SHMRING__ROLE_ID_MAX], opened on first use; under g_reg */
-    unsigned char *held; /* [SHMRING__ROLE_ID_MAX]: this handle owns the role; under g_reg */
+    HANDLE sem[2]; /* wake-ups per side: SHMRING__SIDE_CONSUMER, SHMRING__SIDE_PRODUCER */
+    HANDLE waiters_section;
+    struct waiters *waiters; /* the ".waiters" section's view: sleepers per side */
+    HANDLE *roles;           /* [SHMRING__ROLE_ID_MAX], opened on first use; under g_reg */
+    unsigned char *held;     /* [SHMRING__ROLE_ID_MAX]: this handle owns the role; under g_reg */
     void *view;
     uint64_t size;
     int init_held;
@@ -378,8 +393,14 @@ static void teardown(struct shmring__plat_seg *seg, int keep_view)
         seg->view = NULL;
     }
     close_handle(&seg->section);
-    close_handle(&seg->ev[0]);
-    close_handle(&seg->ev[1]);
+    close_handle(&seg->sem[0]);
+    close_handle(&seg->sem[1]);
+    /* Kept with the view: a thread of ours may still be inside a wait (exit handling). */
+    if (seg->waiters != NULL && !keep_view) {
+        UnmapViewOfFile(seg->waiters);
+        seg->waiters = NULL;
+    }
+    close_handle(&seg->waiters_section);
 }
 
 static void seg_free(struct shmring__plat_seg *seg)
@@ -518,11 +539,25 @@ int shmring__plat_seg_open(const char *name, uint64_t want_size, uint64_t create
     }
     for (int side = 0; side < 2; side++) {
         obj_name(on, seg, L".wake", side);
-        seg->ev[side] = CreateEventW(&sa, FALSE, FALSE, on); /* auto-reset */
-        if (seg->ev[side] == NULL) {
+        seg->sem[side] = CreateSemaphoreW(&sa, 0, SEM_MAX_COUNT, on);
+        if (seg->sem[side] == NULL) {
             err = last_error();
             goto fail;
         }
+    }
+    obj_name(on, seg, L".waiters", -1);
+    seg->waiters_section =
+        CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT, 0,
+                           (DWORD)sizeof(struct waiters), on);
+    if (seg->waiters_section == NULL) {
+        err = last_error();
+        goto fail;
+    }
+    seg->waiters = MapViewOfFile(seg->waiters_section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0,
+                                 sizeof(struct waiters));
+    if (seg->waiters == NULL) {
+        err = last_error();
+        goto fail;
     }
     AcquireSRWLockExclusive(&g_reg);
     seg->next = g_segs;
@@ -824,13 +859,20 @@ int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t
     if (seg == NULL || word == NULL || (side != 0 && side != 1)) {
         return SHMRING_EINVAL;
     }
-    /* WA1: pairs with the waker's store of the word before shmring__plat_wake(). An auto-reset
-     * event keeps a wake that comes between this load and the wait below, so none is lost; a
-     * stale one costs the caller one spurious return, which it tolerates. */
-    if (atomic_load_explicit(word, memory_order_acquire) != expected) {
+    _Atomic int32_t *sleepers = &seg->waiters->sleepers[side];
+    /* V1: pairs with V3: either the waker's load (V4) counts us, or our load of the word (V2)
+     * sees the waker's store made before shmring__plat_wake(). */
+    atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+    /* V2: pairs with V3 (and, for the data, with the waker's release of it before its store). */
+    if (atomic_load_explicit(word, memory_order_seq_cst) != expected) {
+        atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed); /* V5 (relaxed): a count */
         return 0;
     }
-    DWORD w = WaitForSingleObject(seg->ev[side], ms_of(timeout_ns));
+    /* A count released after V1 is kept by the semaphore until we take it, so none is lost; a
+     * count meant for a sleeper that timed out meanwhile costs a later wait one spurious return,
+     * which the caller tolerates. */
+    DWORD w = WaitForSingleObject(seg->sem[side], ms_of(timeout_ns));
+    atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed); /* V5 */
     if (w == WAIT_OBJECT_0) {
         return 0;
     }
@@ -840,8 +882,15 @@ int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t
 void shmring__plat_wake(struct shmring__plat_seg *seg, int side, _Atomic uint32_t *word)
 {
     (void)word;
-    if (seg != NULL && (side == 0 || side == 1)) {
-        SetEvent(seg->ev[side]); /* a full barrier: the caller's stores are visible first */
+    if (seg == NULL || (side != 0 && side != 1)) {
+        return;
+    }
+    /* V3: pairs with V1/V2: the caller's store of the word comes before our count of sleepers. */
+    atomic_thread_fence(memory_order_seq_cst);
+    int32_t n = atomic_load_explicit(&seg->waiters->sleepers[side], memory_order_relaxed); /* V4 */
+    if (n > 0) {
+        /* A full barrier too: the caller's stores are visible before anyone wakes. */
+        ReleaseSemaphore(seg->sem[side], n < WAKE_MAX_COUNT ? n : WAKE_MAX_COUNT, NULL);
     }
 }
 

@@ -501,7 +501,7 @@ static void check_sd(const char *name, const char *what, int is_section)
     HANDLE h = is_section ? OpenFileMappingW(READ_CONTROL, FALSE, on)
                           : OpenMutexW(READ_CONTROL, FALSE, on);
     if (h == NULL && !is_section) {
-        h = OpenEventW(READ_CONTROL, FALSE, on);
+        h = OpenSemaphoreW(READ_CONTROL, FALSE, on);
     }
     assert_non_null(h);
     PSID owner = NULL;
@@ -554,6 +554,7 @@ static void t_access_is_the_creating_user(void **state)
     check_sd(name, ".init", 0);
     check_sd(name, ".wake0", 0);
     check_sd(name, ".wake1", 0);
+    check_sd(name, ".waiters", 1);
     char role[16];
     snprintf(role, sizeof(role), ".role.%d", SHMRING__ROLE_ID_LEGACY_SETTER);
     check_sd(name, role, 0);
