@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # check-win-build.sh [BUILD_PREFIX]: the library builds for Windows with the mingw-w64 cross
 # compilers, i686 and x86_64, warnings as errors, from src/win/ (CMake picks src/win/*.c when
-# WIN32): shmring.dll with the undecorated exports of src/win/shmring.def, and dllshmem.dll.
-# Only the libraries: the tests, tool, examples and benchmarks are POSIX programs for now (the
-# Windows tests are tests/win, run by scripts/test-windows.sh). Build dirs: BUILD_PREFIX-<arch>
+# WIN32): shmring.dll with the undecorated exports of src/win/shmring.def, dllshmem.dll, and the
+# tool shmring.exe. The examples and benchmarks are POSIX programs for now (the Windows tests are
+# tests/win, run by scripts/test-windows.sh). Build dirs: BUILD_PREFIX-<arch>
 # (default build-win-lib-<arch>, git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +14,9 @@ fail() { echo "check-win-build: $*" >&2; exit 1; }
 for arch in i686 x86_64; do
   build=$prefix-$arch
   cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-mingw-$arch.cmake" \
-    -DSHMRING_TESTS=OFF -DSHMRING_TOOL=OFF -DSHMRING_EXAMPLES=OFF -DSHMRING_BENCH=OFF \
+    -DSHMRING_TESTS=OFF -DSHMRING_TOOL=ON -DSHMRING_EXAMPLES=OFF -DSHMRING_BENCH=OFF \
     -DSHMRING_NATS=OFF -DSHMRING_WERROR=ON >/dev/null
-  nice cmake --build "$build" -j2 --target shmring shmring_static dllshmem >/dev/null
+  nice cmake --build "$build" -j2 --target shmring shmring_static dllshmem shmring_tool >/dev/null
   case $arch in i686) pe='PE32 executable (DLL)' ;; *) pe='PE32+ executable (DLL)' ;; esac
   for dll in shmring dllshmem; do
     [ -f "$build/$dll.dll" ] || fail "no $dll.dll in $build"
@@ -27,6 +27,14 @@ for arch in i686 x86_64; do
       fail "$build/$dll.dll imports a DLL that is not part of Windows"
     fi
   done
+  # shmring.exe: a console program that needs nothing but Windows and shmring.dll.
+  case $arch in i686) pe='PE32 executable (console)' ;; *) pe='PE32+ executable (console)' ;; esac
+  [ -f "$build/shmring.exe" ] || fail "no shmring.exe in $build"
+  file "$build/shmring.exe" | grep -q "$pe" || fail "$build/shmring.exe is not a $pe"
+  if "$arch-w64-mingw32-objdump" -p "$build/shmring.exe" | grep 'DLL Name' | grep -qiv \
+    'kernel32\|msvcrt\|shmring\.dll'; then
+    fail "$build/shmring.exe imports a DLL that is not part of Windows or shmring.dll"
+  fi
   # The exports are exactly src/win/shmring.def's, which tests/win/check_def.cmake matches to
   # src/shmring.map.
   "$arch-w64-mingw32-objdump" -p "$build/shmring.dll" |
@@ -37,5 +45,5 @@ for arch in i686 x86_64; do
   if grep -rq 'src/unix/' "$build/CMakeFiles/shmring.dir" 2>/dev/null; then
     fail "a src/unix/ file went into the $arch Windows build"
   fi
-  echo "check-win-build: ok: $build/shmring.dll, dllshmem.dll ($arch-w64-mingw32-gcc, -Werror)"
+  echo "check-win-build: ok: $build/shmring.dll, dllshmem.dll, shmring.exe ($arch-w64-mingw32-gcc, -Werror)"
 done

@@ -446,6 +446,21 @@ expect "ls: multi-producer flag" has "$OUT" "multi-producer"
 check "create --producers 2000" 1 create "$P-mp2" --producers 2000
 check "rm the multi-producer ring" 0 rm "$P-mp"
 
+# ---- create --hold: a non-persistent ring kept alive by the creator (Windows' only way) -------
+start hold create "$P-hold" --hold
+HOLD=$LAST
+expect "create --hold: the ring exists" wait_for exists "$P-hold"
+check "create --hold: the name is taken" 7 create "$P-hold"
+check "send to the held ring" 0 send "$P-hold" one two
+expect "the ring outlived its lone sender" exists "$P-hold"
+check "recv from the held ring" 0 recv "$P-hold" --count 2
+expect "recv: both messages" test "$OUT" = $'one\ntwo'
+kill -TERM "$HOLD"
+wait "$HOLD"
+RC=$?
+expect "create --hold: SIGTERM ends it with exit 0" test "$RC" -eq 0
+expect "create --hold: its close, the last, removed the ring" test ! -e "/dev/shm/$P-hold"
+
 # ---- done -----------------------------------------------------------------------------------
 check "rm several names" 0 rm "$P-a" "$P-mode" "$P-mode640" "$PR"
 expect "rm several: all gone" lacks "$(ls /dev/shm)" "$P-"

@@ -9,8 +9,9 @@
  *     get 20 ms; open and close, which may wait for the INIT lock, 5 s), and every process ends
  *     within the run time plus a bound;
  *  3. every call returns one of its documented codes (the lists are in check_send() and
- *     check_recv()): the producer -EAGAIN, -ETIMEDOUT, -EPIPE, -EPROTO; the consumer -EAGAIN,
- *     -ETIMEDOUT, -EPIPE, -EMSGSIZE (small buffer), -EBADMSG, -EPROTO; an open 0 or -EPROTO;
+ *     check_recv()): the producer SHMRING_EAGAIN, SHMRING_ETIMEDOUT, SHMRING_EPIPE, SHMRING_EPROTO;
+ * the consumer SHMRING_EAGAIN, SHMRING_ETIMEDOUT, SHMRING_EPIPE, SHMRING_EMSGSIZE (small buffer),
+ * SHMRING_EBADMSG, SHMRING_EPROTO; an open 0 or SHMRING_EPROTO;
  *  4. every pointer the library hands out (a reserved slot, a peeked or drained message) lies
  *     inside the data area of the caller's own mapping, with its whole length;
  *  5. a received message whose checksum (over its sequence number, length and bytes) is valid
@@ -24,18 +25,20 @@
  *  6. afterwards, the name removed, a fresh ring of the same name carries 2000 messages in
  *     order between two new processes.
  *
+ * On Windows (under wine) the same runs: the processes are started with t_spawn_flat, the
+ * scribbler maps the ring's section (Local\shmring-<name>.mem) with OpenFileMappingW, the
+ * counters live in a named section of their own, and "the name removed" is "every process
+ * closed it" (a section ends with its last handle).
+ *
  * Not tested, by design: a peer that ftruncate()s the object smaller. Accesses beyond the new
  * end then raise SIGBUS; POSIX shared memory cannot be sealed against that (see
- * README.md, "Security").
+ * README.md, "Security"). A Windows section cannot shrink.
  *
  * The same runs on a multi-producer ring (test_scribbler_mp): the scribbler then also hits the
  * claim word, the producer slots (announcements, epochs, counters) and CLAIMED record words.
  *
  * SHMRING_SCRIBBLE_MS sets the scribbling time (default 2000). */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -43,20 +46,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+
+#include "platform_win.h" /* the section's name */
+#else
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#endif
 
 #include <cmocka.h>
 
 #include "handle.h"
-#include "shmring.h"
+#include "platform.h"
 #include "ring_mp.h"
-#include "test_lifeutil.h" /* TL_CHECK */
+#include "shmring.h"
 #include "testutil.h"
+
+/* A failed check in a child process: print file:line and return 1 from the child function (as
+ * TL_CHECK of test_lifeutil.h, which is POSIX-only). */
+#define TL_CHECK(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "[pid %d] %s:%d: check failed: %s\n", (int)shmring__plat_pid(),        \
+                    __FILE__, __LINE__, #cond);                                                    \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static void sleep_us(uint64_t us)
+{
+    shmring__plat_sleep_ns((int64_t)us * 1000);
+}
 
 #define RING_SIZE     8192
 #define WAIT_NS       (20 * 1000000ll)
@@ -64,7 +89,8 @@
 #define OPEN_BOUND_MS (5000 + CALL_SLACK_MS)
 #define MAX_LEN       600 /* messages of 16..MAX_LEN bytes: many per ring, all checksummed */
 
-/* Counters shared between the processes (an anonymous shared mapping). */
+/* Counters shared between the processes (POSIX: an anonymous shared mapping the forked children
+ * inherit; Windows: a named section, see shared_map()). */
 struct shared {
     _Atomic uint64_t announced; /* the producer may have sent every seq below this */
     _Atomic uint64_t sent, send_calls, recv_valid, recv_bad_checksum, recv_calls;
@@ -79,7 +105,62 @@ static int mp_ring; /* test_scribbler_mp: a multi-producer ring with MP_SLOTS pr
 #define MP_SLOTS 4
 static int64_t end_ms;
 
-static const int codes[8] = {-EAGAIN, -ETIMEDOUT, -EPIPE, -EPROTO, -EBADMSG, -EMSGSIZE, 0, 0};
+/* What every child gets (t_spawn_flat copies it: on Windows the child is a new program run, so
+ * it re-derives the globals above from this). */
+struct child_arg {
+    char ring[200];
+    int mp;
+    int64_t end_ms;
+};
+
+#ifdef _WIN32
+/* The counters' section: the ring's object name with the part ".counters". The
+ * parent creates it (create = 1) and holds it for the whole test; children open it. */
+static struct shared *shared_map(const char *ring, int create, HANDLE *section)
+{
+    wchar_t on[300];
+    if (shmring__win_object_name(ring, ".counters", on, 300) != 0) {
+        return NULL;
+    }
+    HANDLE h = create ? CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
+                                           (DWORD)sizeof(struct shared), on)
+                      : OpenFileMappingW(FILE_MAP_WRITE, FALSE, on);
+    if (h == NULL) {
+        fprintf(stderr, "counters section: error %lu\n", GetLastError());
+        return NULL;
+    }
+    struct shared *s = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, sizeof(struct shared));
+    if (section != NULL) {
+        *section = h;
+    } else {
+        CloseHandle(h); /* the view keeps it */
+    }
+    return s;
+}
+#endif
+
+/* A child's first step: the globals from its argument. */
+static int child_setup(const void *arg)
+{
+    static struct child_arg a;
+    memcpy(&a, arg, sizeof a);
+    ring_name = a.ring;
+    mp_ring = a.mp;
+    end_ms = a.end_ms;
+#ifdef _WIN32
+    S = shared_map(a.ring, 0, NULL);
+#endif
+    return S == NULL;
+}
+
+static const int codes[8] = {SHMRING_EAGAIN,
+                             SHMRING_ETIMEDOUT,
+                             SHMRING_EPIPE,
+                             SHMRING_EPROTO,
+                             SHMRING_EBADMSG,
+                             SHMRING_EMSGSIZE,
+                             0,
+                             0};
 static const char *code_names[8] = {"EAGAIN",  "ETIMEDOUT", "EPIPE", "EPROTO",
                                     "EBADMSG", "EMSGSIZE",  "",      ""};
 
@@ -148,8 +229,8 @@ static int open_role(int role, shmring **out)
         }
         /* The observer held by the parent keeps the name alive, so an open validates what is
          * there: a scribbled header is refused, nothing else can go wrong. */
-        if (rc != -EPROTO) {
-            fprintf(stderr, "[pid %d] open role %d: %d (%s)\n", (int)getpid(), role, rc,
+        if (rc != SHMRING_EPROTO) {
+            fprintf(stderr, "[pid %d] open role %d: %d (%s)\n", (int)shmring__plat_pid(), role, rc,
                     shmring_strerror(rc));
             return 1;
         }
@@ -158,7 +239,7 @@ static int open_role(int role, shmring **out)
             *out = NULL;
             return 0;
         }
-        usleep(500);
+        sleep_us(500);
     }
 }
 
@@ -177,7 +258,7 @@ static int timed_close(shmring *r)
 static int check_send(long rc)
 {
     int k = code_slot(rc);
-    if (rc < 0 && (k < 0 || rc == -EBADMSG || rc == -EMSGSIZE)) {
+    if (rc < 0 && (k < 0 || rc == SHMRING_EBADMSG || rc == SHMRING_EMSGSIZE)) {
         fprintf(stderr, "[producer] undocumented result %ld (%s)\n", rc, shmring_strerror((int)rc));
         return 1;
     }
@@ -189,8 +270,8 @@ static int check_send(long rc)
 
 static int producer(void *arg)
 {
-    (void)arg;
-    uint64_t rng = (uint64_t)getpid() * 7919;
+    TL_CHECK(child_setup(arg) == 0);
+    uint64_t rng = (uint64_t)shmring__plat_pid() * 7919;
     static uint8_t msgs[4][MAX_LEN];
     shmring *r = NULL;
     TL_CHECK(open_role(SHMRING_PRODUCER, &r) == 0);
@@ -236,7 +317,7 @@ static int producer(void *arg)
             rc = shmring_send_batch(r, iov, (size_t)n);
             TL_CHECK(rc <= n);
             if (rc == 0) {
-                rc = -EAGAIN; /* nothing fitted */
+                rc = SHMRING_EAGAIN; /* nothing fitted */
             }
             break;
         }
@@ -255,14 +336,14 @@ static int producer(void *arg)
             continue;
         }
         TL_CHECK(check_send(rc) == 0);
-        if (rc == -EPROTO) {
+        if (rc == SHMRING_EPROTO) {
             /* Sticky until reopened: the shared indices were found corrupt. */
-            TL_CHECK(shmring_send(r, msgs[0], 16) == -EPROTO);
+            TL_CHECK(shmring_send(r, msgs[0], 16) == SHMRING_EPROTO);
             TL_CHECK(timed_close(r) == 0);
             atomic_fetch_add(&S->reopens_p, 1);
             TL_CHECK(open_role(SHMRING_PRODUCER, &r) == 0);
-        } else if (rc == -EPIPE) {
-            usleep(200); /* the consumer is reopening */
+        } else if (rc == SHMRING_EPIPE) {
+            sleep_us(200); /* the consumer is reopening */
         }
     }
     if (r != NULL) {
@@ -333,8 +414,8 @@ static int check_recv(long rc)
 
 static int consumer(void *arg)
 {
-    (void)arg;
-    uint64_t rng = (uint64_t)getpid() * 104729;
+    TL_CHECK(child_setup(arg) == 0);
+    uint64_t rng = (uint64_t)shmring__plat_pid() * 104729;
     static uint8_t buf[RING_SIZE];
     shmring *r = NULL;
     TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
@@ -355,7 +436,7 @@ static int consumer(void *arg)
             }
             break;
         case 1:
-            rc = shmring_recv(r, buf, 64); /* longer messages: -EMSGSIZE, left in place */
+            rc = shmring_recv(r, buf, 64); /* longer messages: SHMRING_EMSGSIZE, left in place */
             if (rc >= 0) {
                 TL_CHECK(judge(buf, (size_t)rc, NULL) == 0);
             }
@@ -374,7 +455,7 @@ static int consumer(void *arg)
             rc = shmring_drain(r, on_msg, &w, 1 + (x >> 8) % 8);
             TL_CHECK(!w.bad);
             if (rc == 0) {
-                rc = -EAGAIN;
+                rc = SHMRING_EAGAIN;
             }
             break;
         }
@@ -390,13 +471,13 @@ static int consumer(void *arg)
             continue;
         }
         TL_CHECK(check_recv(rc) == 0);
-        if (rc == -EPROTO || rc == -EBADMSG) {
+        if (rc == SHMRING_EPROTO || rc == SHMRING_EBADMSG) {
             TL_CHECK(shmring_recv(r, buf, sizeof buf) == rc); /* sticky until reopened */
             TL_CHECK(timed_close(r) == 0);
             atomic_fetch_add(&S->reopens_c, 1);
             TL_CHECK(open_role(SHMRING_CONSUMER, &r) == 0);
-        } else if (rc == -EPIPE) {
-            usleep(200); /* the producer is reopening */
+        } else if (rc == SHMRING_EPIPE) {
+            sleep_us(200); /* the producer is reopening */
         }
     }
     if (r != NULL) {
@@ -452,18 +533,57 @@ static uint32_t interesting32(uint64_t *rng, uint64_t cap)
     }
 }
 
-static int scribbler(void *arg)
+/* The ring's memory, mapped by this process on its own: POSIX /dev/shm/<name> (checked to be
+ * RING_SIZE bytes), Windows the section Local\shmring-<name>.mem (its view's size checked). */
+static uint8_t *map_ring(void)
 {
-    (void)arg;
+#ifdef _WIN32
+    wchar_t on[300];
+    if (shmring__win_object_name(ring_name, ".mem", on, 300) != 0) {
+        return NULL;
+    }
+    HANDLE h = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, on);
+    if (h == NULL) {
+        return NULL;
+    }
+    uint8_t *mem = MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    CloseHandle(h); /* the view keeps the section */
+    MEMORY_BASIC_INFORMATION mi;
+    if (mem == NULL || VirtualQuery(mem, &mi, sizeof mi) == 0 || mi.RegionSize != RING_SIZE) {
+        return NULL;
+    }
+    return mem;
+#else
     char path[512];
     snprintf(path, sizeof path, "/%s", ring_name);
     int fd = shm_open(path, O_RDWR, 0);
-    TL_CHECK(fd >= 0);
+    if (fd < 0) {
+        return NULL;
+    }
     struct stat st;
-    TL_CHECK(fstat(fd, &st) == 0 && st.st_size == RING_SIZE);
-    uint8_t *mem = mmap(NULL, RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    TL_CHECK(mem != MAP_FAILED);
+    uint8_t *mem = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size == RING_SIZE) {
+        mem = mmap(NULL, RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
     close(fd);
+    return mem == MAP_FAILED ? NULL : mem;
+#endif
+}
+
+static void unmap_ring(uint8_t *mem)
+{
+#ifdef _WIN32
+    UnmapViewOfFile(mem);
+#else
+    munmap(mem, RING_SIZE);
+#endif
+}
+
+static int scribbler(void *arg)
+{
+    TL_CHECK(child_setup(arg) == 0);
+    uint8_t *mem = map_ring();
+    TL_CHECK(mem != NULL);
     struct shmring__hdr *h = (struct shmring__hdr *)mem;
     /* A multi-producer ring's header takes in the claim line and the slot table. */
     uint64_t hsize = mp_ring ? shmring__mp_header_size(MP_SLOTS) : SHMRING_HEADER_SIZE;
@@ -473,7 +593,7 @@ static int scribbler(void *arg)
         mp_ring ? &((struct shmring__mp_ext *)(mem + SHMRING__MP_EXT_OFF))->claim : &h->tail;
     uint8_t pristine[SHMRING__LINE]; /* line 0: read-only after initialisation */
     memcpy(pristine, mem, sizeof pristine);
-    uint64_t rng = (uint64_t)getpid() * 31337;
+    uint64_t rng = (uint64_t)shmring__plat_pid() * 31337;
     static const size_t fields[] = {offsetof(struct shmring__hdr, producer_state),
                                     offsetof(struct shmring__hdr, consumer_state),
                                     offsetof(struct shmring__hdr, consumer_waiting),
@@ -547,7 +667,7 @@ static int scribbler(void *arg)
             }
             atomic_fetch_add(&S->scribbles, 1);
         }
-        usleep((useconds_t)(t_rand(&rng) % 2000));
+        sleep_us(t_rand(&rng) % 2000);
         /* Heal what would otherwise block every later open or attach, so that the run keeps
          * exercising the data path: line 0, the peer states, and inconsistent indices. */
         memcpy(mem, pristine, sizeof pristine);
@@ -560,10 +680,10 @@ static int scribbler(void *arg)
             atomic_store(&h->head, tail & ~(uint64_t)7);
             atomic_store(tailp, tail & ~(uint64_t)7);
         }
-        usleep((useconds_t)(t_rand(&rng) % 3000));
+        sleep_us(t_rand(&rng) % 3000);
     }
     memcpy(mem, pristine, sizeof pristine);
-    munmap(mem, RING_SIZE);
+    unmap_ring(mem);
     return 0;
 }
 
@@ -573,7 +693,7 @@ static int scribbler(void *arg)
 
 static int clean_producer(void *arg)
 {
-    (void)arg;
+    TL_CHECK(child_setup(arg) == 0);
     shmring *r = NULL;
     TL_CHECK(shmring_open(ring_name, SHMRING_PRODUCER, NULL, &r) == 0);
     uint8_t msg[MAX_LEN];
@@ -587,55 +707,69 @@ static int clean_producer(void *arg)
 
 static int clean_consumer(void *arg)
 {
-    (void)arg;
+    TL_CHECK(child_setup(arg) == 0);
     shmring *r = NULL;
     TL_CHECK(shmring_open(ring_name, SHMRING_CONSUMER, NULL, &r) == 0);
     uint8_t buf[RING_SIZE];
     for (uint64_t seq = 0; seq < CLEAN_MSGS; seq++) {
-        ssize_t n = shmring_recv_wait(r, buf, sizeof buf, 10 * 1000000000ll);
-        TL_CHECK(n == (ssize_t)len_of(seq));
+        shmring_ssize n = shmring_recv_wait(r, buf, sizeof buf, 10 * 1000000000ll);
+        TL_CHECK(n == (shmring_ssize)len_of(seq));
         TL_CHECK(msg_check(buf, (size_t)n));
         TL_CHECK(memcmp(buf, &seq, 8) == 0);
     }
-    TL_CHECK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000ll) == -EPIPE);
+    TL_CHECK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000ll) == SHMRING_EPIPE);
     shmring_close(r);
     return 0;
 }
 
 /* ---- the test ------------------------------------------------------------------------------ */
 
-/* Waits for every pid until deadline_ms; kills the rest and fails if one is late. */
-static void wait_all(pid_t *pids, const char **what, int n, int64_t deadline_ms)
+/* 1 once process p has ended (it is not reaped: t_proc_wait does that). */
+static int proc_ended(t_proc p)
+{
+#ifdef _WIN32
+    return WaitForSingleObject((HANDLE)p, 0) == WAIT_OBJECT_0;
+#else
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_PID, (id_t)p, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == (pid_t)p;
+#endif
+}
+
+/* Waits for every process until deadline_ms; kills the rest and fails if one is late. */
+static void wait_all(t_proc *procs, const char **what, int n, int64_t deadline_ms)
 {
     int left = n;
     int status[8];
     for (int i = 0; i < n; i++) {
-        status[i] = -1;
+        assert_true(procs[i] != -1);
+        status[i] = -2;
     }
     while (left > 0) {
         for (int i = 0; i < n; i++) {
-            int st;
-            if (status[i] == -1 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
-                status[i] = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+            if (status[i] == -2 && proc_ended(procs[i])) {
+                status[i] = t_proc_wait(procs[i]); /* 128 + signal after a signal death */
                 left--;
             }
         }
         if (left > 0 && t_now_ms() > deadline_ms) {
             for (int i = 0; i < n; i++) {
-                if (status[i] == -1) {
-                    fprintf(stderr, "%s (pid %d) hangs: killing it\n", what[i], (int)pids[i]);
-                    kill(pids[i], SIGKILL);
-                    waitpid(pids[i], NULL, 0);
+                if (status[i] == -2) {
+                    fprintf(stderr, "%s hangs: killing it\n", what[i]);
+                    t_proc_kill(procs[i]);
+                    t_proc_wait(procs[i]);
                 }
             }
             fail_msg("a process did not finish in time");
         }
-        usleep(5000);
+        sleep_us(5000);
     }
     for (int i = 0; i < n; i++) {
         if (status[i] != 0) {
             fail_msg("%s exited with %d%s", what[i], status[i],
-                     status[i] > 128 ? " (killed by a signal)" : "");
+                     status[i] > 128 ? " (killed by a signal)"
+                     : status[i] < 0 ? " (a crash: an exception code on Windows)"
+                                     : "");
         }
     }
 }
@@ -645,10 +779,16 @@ static void run_scribbler(int mp)
     mp_ring = mp;
     const char *env = getenv("SHMRING_SCRIBBLE_MS");
     int64_t run_ms = env ? atoll(env) : 2000;
+    ring_name = t_name(mp ? "scribble-mp" : "scribble");
+#ifdef _WIN32
+    HANDLE counters;
+    S = shared_map(ring_name, 1, &counters);
+    assert_non_null(S);
+#else
     S = mmap(NULL, sizeof *S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(S != MAP_FAILED);
+#endif
     memset(S, 0, sizeof *S);
-    ring_name = t_name(mp ? "scribble-mp" : "scribble");
     /* The observer keeps the name (and so the object the scribbler maps) alive throughout. */
     shmring *obs = NULL;
     struct shmring_opts opts = {.size = RING_SIZE,
@@ -657,13 +797,16 @@ static void run_scribbler(int mp)
                                 .max_producers = mp ? MP_SLOTS : 0};
     assert_int_equal(shmring_open(ring_name, SHMRING_OBSERVER, &opts, &obs), 0);
     end_ms = t_now_ms() + run_ms;
-    pid_t pids[3] = {t_spawn(consumer, NULL), t_spawn(producer, NULL), t_spawn(scribbler, NULL)};
+    struct child_arg a = {.mp = mp, .end_ms = end_ms};
+    snprintf(a.ring, sizeof a.ring, "%s", ring_name);
+    t_proc procs[3] = {t_spawn_flat(consumer, &a, sizeof a), t_spawn_flat(producer, &a, sizeof a),
+                       t_spawn_flat(scribbler, &a, sizeof a)};
     const char *what[3] = {"consumer", "producer", "scribbler"};
-    wait_all(pids, what, 3, end_ms + OPEN_BOUND_MS + 15000);
+    wait_all(procs, what, 3, end_ms + OPEN_BOUND_MS + 15000);
 
     printf("scribbled %llu times in %lld ms; producer: %llu calls, %llu messages sent, "
            "%llu reopens; consumer: %llu calls, %llu genuine messages, %llu with a bad "
-           "checksum, %llu reopens; opens refused (-EPROTO): %llu; slowest call %lld ms, "
+           "checksum, %llu reopens; opens refused (SHMRING_EPROTO): %llu; slowest call %lld ms, "
            "slowest open/close %lld ms\n",
            (unsigned long long)S->scribbles, (long long)run_ms, (unsigned long long)S->send_calls,
            (unsigned long long)S->sent, (unsigned long long)S->reopens_p,
@@ -684,15 +827,22 @@ static void run_scribbler(int mp)
     assert_true(S->scribbles > 0);
     assert_true(S->recv_valid > 0);
 
-    /* Afterwards: the name removed, a fresh ring of the same name works normally. */
+    /* Afterwards: the name removed, a fresh ring of the same name works normally. (On Windows
+     * unlink is SHMRING_ENOSYS: the section ended with the observer, its last handle.) */
     shmring_close(obs);
     shmring_unlink(ring_name);
     assert_false(t_shm_exists(ring_name));
-    pid_t clean[2] = {t_spawn(clean_consumer, NULL), t_spawn(clean_producer, NULL)};
+    t_proc clean[2] = {t_spawn_flat(clean_consumer, &a, sizeof a),
+                       t_spawn_flat(clean_producer, &a, sizeof a)};
     const char *cwhat[2] = {"clean consumer", "clean producer"};
     wait_all(clean, cwhat, 2, t_now_ms() + 60000);
     assert_false(t_shm_exists(ring_name));
+#ifdef _WIN32
+    UnmapViewOfFile(S);
+    CloseHandle(counters);
+#else
     munmap(S, sizeof *S);
+#endif
 }
 
 static void test_scribbler(void **state)

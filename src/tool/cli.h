@@ -25,6 +25,23 @@ enum {
     CLI_OTHER = 8      /* anything else: too large, out of memory, I/O error, failed bench */
 };
 
+/* What Windows cannot do (docs/windows.md, "Lifetime"): for errors and help. */
+#define CLI_NO_ENUM                                                                                \
+    "not supported on Windows: sections cannot be enumerated or removed by name (a section "       \
+    "ends when the last process that has it open closes it: there are no stale rings)"
+
+/* On Windows: the help's note for ls and rm (empty elsewhere). */
+#ifdef _WIN32
+#define CLI_WIN_NOTE                                                                               \
+    "On Windows this command is not supported: sections cannot be enumerated or removed by\n"      \
+    "name (a section ends when the last process that has it open closes it: there are no\n"        \
+    "stale rings).\n\n"
+#else
+#define CLI_WIN_NOTE ""
+#endif
+/* Prints "shmring: <cmd>: not supported on Windows: ..." and returns CLI_OTHER. */
+int cli_no_enum(const char *cmd);
+
 /* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
 int cmd_create(int argc, char **argv);
 int cmd_send(int argc, char **argv);
@@ -36,6 +53,14 @@ int cmd_set(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* printf-style checking of the tool's own formatters: C99 formats (%zu) on mingw too, whose
+ * stdio is the C99 one (__USE_MINGW_ANSI_STDIO, set by the build). */
+#ifdef __MINGW32__
+#define CLI_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 /* ---- errors (util.c) ---------------------------------------------------------------------- */
 
 /* The exit code for a negative errno value from the library or the system. */
@@ -45,9 +70,9 @@ const char *cli_strerror(int err);
 /* Prints "shmring: <what>: <text of err>" to stderr and returns cli_exit_code(err). */
 int cli_fail(const char *what, int err);
 /* Prints "shmring: <formatted>" to stderr. */
-void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_msg(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Prints "shmring: <cmd>: <formatted>" and "Try 'shmring <cmd> --help'." and returns CLI_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /* ---- options (util.c) --------------------------------------------------------------------- */
 
@@ -128,10 +153,15 @@ int cli_flush_stdout(const char *cmd);
 /* The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP), or 0. */
 extern volatile sig_atomic_t cli_stop_signal;
 /* Catches SIGINT/SIGTERM/SIGHUP into cli_stop_signal (so waits end and rings are closed
- * cleanly) and ignores SIGPIPE (a closed stdout becomes a write error). */
+ * cleanly) and ignores SIGPIPE (a closed stdout becomes a write error). Windows: a console
+ * control handler (Ctrl-C, Ctrl-Break: SIGINT; close, logoff, shutdown: SIGTERM). */
 void cli_catch_signals(void);
 /* The exit code for a stop by signal: 128 + its number. */
 int cli_signal_exit(void);
+/* Sleeps until a stop signal (after cli_catch_signals). */
+void cli_wait_for_stop(void);
+/* Windows: stdin and stdout in binary mode (no CR/LF translation) for the --binary records. */
+void cli_binary_stdio(void);
 /* Monotonic nanoseconds. */
 int64_t cli_now_ns(void);
 /* Blocking waits are cut into slices this long so a stop signal is seen promptly. */

@@ -8,20 +8,30 @@
 static const struct cli_cmd cmd = {
     "create",
     "Usage: shmring create NAME [--size SIZE] [--mode MODE] [--persist]\n"
-    "                      [--producers N]\n"
+    "                      [--producers N] [--hold]\n"
     "\n"
+#ifdef _WIN32
+    "Creates the ring NAME (the section Local\\shmring-NAME.mem); fails if the name exists.\n"
+#else
     "Creates the ring NAME (/dev/shm/NAME); fails if the name exists.\n"
+#endif
     "\n",
     "\n"
+#ifdef _WIN32
+    "On Windows a ring lives only while some process has it open: without --hold it ends\n"
+    "when this command exits. --persist is not supported (a section cannot outlive its last\n"
+    "handle), nor group or other bits in MODE.\n",
+#else
     "Without --persist the name stays until a process opens the ring; from then on it lives\n"
     "while some process has it open, and messages left when the last one closes are dropped\n"
     "with it.\n",
+#endif
     0};
 
 int cmd_create(int argc, char **argv)
 {
     const char *size_s = NULL, *mode_s = NULL, *prod_s = NULL;
-    int persist = 0, npos;
+    int persist = 0, hold = 0, npos;
     const struct cli_opt opts[] = {
         {"size", 's', &size_s, NULL, "SIZE",
          "total bytes of the mapping, header included: a multiple of the page\n"
@@ -36,6 +46,9 @@ int cmd_create(int argc, char **argv)
          "a multi-producer ring for up to N producers (1-1024; 64 if N is\n"
          "0); its header grows by 128 bytes a producer, and the default size\n"
          "is the header plus 4K, rounded up to a page"},
+        {"hold", 0, NULL, &hold, NULL,
+         "stay attached (as an observer), keeping the ring alive, until SIGINT\n"
+         "or SIGTERM (Ctrl-C on Windows), then close it and exit 0"},
         {NULL, 0, NULL, NULL, NULL, NULL},
     };
     int r = cli_start(argc, argv, &cmd, opts, &npos);
@@ -55,6 +68,12 @@ int cmd_create(int argc, char **argv)
                                "(e.g. 4096, 64K, 1M)",
                                size_s, (unsigned long long)page);
     }
+#ifdef _WIN32
+    if (persist) {
+        return cli_usage_error("create", "--persist is not supported on Windows: a section ends "
+                                         "when the last process that has it open closes it");
+    }
+#endif
     unsigned mode = 0600;
     if (mode_s != NULL && cli_parse_mode(mode_s, &mode) < 0) {
         return cli_usage_error("create", "bad mode '%s': need octal permission bits like 0660",
@@ -77,10 +96,28 @@ int cmd_create(int argc, char **argv)
             o.size = 0; /* the multi-producer default */
         }
     }
+    char what[SHMRING_NAME_MAX + 16];
+    snprintf(what, sizeof what, "create '%s'", name);
+    if (hold) {
+        /* Created and attached in one step: no moment without a handle, when a Windows
+         * section (or a non-persistent ring someone else just closed) would end. */
+        cli_catch_signals();
+        shmring *ring;
+        o.flags |= SHMRING_CREATE | SHMRING_EXCL;
+        if ((r = shmring_open(name, SHMRING_OBSERVER, &o, &ring)) < 0) {
+            return cli_fail(what, r);
+        }
+        cli_wait_for_stop();
+        shmring_close(ring);
+        return CLI_OK;
+    }
     if ((r = shmring_create(name, &o)) < 0) {
-        char what[SHMRING_NAME_MAX + 16];
-        snprintf(what, sizeof what, "create '%s'", name);
         return cli_fail(what, r);
     }
+#ifdef _WIN32
+    cli_msg("%s: note: on Windows the ring ended with this command (nobody has it open); use "
+            "--hold to keep it",
+            what);
+#endif
     return CLI_OK;
 }

@@ -51,21 +51,6 @@ static const char *mapping_name(void)
     return env != NULL && env[0] != '\0' ? env : "dllmemfilemap";
 }
 
-/* Sleeps until a stop signal, without the race of checking a flag and then pausing. */
-static void wait_for_stop(void)
-{
-    sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stop, &old);
-    while (!cli_stop_signal) {
-        sigsuspend(&old);
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
-}
-
 int cmd_set(int argc, char **argv)
 {
     int hold = 0, npos;
@@ -89,7 +74,7 @@ int cmd_set(int argc, char **argv)
         cli_msg("%s: warning: value cut to %u bytes", what, SHMRING_COMPAT_MAX_STRING);
     }
     if (hold) {
-        wait_for_stop();
+        cli_wait_for_stop();
     }
     return CLI_OK;
 }

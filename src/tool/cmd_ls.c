@@ -19,7 +19,7 @@ static const struct cli_cmd cmd = {
     "when not cheap to count), PRODUCER and CONSUMER (pid, 'pid(dead)' if it died without\n"
     "closing, '-' for none) and FLAGS: persistent, legacy (a set/get value), idle (no live\n"
     "process has it open: 'shmring rm --stale' would remove it unless persistent).\n"
-    "\n",
+    "\n" CLI_WIN_NOTE,
     NULL, 0};
 
 struct entry {
@@ -38,7 +38,7 @@ struct listing {
 static int add(void *ctx, const char *name, const struct shmring_info *info, int err)
 {
     struct listing *l = ctx;
-    if (err == -EACCES) {
+    if (err == SHMRING_EACCES) {
         l->denied++;
         return 0;
     }
@@ -49,14 +49,14 @@ static int add(void *ctx, const char *name, const struct shmring_info *info, int
         size_t ncap = l->cap ? l->cap * 2 : 32;
         struct entry *ne = realloc(l->e, ncap * sizeof *ne);
         if (ne == NULL) {
-            l->err = -ENOMEM;
+            l->err = SHMRING_ENOMEM;
             return 1;
         }
         l->e = ne;
         l->cap = ncap;
     }
     if ((l->e[l->n].name = strdup(name)) == NULL) {
-        l->err = -ENOMEM;
+        l->err = SHMRING_ENOMEM;
         return 1;
     }
     l->e[l->n++].v = *info;
@@ -157,6 +157,9 @@ int cmd_ls(int argc, char **argv)
     if (npos != 0) {
         return cli_usage_error("ls", "takes no arguments");
     }
+#ifdef _WIN32
+    return cli_no_enum("ls");
+#endif
     struct listing l = {NULL, 0, 0, 0, 0};
     r = shmring_list(add, &l);
     if (r >= 0 && l.err < 0) {
@@ -167,7 +170,7 @@ int cmd_ls(int argc, char **argv)
             free(l.e[i].name);
         }
         free(l.e);
-        return cli_fail(r == -ENOMEM ? "ls" : "ls: " SHMDIR_PATH, r);
+        return cli_fail(r == SHMRING_ENOMEM ? "ls" : "ls: " SHMDIR_PATH, r);
     }
     if (as_json) {
         json(l.e, l.n);

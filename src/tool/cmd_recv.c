@@ -32,7 +32,7 @@ struct receiver {
 static shmring_ssize next(struct receiver *rc, const void **msg, int64_t deadline)
 {
     shmring_ssize n = shmring_peek(rc->ring, msg);
-    if (n != -EAGAIN) {
+    if (n != SHMRING_EAGAIN) {
         return n;
     }
     if (fflush(stdout) != 0) {
@@ -40,14 +40,14 @@ static shmring_ssize next(struct receiver *rc, const void **msg, int64_t deadlin
     }
     for (;;) {
         if (cli_stop_signal) {
-            return -EINTR;
+            return SHMRING_EINTR;
         }
         n = shmring_peek_wait(rc->ring, msg, cli_slice(deadline));
-        if (n != -ETIMEDOUT && n != -EAGAIN && n != -EINTR) {
+        if (n != SHMRING_ETIMEDOUT && n != SHMRING_EAGAIN && n != SHMRING_EINTR) {
             return n;
         }
-        if (n != -EINTR && cli_now_ns() >= deadline) {
-            return -ETIMEDOUT;
+        if (n != SHMRING_EINTR && cli_now_ns() >= deadline) {
+            return SHMRING_ETIMEDOUT;
         }
     }
 }
@@ -111,6 +111,9 @@ int cmd_recv(int argc, char **argv)
         return cli_usage_error("recv", "bad timeout '%s': need seconds, e.g. 5 or 0.5", timeout_s);
     }
     cli_catch_signals();
+    if (rc.binary) {
+        cli_binary_stdio();
+    }
     struct shmring_opts o = {0}; /* no SHMRING_CREATE */
     char what[SHMRING_NAME_MAX + 16];
     snprintf(what, sizeof what, "recv '%s'", rc.name);
@@ -124,7 +127,7 @@ int cmd_recv(int argc, char **argv)
         /* "What is waiting now" must end even while a producer keeps sending: stop at the
          * position the producer had reached when we started. */
         if (drain && got > 0 && consumed_to(&rc) - end < (UINT64_MAX >> 1)) {
-            n = -ETIMEDOUT; /* reads as "drained" below */
+            n = SHMRING_ETIMEDOUT; /* reads as "drained" below */
             break;
         }
         /* Draining: only the first message is waited for. */
@@ -150,13 +153,13 @@ int cmd_recv(int argc, char **argv)
     }
     int code = cli_flush_stdout("recv");
     if (code == 0 && n < 0) { /* the loop ended before the count (if any) was reached */
-        if (n == -EINTR && cli_stop_signal) {
+        if (n == SHMRING_EINTR && cli_stop_signal) {
             code = cli_signal_exit();
-        } else if (drain && got > 0 && (n == -ETIMEDOUT || n == -EPIPE)) {
+        } else if (drain && got > 0 && (n == SHMRING_ETIMEDOUT || n == SHMRING_EPIPE)) {
             code = CLI_OK; /* drained what was there */
         } else {
             /* Not waiting at all, "timed out" would mislead: say the ring was empty. */
-            int err = n == -ETIMEDOUT && timeout_ns == 0 ? -EAGAIN : (int)n;
+            int err = n == SHMRING_ETIMEDOUT && timeout_ns == 0 ? SHMRING_EAGAIN : (int)n;
             code = cli_fail(what, err);
         }
     }

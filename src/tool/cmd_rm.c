@@ -15,7 +15,7 @@ static const struct cli_cmd cmd = {
     "Removes the named rings. Processes that have one open keep using their mapping; the next\n"
     "open of the name starts a new ring. A mapping that is not a shmring ring is refused\n"
     "unless --force.\n"
-    "\n",
+    "\n" CLI_WIN_NOTE,
     NULL, 0};
 
 static int remove_named(const char *name, int force)
@@ -24,7 +24,7 @@ static int remove_named(const char *name, int force)
     snprintf(what, sizeof what, "rm '%s'", name);
     struct shmring_info info;
     int r = shmring_inspect(name, &info);
-    if (r == -EACCES && force) {
+    if (r == SHMRING_EACCES && force) {
         r = 0; /* cannot look inside; unlinking may still be allowed */
     } else if (r < 0) {
         return cli_fail(what, r);
@@ -79,7 +79,7 @@ static void consider(struct stale *st, const char *name, const struct shmring_in
     } else if (r == SHMRING_STALE_PERSISTENT) {
         cli_msg("rm: kept '%s': persistent (add --force to remove idle persistent rings too)",
                 name);
-    } else if (r < 0 && r != -EACCES) { /* -EACCES: not ours to remove */
+    } else if (r < 0 && r != SHMRING_EACCES) { /* SHMRING_EACCES: not ours to remove */
         char what[SHMRING_NAME_MAX + 16];
         snprintf(what, sizeof what, "rm '%s'", name);
         int c = cli_fail(what, r);
@@ -111,7 +111,7 @@ static int remove_stale(char **only, int nonly, int force, int dry_run)
             int e = shmring_inspect(only[j], &info);
             if (e == 0) {
                 consider(&st, only[j], &info);
-            } else if (e == -ENOSYS) {
+            } else if (e == SHMRING_ENOSYS) {
                 r = e;
             }
         }
@@ -148,6 +148,9 @@ int cmd_rm(int argc, char **argv)
             return r;
         }
     }
+#ifdef _WIN32
+    return cli_no_enum(stale ? "rm --stale" : "rm");
+#endif
     if (stale) {
         return remove_stale(npos > 0 ? argv + 1 : NULL, npos, force, dry_run);
     }

@@ -29,7 +29,7 @@ struct sender {
 static int fail(struct sender *s, int err)
 {
     char what[SHMRING_NAME_MAX + 64];
-    if (err == -EMSGSIZE) {
+    if (err == SHMRING_EMSGSIZE) {
         cli_msg("send '%s': message %llu: %s (at most %zu bytes)", s->name,
                 (unsigned long long)s->count + 1, cli_strerror(err), shmring_max_msg(s->ring));
         return CLI_OTHER;
@@ -40,20 +40,20 @@ static int fail(struct sender *s, int err)
 }
 
 /* Reserves room for len bytes, waiting in slices so that a stop signal is seen promptly.
- * 0, -ETIMEDOUT, -EINTR (stop signal), or the library's errors. */
+ * 0, SHMRING_ETIMEDOUT, SHMRING_EINTR (stop signal), or the library's errors. */
 static int reserve(struct sender *s, size_t len, void **slot)
 {
     int64_t deadline = s->timeout_ns < 0 ? INT64_MAX : cli_now_ns() + s->timeout_ns;
     for (;;) {
         if (cli_stop_signal) {
-            return -EINTR;
+            return SHMRING_EINTR;
         }
         int r = shmring_reserve_wait(s->ring, len, slot, cli_slice(deadline));
-        if (r != -ETIMEDOUT && r != -EAGAIN && r != -EINTR) {
+        if (r != SHMRING_ETIMEDOUT && r != SHMRING_EAGAIN && r != SHMRING_EINTR) {
             return r;
         }
-        if (r != -EINTR && cli_now_ns() >= deadline) {
-            return -ETIMEDOUT;
+        if (r != SHMRING_EINTR && cli_now_ns() >= deadline) {
+            return SHMRING_ETIMEDOUT;
         }
     }
 }
@@ -71,11 +71,42 @@ static int send_bytes(struct sender *s, const void *msg, size_t len)
     return 0;
 }
 
+#ifdef _WIN32
+/* getline(3) for msvcrt, which has none: the next line of f, its newline included, into *line
+ * (grown as needed); its length, or -1 at the end of input or on an error. */
+static shmring_ssize getline(char **line, size_t *cap, FILE *f)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc(f)) != EOF) {
+        if (n + 2 > *cap) {
+            size_t ncap = *cap ? *cap * 2 : 128;
+            char *nl = realloc(*line, ncap);
+            if (nl == NULL) {
+                errno = ENOMEM;
+                return -1;
+            }
+            *line = nl;
+            *cap = ncap;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n') {
+            break;
+        }
+    }
+    if (n == 0) {
+        return -1;
+    }
+    (*line)[n] = '\0';
+    return (shmring_ssize)n;
+}
+#endif
+
 static int send_lines(struct sender *s)
 {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
+    shmring_ssize n;
     int r = 0;
     while (r == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n') {
@@ -184,12 +215,13 @@ int cmd_send(int argc, char **argv)
             r = send_bytes(&s, argv[i], strlen(argv[i]));
         }
     } else if (binary) {
+        cli_binary_stdio();
         r = send_records(&s);
     } else {
         r = send_lines(&s);
     }
     int code = CLI_OK;
-    if (r == -EINTR && cli_stop_signal) {
+    if (r == SHMRING_EINTR && cli_stop_signal) {
         code = cli_signal_exit();
     } else if (r == -ENODATA) {
         cli_msg("send '%s': input ended inside record %llu", s.name,

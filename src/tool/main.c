@@ -13,11 +13,20 @@ static const struct command {
     {"send", cmd_send, "send arguments, stdin lines or records: NAME [MESSAGE...]"},
     {"recv", cmd_recv, "print messages: NAME [--count N] [--timeout S] [--follow] [--binary]"},
     {"stat", cmd_stat, "show a ring's size, fill, peers and counters: NAME [--json]"},
+#ifdef _WIN32
+    {"ls", cmd_ls, "list every ring (not supported on Windows: no enumeration)"},
+    {"rm", cmd_rm, "remove rings, also --stale (not supported on Windows)"},
+#else
     {"ls", cmd_ls, "list every ring on this machine [--json]"},
     {"rm", cmd_rm, "remove rings: NAME... | --stale [--force] [--dry-run]"},
+#endif
     {"set", cmd_set, "set the legacy SetSharedMem value: TEXT [--hold]"},
     {"get", cmd_get, "print the legacy GetSharedMem value"},
+#ifdef _WIN32
+    {"bench", cmd_bench, "compare shmring with a pipe (not supported on Windows)"},
+#else
     {"bench", cmd_bench, "compare shmring with a pipe: [--size BYTES] [--seconds N]"},
+#endif
 };
 
 static void usage(FILE *f)
@@ -29,7 +38,16 @@ static void usage(FILE *f)
     }
     fprintf(f,
             "\n"
+#ifdef _WIN32
+            "NAME is 1-%u characters of A-Z a-z 0-9 . _ - (the section Local\\shmring-NAME.mem).\n"
+            "On Windows a ring lives only while some process has it open (create --hold keeps\n"
+            "it) and there is no --persist. Not supported on Windows: ls, rm and rm --stale\n"
+            "(sections cannot be enumerated or removed by name; a section ends when the last\n"
+            "process that has it open closes it, so there are no stale rings), and bench (it\n"
+            "forks its peer process).\n"
+#else
             "NAME is 1-%u characters of A-Z a-z 0-9 . _ - (the object /dev/shm/NAME).\n"
+#endif
             "Errors go to stderr as 'shmring: <what>: <reason>'.\n"
             "\n"
             "Exit codes:\n"

@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
 
 #include "cli.h"
 
@@ -12,26 +19,27 @@
 
 int cli_exit_code(int err)
 {
-    switch (err < 0 ? -err : err) {
+    /* The library's codes by name: on Windows they are fixed numbers, not -errno. */
+    switch (err > 0 ? -err : err) {
     case 0:
         return CLI_OK;
-    case EINVAL:
+    case SHMRING_EINVAL:
         return CLI_USAGE;
-    case ENOENT:
+    case SHMRING_ENOENT:
         return CLI_NOTFOUND;
-    case EACCES:
-    case EPERM:
+    case SHMRING_EACCES:
+    case SHMRING_EPERM:
         return CLI_PERM;
-    case EPROTO:
-    case EBADMSG:
+    case SHMRING_EPROTO:
+    case SHMRING_EBADMSG:
         return CLI_PROTO;
-    case ETIMEDOUT:
-    case EAGAIN:
+    case SHMRING_ETIMEDOUT:
+    case SHMRING_EAGAIN:
         return CLI_EMPTY;
-    case EPIPE:
+    case SHMRING_EPIPE:
         return CLI_PEER_GONE;
-    case EBUSY:
-    case EEXIST:
+    case SHMRING_EBUSY:
+    case SHMRING_EEXIST:
         return CLI_BUSY;
     default:
         return CLI_OTHER;
@@ -53,6 +61,12 @@ int cli_fail(const char *what, int err)
 {
     fprintf(stderr, "shmring: %s: %s\n", what, cli_strerror(err));
     return cli_exit_code(err);
+}
+
+int cli_no_enum(const char *cmd)
+{
+    cli_msg("%s: " CLI_NO_ENUM, cmd);
+    return CLI_OTHER;
 }
 
 void cli_msg(const char *fmt, ...)
@@ -295,6 +309,46 @@ const char *cli_fmt_size(uint64_t n, char buf[32])
 
 volatile sig_atomic_t cli_stop_signal;
 
+#ifdef _WIN32
+/* Ctrl-C and Ctrl-Break are SIGINT, closing the console, logoff and shutdown SIGTERM: the same
+ * exit codes (130, 143) as on POSIX. The handler runs on a thread of its own; the waits are cut
+ * into slices (CLI_SLICE_NS) and look at the flag. */
+static BOOL WINAPI on_ctrl(DWORD type)
+{
+    cli_stop_signal = type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT ? SIGINT : SIGTERM;
+    return TRUE;
+}
+
+void cli_catch_signals(void)
+{
+    SetConsoleCtrlHandler(on_ctrl, TRUE);
+}
+
+void cli_wait_for_stop(void)
+{
+    while (!cli_stop_signal) {
+        Sleep(50);
+    }
+}
+
+void cli_binary_stdio(void)
+{
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+}
+
+int64_t cli_now_ns(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (freq.QuadPart == 0) {
+        QueryPerformanceFrequency(&freq);
+    }
+    QueryPerformanceCounter(&now);
+    return (int64_t)(now.QuadPart / freq.QuadPart * 1000000000 +
+                     now.QuadPart % freq.QuadPart * 1000000000 / freq.QuadPart);
+}
+#else
 static void on_stop(int sig)
 {
     cli_stop_signal = sig;
@@ -314,9 +368,23 @@ void cli_catch_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-int cli_signal_exit(void)
+/* Sleeps until a stop signal, without the race of checking a flag and then pausing. */
+void cli_wait_for_stop(void)
 {
-    return 128 + (int)cli_stop_signal;
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &old);
+    while (!cli_stop_signal) {
+        sigsuspend(&old);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void cli_binary_stdio(void)
+{
 }
 
 int64_t cli_now_ns(void)
@@ -324,6 +392,12 @@ int64_t cli_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+#endif
+
+int cli_signal_exit(void)
+{
+    return 128 + (int)cli_stop_signal;
 }
 
 int64_t cli_slice(int64_t deadline)

@@ -77,7 +77,7 @@ void view_json_peer(const char *key, const struct shmring_peer *p)
 
 int view_fail_check(const char *what, const struct shmring_info *info)
 {
-    if (info->check == -EAGAIN) {
+    if (info->check == SHMRING_EAGAIN) {
         cli_msg("%s: not a shmring mapping, or one whose creator has not finished (or died while "
                 "creating it)",
                 what);

@@ -6,7 +6,11 @@
 #include "shmring_admin.h"
 
 /* Where POSIX shared-memory objects appear as files (Linux): for messages and help. */
+#ifdef _WIN32
+#define SHMDIR_PATH "Local\\shmring-*.mem"
+#else
 #define SHMDIR_PATH "/dev/shm"
+#endif
 
 /* Describes a peer for people: "pid 1234, alive", "pid 1234, dead", "none". */
 const char *view_peer_text(const struct shmring_peer *p, char buf[64]);

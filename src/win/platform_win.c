@@ -738,6 +738,36 @@ static int role_mutex(struct shmring__plat_seg *seg, int role, HANDLE *out)
     return 0;
 }
 
+/* NtQueryMutant (ntdll, MutantBasicInformation): a mutex's state without owning it. */
+typedef struct {
+    LONG CurrentCount; /* 1 free (also after its owner died: abandoned), <= 0 owned */
+    BOOLEAN OwnedByCaller, AbandonedState;
+} mutant_basic_info;
+typedef LONG(NTAPI *nt_query_mutant_fn)(HANDLE, int, void *, ULONG, ULONG *);
+
+/* 1 if some thread owns mutex h, 0 if it is free, -1 if that cannot be asked. Asking does not
+ * take the mutex, so a role_held() probe never makes a concurrent role_take() fail: a peer that
+ * probes on every call (it saw the other side closed) would otherwise hold the mutex for short
+ * moments, and a taker finding it owned for more than ROLE_GRACE_MS (the prober descheduled on a
+ * busy machine) got SHMRING_EBUSY for a free role (test_scribbler under wine). */
+static int mutex_owned(HANDLE h)
+{
+    static nt_query_mutant_fn q;
+    static int looked;
+    if (!looked) { /* under g_reg (exclusive): the callers hold it */
+        HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+        q = nt == NULL ? NULL
+                       : (nt_query_mutant_fn)(void (*)(void))GetProcAddress(nt, "NtQueryMutant");
+        looked = 1;
+    }
+    mutant_basic_info mi;
+    ULONG len = 0;
+    if (q == NULL || q(h, 0 /* MutantBasicInformation */, &mi, sizeof(mi), &len) < 0) {
+        return -1;
+    }
+    return mi.CurrentCount <= 0;
+}
+
 /* Under g_reg: another handle of this process on the same name holds the role. */
 static int held_by_sibling(const struct shmring__plat_seg *seg, int role)
 {
@@ -827,10 +857,12 @@ int shmring__plat_role_held(struct shmring__plat_seg *seg, int role)
             held = 0; /* ours: then no other handle can hold it */
         } else if (held_by_sibling(seg, role)) {
             held = 1;
-        } else {
-            /* Owning the mutex for a moment is the only way to ask: got it (or got it
-             * abandoned, the holder died) = free. A taker meanwhile waits ROLE_GRACE_MS. */
+        } else if ((held = mutex_owned(h)) < 0) {
+            /* No NtQueryMutant: owning the mutex for a moment is the other way to ask: got it
+             * (or got it abandoned, the holder died) = free. A taker meanwhile waits
+             * ROLE_GRACE_MS, which a prober descheduled for longer makes fail (EBUSY). */
             DWORD w = WaitForSingleObject(h, 0);
+            held = 1;
             if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) {
                 ReleaseMutex(h);
                 held = 0;

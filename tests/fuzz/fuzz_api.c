@@ -9,22 +9,18 @@
  * committed messages plus the producer's position arithmetic (record size, padding at the end of
  * the data area), so every result is predicted exactly:
  *  - what is received is exactly what was committed, in order, byte for byte;
- *  - -EAGAIN (full) happens exactly when the model's free room, computed from the consumer's
- *    published head with the same record/padding arithmetic, is too small; -EPIPE exactly when
- *    the ring is full (producer) or empty (consumer) and the other side is closed;
- *  - -EMSGSIZE, -EINVAL and -EPERM exactly where the API documents them;
+ *  - SHMRING_EAGAIN (full) happens exactly when the model's free room, computed from the consumer's
+ *    published head with the same record/padding arithmetic, is too small; SHMRING_EPIPE exactly
+ * when the ring is full (producer) or empty (consumer) and the other side is closed;
+ *  - SHMRING_EMSGSIZE, SHMRING_EINVAL and SHMRING_EPERM exactly where the API documents them;
  *  - the reserved slot, the record headers and the shared tail/head are where the model says.
  *
  * Input: byte 0 picks the size (4096 or 8192 bytes), byte 1 the start position (positions are
  * free-running 64-bit counts, so a ring may start anywhere, e.g. just below 2^63), then one
  * operation per byte (op % 16) with its arguments in the following bytes. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 
+#include "fuzz_obj.h"
 #include "fuzz_util.h"
 #include "handle.h"
 #include "ring.h"
@@ -116,15 +112,15 @@ static int expect_reserve(const struct ctx *x, uint64_t len, uint64_t *pad)
 {
     const struct model *m = &x->m;
     if (len > m->max_msg) {
-        return -EMSGSIZE;
+        return SHMRING_EMSGSIZE;
     }
     uint64_t need = shmring__rec_size(len);
     uint64_t to_end = m->cap - m->widx;
     uint64_t total = need <= to_end ? need : to_end + need;
     /* The room the consumer has given back is what it published, whatever the producer's cached
-     * copy says: a cache that looks full is refreshed before -EAGAIN. */
+     * copy says: a cache that looks full is refreshed before SHMRING_EAGAIN. */
     if (m->cap - (m->tail - shared_head(x)) < total) {
-        return -EAGAIN;
+        return SHMRING_EAGAIN;
     }
     *pad = need <= to_end ? 0 : to_end;
     return 0;
@@ -173,14 +169,14 @@ static void check_published_tail(const struct ctx *x)
 
 static int full_result(const struct ctx *x, int e)
 {
-    return e == -EAGAIN && cons_state(x) == CLOSED ? -EPIPE : e;
+    return e == SHMRING_EAGAIN && cons_state(x) == CLOSED ? SHMRING_EPIPE : e;
 }
 
 /* ---- the model's consumer ---------------------------------------------------------------- */
 
 static int empty_result(const struct ctx *x)
 {
-    return prod_state(x) == CLOSED ? -EPIPE : -EAGAIN;
+    return prod_state(x) == CLOSED ? SHMRING_EPIPE : SHMRING_EAGAIN;
 }
 
 static void check_message(const struct ctx *x, const struct qmsg *f, const void *msg, long len)
@@ -246,7 +242,7 @@ static void op_send(struct ctx *x, int wait)
     uint64_t len = read_len(x);
     int64_t timeout = wait ? (fz_u8(&x->in) & 1) * 1000 : 0;
     if (!x->prod) {
-        FZ_CHECK(shmring_send(NULL, x->buf[0], 0) == -EINVAL, "send on NULL");
+        FZ_CHECK(shmring_send(NULL, x->buf[0], 0) == SHMRING_EINVAL, "send on NULL");
         return;
     }
     uint64_t seq = m->next_seq;
@@ -254,9 +250,9 @@ static void op_send(struct ctx *x, int wait)
         fz_fill(x->buf[0], len, seq);
     }
     uint64_t pad = 0;
-    int want = m->resv_open ? -EINVAL : full_result(x, expect_reserve(x, len, &pad));
-    if (wait && timeout > 0 && want == -EAGAIN) {
-        want = -ETIMEDOUT;
+    int want = m->resv_open ? SHMRING_EINVAL : full_result(x, expect_reserve(x, len, &pad));
+    if (wait && timeout > 0 && want == SHMRING_EAGAIN) {
+        want = SHMRING_ETIMEDOUT;
     }
     /* A zero-length message may come from a NULL pointer. */
     const void *src = len == 0 && (x->in.i & 1) ? NULL : x->buf[0];
@@ -279,13 +275,13 @@ static void op_reserve(struct ctx *x, int wait)
     int64_t timeout = wait ? (fz_u8(&x->in) & 1) * 1000 : 0;
     void *slot = NULL;
     if (!x->prod) {
-        FZ_CHECK(shmring_reserve(NULL, 1, &slot) == -EINVAL, "reserve on NULL");
+        FZ_CHECK(shmring_reserve(NULL, 1, &slot) == SHMRING_EINVAL, "reserve on NULL");
         return;
     }
     uint64_t pad = 0;
-    int want = m->resv_open ? -EINVAL : full_result(x, expect_reserve(x, len, &pad));
-    if (wait && timeout > 0 && want == -EAGAIN) {
-        want = -ETIMEDOUT;
+    int want = m->resv_open ? SHMRING_EINVAL : full_result(x, expect_reserve(x, len, &pad));
+    if (wait && timeout > 0 && want == SHMRING_EAGAIN) {
+        want = SHMRING_ETIMEDOUT;
     }
     int got = wait ? shmring_reserve_wait(x->prod, (size_t)len, &slot, timeout)
                    : shmring_reserve(x->prod, (size_t)len, &slot);
@@ -316,11 +312,11 @@ static void op_commit(struct ctx *x)
     struct model *m = &x->m;
     uint8_t b = fz_u8(&x->in);
     if (!x->prod) {
-        FZ_CHECK(shmring_commit(NULL, 0) == -EINVAL, "commit on NULL");
+        FZ_CHECK(shmring_commit(NULL, 0) == SHMRING_EINVAL, "commit on NULL");
         return;
     }
     uint64_t len = b == 0xff ? m->resv_len + 1 : b & 1 ? m->resv_len : b % (m->resv_len + 1);
-    int want = (!m->resv_open || len > m->resv_len) ? -EINVAL : 0;
+    int want = (!m->resv_open || len > m->resv_len) ? SHMRING_EINVAL : 0;
     uint64_t seq = m->next_seq;
     if (want == 0) {
         fz_fill(m->resv_slot, len, seq);
@@ -340,10 +336,10 @@ static void op_abort(struct ctx *x)
 {
     struct model *m = &x->m;
     if (!x->prod) {
-        FZ_CHECK(shmring_abort(NULL) == -EINVAL, "abort on NULL");
+        FZ_CHECK(shmring_abort(NULL) == SHMRING_EINVAL, "abort on NULL");
         return;
     }
-    int want = m->resv_open ? 0 : -EINVAL;
+    int want = m->resv_open ? 0 : SHMRING_EINVAL;
     int got = shmring_abort(x->prod);
     FZ_CHECK(got == want, "abort: %d, model %d", got, want);
     m->resv_open = 0; /* padding written by the reserve stays: the tail is already past it */
@@ -369,10 +365,10 @@ static void op_batch(struct ctx *x)
         if (iov[k].len == 0) {
             iov[k].len = 1;
         }
-        iov[k].base = NULL; /* ends the batch there with -EINVAL */
+        iov[k].base = NULL; /* ends the batch there with SHMRING_EINVAL */
     }
     if (!x->prod) {
-        FZ_CHECK(shmring_send_batch(NULL, iov, n) == -EINVAL, "batch on NULL");
+        FZ_CHECK(shmring_send_batch(NULL, iov, n) == SHMRING_EINVAL, "batch on NULL");
         return;
     }
     /* The model: reserve each in turn on a copy of the positions; stop at the first failure. */
@@ -381,11 +377,11 @@ static void op_batch(struct ctx *x)
     size_t sent = 0;
     uint64_t pads[BATCH];
     if (m->resv_open) {
-        err = -EINVAL;
+        err = SHMRING_EINVAL;
     } else {
         for (; sent < n; sent++) {
             if (iov[sent].base == NULL && iov[sent].len != 0) {
-                err = -EINVAL;
+                err = SHMRING_EINVAL;
                 break;
             }
             uint64_t pad = 0;
@@ -402,10 +398,10 @@ static void op_batch(struct ctx *x)
         }
     }
     *m = saved;
-    int want = sent > 0         ? (int)sent
-               : m->resv_open   ? -EINVAL
-               : err == -EAGAIN ? (cons_state(x) == CLOSED ? -EPIPE : 0)
-                                : err;
+    int want = sent > 0                ? (int)sent
+               : m->resv_open          ? SHMRING_EINVAL
+               : err == SHMRING_EAGAIN ? (cons_state(x) == CLOSED ? SHMRING_EPIPE : 0)
+                                       : err;
     int got = shmring_send_batch(x->prod, iov, n);
     FZ_CHECK(got == want, "send_batch(%zu): %d, model %d", n, got, want);
     for (int i = 0; i < got; i++) {
@@ -430,20 +426,20 @@ static void op_recv(struct ctx *x, int wait)
                            : BUF_SIZE;
     int null_buf = (b & 0x7f) == 0x7e || (cap == 0 && (b & 0x40)); /* NULL is fine for cap 0 */
     if (!x->cons) {
-        FZ_CHECK(shmring_recv(NULL, x->rbuf, cap) == -EINVAL, "recv on NULL");
+        FZ_CHECK(shmring_recv(NULL, x->rbuf, cap) == SHMRING_EINVAL, "recv on NULL");
         return;
     }
     struct qmsg *f = front(m);
     long want;
     if ((null_buf && cap > 0) || m->peeked) {
-        want = -EINVAL;
+        want = SHMRING_EINVAL;
     } else if (!f) {
         want = empty_result(x);
-        if (wait && timeout > 0 && want == -EAGAIN) {
-            want = -ETIMEDOUT;
+        if (wait && timeout > 0 && want == SHMRING_EAGAIN) {
+            want = SHMRING_ETIMEDOUT;
         }
     } else {
-        want = f->len > cap ? -EMSGSIZE : (long)f->len;
+        want = f->len > cap ? SHMRING_EMSGSIZE : (long)f->len;
     }
     void *buf = null_buf ? NULL : x->rbuf;
     long got = wait ? (long)shmring_recv_wait(x->cons, buf, cap, timeout)
@@ -463,13 +459,13 @@ static void op_peek(struct ctx *x, int wait)
     int64_t timeout = wait ? (fz_u8(&x->in) & 1) * 1000 : 0;
     const void *msg = NULL;
     if (!x->cons) {
-        FZ_CHECK(shmring_peek(NULL, &msg) == -EINVAL, "peek on NULL");
+        FZ_CHECK(shmring_peek(NULL, &msg) == SHMRING_EINVAL, "peek on NULL");
         return;
     }
     struct qmsg *f = front(m);
     long want = f ? (long)f->len : empty_result(x);
-    if (!f && wait && timeout > 0 && want == -EAGAIN) {
-        want = -ETIMEDOUT;
+    if (!f && wait && timeout > 0 && want == SHMRING_EAGAIN) {
+        want = SHMRING_ETIMEDOUT;
     }
     long got =
         wait ? (long)shmring_peek_wait(x->cons, &msg, timeout) : (long)shmring_peek(x->cons, &msg);
@@ -487,10 +483,10 @@ static void op_release(struct ctx *x)
 {
     struct model *m = &x->m;
     if (!x->cons) {
-        FZ_CHECK(shmring_release(NULL) == -EINVAL, "release on NULL");
+        FZ_CHECK(shmring_release(NULL) == SHMRING_EINVAL, "release on NULL");
         return;
     }
-    int want = m->peeked ? 0 : -EINVAL;
+    int want = m->peeked ? 0 : SHMRING_EINVAL;
     int got = shmring_release(x->cons);
     FZ_CHECK(got == want, "release: %d, model %d", got, want);
     if (got == 0) {
@@ -523,7 +519,7 @@ static void op_drain(struct ctx *x)
     size_t max = fz_u8(&x->in) % 6;       /* 0 = no limit */
     unsigned stop_at = fz_u8(&x->in) % 8; /* 0 = never stop */
     if (!x->cons) {
-        FZ_CHECK(shmring_drain(NULL, on_msg, NULL, 0) == -EINVAL, "drain on NULL");
+        FZ_CHECK(shmring_drain(NULL, on_msg, NULL, 0) == SHMRING_EINVAL, "drain on NULL");
         return;
     }
     size_t avail = m->qn;
@@ -531,8 +527,8 @@ static void op_drain(struct ctx *x)
     if (stop_at != 0 && stop_at < n) {
         n = stop_at;
     }
-    int want = m->peeked ? -EINVAL : n > 0 ? (int)n : (avail == 0 ? empty_result(x) : 0);
-    if (want == -EAGAIN) {
+    int want = m->peeked ? SHMRING_EINVAL : n > 0 ? (int)n : (avail == 0 ? empty_result(x) : 0);
+    if (want == SHMRING_EAGAIN) {
         want = 0;
     }
     struct drain_ctx d = {x, stop_at, 0};
@@ -619,33 +615,33 @@ static void op_misuse(struct ctx *x)
     switch (b % 8) {
     case 0: /* producer calls on the consumer and the observer */
         if (x->cons) {
-            FZ_CHECK(shmring_send(x->cons, "x", 1) == -EPERM, "send as consumer");
-            FZ_CHECK(shmring_commit(x->cons, 0) == -EPERM, "commit as consumer");
+            FZ_CHECK(shmring_send(x->cons, "x", 1) == SHMRING_EPERM, "send as consumer");
+            FZ_CHECK(shmring_commit(x->cons, 0) == SHMRING_EPERM, "commit as consumer");
         }
-        FZ_CHECK(shmring_send_batch(x->obs, &iov, 1) == -EPERM, "batch as observer");
-        FZ_CHECK(shmring_reserve(x->obs, 1, &slot) == -EPERM, "reserve as observer");
+        FZ_CHECK(shmring_send_batch(x->obs, &iov, 1) == SHMRING_EPERM, "batch as observer");
+        FZ_CHECK(shmring_reserve(x->obs, 1, &slot) == SHMRING_EPERM, "reserve as observer");
         break;
     case 1: /* consumer calls on the producer and the observer */
         if (x->prod) {
-            FZ_CHECK(shmring_recv(x->prod, x->rbuf, 1) == -EPERM, "recv as producer");
-            FZ_CHECK(shmring_release(x->prod) == -EPERM, "release as producer");
+            FZ_CHECK(shmring_recv(x->prod, x->rbuf, 1) == SHMRING_EPERM, "recv as producer");
+            FZ_CHECK(shmring_release(x->prod) == SHMRING_EPERM, "release as producer");
         }
-        FZ_CHECK(shmring_peek(x->obs, &msg) == -EPERM, "peek as observer");
-        FZ_CHECK(shmring_drain(x->obs, on_msg, NULL, 0) == -EPERM, "drain as observer");
+        FZ_CHECK(shmring_peek(x->obs, &msg) == SHMRING_EPERM, "peek as observer");
+        FZ_CHECK(shmring_drain(x->obs, on_msg, NULL, 0) == SHMRING_EPERM, "drain as observer");
         break;
     case 2:
         if (x->prod) {
-            FZ_CHECK(shmring_reserve(x->prod, 1, NULL) == -EINVAL, "reserve NULL slot");
-            FZ_CHECK(shmring_send(x->prod, NULL, 1) == -EINVAL, "send NULL");
-            FZ_CHECK(shmring_send_batch(x->prod, NULL, 1) == -EINVAL, "batch NULL");
+            FZ_CHECK(shmring_reserve(x->prod, 1, NULL) == SHMRING_EINVAL, "reserve NULL slot");
+            FZ_CHECK(shmring_send(x->prod, NULL, 1) == SHMRING_EINVAL, "send NULL");
+            FZ_CHECK(shmring_send_batch(x->prod, NULL, 1) == SHMRING_EINVAL, "batch NULL");
         }
         break;
     case 3:
         if (x->cons) {
-            FZ_CHECK(shmring_peek(x->cons, NULL) == -EINVAL, "peek NULL");
-            FZ_CHECK(shmring_drain(x->cons, NULL, NULL, 0) == -EINVAL, "drain NULL");
+            FZ_CHECK(shmring_peek(x->cons, NULL) == SHMRING_EINVAL, "peek NULL");
+            FZ_CHECK(shmring_drain(x->cons, NULL, NULL, 0) == SHMRING_EINVAL, "drain NULL");
             if (!x->m.peeked) {
-                FZ_CHECK(shmring_recv(x->cons, NULL, 1) == -EINVAL, "recv NULL");
+                FZ_CHECK(shmring_recv(x->cons, NULL, 1) == SHMRING_EINVAL, "recv NULL");
             }
         }
         break;
@@ -656,14 +652,16 @@ static void op_misuse(struct ctx *x)
         FZ_CHECK(strcmp(shmring_name(x->obs), x->name) == 0, "name");
         break;
     case 5: {
-        /* A second producer or consumer while the role is held: -EBUSY. */
+        /* A second producer or consumer while the role is held: SHMRING_EBUSY. */
         shmring *r = NULL;
         struct shmring_opts opts = {0};
         if (x->prod) {
-            FZ_CHECK(shmring_open(x->name, SHMRING_PRODUCER, &opts, &r) == -EBUSY, "2nd producer");
+            FZ_CHECK(shmring_open(x->name, SHMRING_PRODUCER, &opts, &r) == SHMRING_EBUSY,
+                     "2nd producer");
         }
         if (x->cons) {
-            FZ_CHECK(shmring_open(x->name, SHMRING_CONSUMER, &opts, &r) == -EBUSY, "2nd consumer");
+            FZ_CHECK(shmring_open(x->name, SHMRING_CONSUMER, &opts, &r) == SHMRING_EBUSY,
+                     "2nd consumer");
         }
         break;
     }
@@ -728,10 +726,7 @@ static void close_ring(struct ctx *x)
     shmring_close(x->obs);
     x->prod = x->cons = x->obs = NULL;
     /* The last handle removed the name. */
-    char path[160];
-    snprintf(path, sizeof path, "/%s", x->name);
-    int fd = shm_open(path, O_RDONLY, 0);
-    FZ_CHECK(fd < 0 && errno == ENOENT, "the name outlived its last handle");
+    FZ_CHECK(fz_obj_gone(x->name), "the name outlived its last handle");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size, 0};
     uint64_t msize = 1024 + 8 * (uint64_t)(fz_u16(&in) % 385);
-    uint8_t *mem = aligned_alloc(8, (size_t)msize);
+    uint8_t *mem = fz_aligned_alloc((size_t)msize);
     FZ_CHECK(mem != NULL, "out of memory");
     FZ_CHECK(shmring__ring_format(mem, msize, SHMRING__F_LEGACY) == 0, "format %llu",
              (unsigned long long)msize);
@@ -129,6 +129,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
     }
-    free(mem);
+    fz_aligned_free(mem);
     return 0;
 }

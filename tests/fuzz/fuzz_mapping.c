@@ -6,7 +6,8 @@
  *  1. the ring protocol over heap memory of exactly the mapping's size (AddressSanitizer catches
  *     any access past it): shmring__ring_check, then a consumer that drains with peek/consume/
  *     publish (the pattern of shmring_drain), then a producer and a consumer interleaved;
- *  2. when the size is a multiple of the page size, a real object in /dev/shm written with those
+ *  2. when the size is a multiple of the page size, a real named object written with those bytes
+ *     (/dev/shm; on Windows a planted section, fuzz_obj.h), re-wrapped below:
  *     bytes: shmring_open as consumer (recv, peek/release, drain, recv_wait), as producer (send,
  *     reserve/commit), as observer (stats), and the set/get mapping's validation;
  *  3. when the library has the SetSharedMem/GetSharedMem calls (src/compat.c), the same bytes
@@ -16,15 +17,12 @@
  * Shorter inputs are a small program instead, so the fuzzer reaches deep states quickly: a size,
  * a start position, some messages written through the real producer, then patches (byte, word
  * and index overwrites) at chosen places. Both forms are described at build_patched(). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
 
+#include "fuzz_obj.h"
 #include "fuzz_util.h"
 #include "handle.h"
+#include "platform.h"
 #include "ring.h"
 #include "ring_mp.h"
 #include "shmring.h"
@@ -50,6 +48,7 @@ static int in_set(long v, const long *set, size_t n)
     }
     return 0;
 }
+#undef IN /* windows.h: an empty SAL annotation */
 #define IN(v, ...)                                                                                 \
     in_set((long)(v), (const long[]){__VA_ARGS__}, sizeof((long[]){__VA_ARGS__}) / sizeof(long))
 
@@ -173,7 +172,7 @@ static uint8_t *build_patched(const uint8_t *d, size_t n, uint64_t *size_out)
     struct fz_in in = {d, n, 0};
     uint8_t sel = fz_u8(&in);
     uint64_t size = sizes[sel & 7];
-    uint8_t *mem = aligned_alloc(8, (size_t)size);
+    uint8_t *mem = fz_aligned_alloc((size_t)size);
     FZ_CHECK(mem != NULL, "out of memory");
     memset(mem, 0xA5, (size_t)size);
     uint32_t flags = ((sel & 8) ? SHMRING__F_PERSIST : 0) | ((sel & 16) ? SHMRING__F_LEGACY : 0);
@@ -265,7 +264,7 @@ static uint8_t *build(const uint8_t *d, size_t n, uint64_t *size_out)
         return build_patched(d, n, size_out);
     }
     uint64_t size = (n < MAX_HEAP ? n : MAX_HEAP) & ~(uint64_t)7;
-    uint8_t *mem = aligned_alloc(8, (size_t)size);
+    uint8_t *mem = fz_aligned_alloc((size_t)size);
     FZ_CHECK(mem != NULL, "out of memory");
     memcpy(mem, d, (size_t)size);
     *size_out = size;
@@ -277,7 +276,7 @@ static uint8_t *build(const uint8_t *d, size_t n, uint64_t *size_out)
 /* Heap memory of exactly `size` bytes: any access past it is an AddressSanitizer report. */
 static uint8_t *heap_copy(const uint8_t *content, uint64_t size)
 {
-    uint8_t *mem = aligned_alloc(8, (size_t)size);
+    uint8_t *mem = fz_aligned_alloc((size_t)size);
     FZ_CHECK(mem != NULL, "out of memory");
     memcpy(mem, content, (size_t)size);
     return mem;
@@ -308,7 +307,7 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
 {
     struct shmring__mcons c;
     int r = shmring__mcons_attach(&c, mem, size);
-    FZ_CHECK(IN(r, 0, -EPROTO), "mcons_attach returned %d", r);
+    FZ_CHECK(IN(r, 0, SHMRING_EPROTO), "mcons_attach returned %d", r);
     if (r != 0) {
         return;
     }
@@ -324,16 +323,18 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
             shmring__mcons_publish(&c);
             continue;
         }
-        FZ_CHECK(IN(len, -EAGAIN, -EBADMSG, -EPROTO), "mcons_next returned %lld", (long long)len);
-        if (len != -EAGAIN || !c.stalled) {
-            if (len == -EAGAIN && c.head != head0) {
+        FZ_CHECK(IN(len, SHMRING_EAGAIN, SHMRING_EBADMSG, SHMRING_EPROTO),
+                 "mcons_next returned %lld", (long long)len);
+        if (len != SHMRING_EAGAIN || !c.stalled) {
+            if (len == SHMRING_EAGAIN && c.head != head0) {
                 continue; /* this call skipped a data area of padding: look again */
             }
             break; /* empty (dirty only says that an earlier skip is not published yet) */
         }
         uint64_t before = c.head;
         r = shmring__mcons_resolve(&c, fz_alive, &seed);
-        FZ_CHECK(IN(r, 1, 0, -EAGAIN, -EBADMSG, -EPROTO), "resolve returned %d", r);
+        FZ_CHECK(IN(r, 1, 0, SHMRING_EAGAIN, SHMRING_EBADMSG, SHMRING_EPROTO),
+                 "resolve returned %d", r);
         FZ_CHECK(r != 1 || c.head > before, "resolve skipped nothing");
         FZ_CHECK(c.head - before <= c.v.cap, "resolve skipped more than the data area");
         if (r != 1) {
@@ -344,7 +345,7 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
     struct shmring__mprod p;
     if (shmring__mprod_attach(&p, mem, size, (uint32_t)(seed % c.v.nslots)) == 0) {
         r = shmring__mprod_send(&p, "fuzz", 4);
-        FZ_CHECK(IN(r, 0, -EAGAIN, -EPROTO), "mprod_send returned %d", r);
+        FZ_CHECK(IN(r, 0, SHMRING_EAGAIN, SHMRING_EPROTO), "mprod_send returned %d", r);
     }
 }
 
@@ -354,10 +355,10 @@ static void heap_consumer(const uint8_t *content, uint64_t size, uint64_t seed)
     int r = shmring__ring_check(mem, size);
     if (r == 0 && (((struct shmring__hdr *)mem)->flags & SHMRING__F_MPSC)) {
         heap_mp(mem, size, seed);
-        free(mem);
+        fz_aligned_free(mem);
         return;
     }
-    FZ_CHECK(IN(r, 0, -EPROTO, -EAGAIN), "ring_check returned %d", r);
+    FZ_CHECK(IN(r, 0, SHMRING_EPROTO, SHMRING_EAGAIN), "ring_check returned %d", r);
     struct shmring__cons c;
     if (r == 0 && (r = shmring__cons_attach(&c, mem, size)) == 0) {
         /* Nobody moves tail here, so at most cap / 8 records can be read: more is a loop. */
@@ -374,8 +375,9 @@ static void heap_consumer(const uint8_t *content, uint64_t size, uint64_t seed)
                      "one peek skipped %llu bytes from offset %llu",
                      (unsigned long long)(c.head - head0), (unsigned long long)(c.cap - to_end0));
             if (len < 0) {
-                FZ_CHECK(IN(len, -EAGAIN, -EBADMSG, -EPROTO), "peek returned %lld", (long long)len);
-                FZ_CHECK(len == -EAGAIN || c.broken == len, "broken not set for %lld",
+                FZ_CHECK(IN(len, SHMRING_EAGAIN, SHMRING_EBADMSG, SHMRING_EPROTO),
+                         "peek returned %lld", (long long)len);
+                FZ_CHECK(len == SHMRING_EAGAIN || c.broken == len, "broken not set for %lld",
                          (long long)len);
                 if (c.dirty) {
                     shmring__cons_publish(&c);
@@ -396,9 +398,9 @@ static void heap_consumer(const uint8_t *content, uint64_t size, uint64_t seed)
         uint64_t head = atomic_load_explicit(&c.hdr->head, memory_order_relaxed);
         FZ_CHECK(head % SHMRING__ALIGN == 0, "published a misaligned head");
     } else {
-        FZ_CHECK(IN(r, 0, -EPROTO, -EAGAIN), "cons_attach returned %d", r);
+        FZ_CHECK(IN(r, 0, SHMRING_EPROTO, SHMRING_EAGAIN), "cons_attach returned %d", r);
     }
-    free(mem);
+    fz_aligned_free(mem);
 }
 
 static void heap_both(const uint8_t *content, uint64_t size, uint64_t seed)
@@ -407,14 +409,14 @@ static void heap_both(const uint8_t *content, uint64_t size, uint64_t seed)
     struct shmring__prod p;
     struct shmring__cons c;
     if (shmring__ring_check(mem, size) != 0) {
-        free(mem);
+        fz_aligned_free(mem);
         return;
     }
     int pr = shmring__prod_attach(&p, mem, size);
     int cr = shmring__cons_attach(&c, mem, size);
-    FZ_CHECK(IN(pr, 0, -EPROTO) && pr == cr, "attach: producer %d, consumer %d", pr, cr);
+    FZ_CHECK(IN(pr, 0, SHMRING_EPROTO) && pr == cr, "attach: producer %d, consumer %d", pr, cr);
     if (pr != 0) {
-        free(mem);
+        fz_aligned_free(mem);
         return;
     }
     uint64_t rng = seed ^ 0x5bd1e995;
@@ -426,8 +428,9 @@ static void heap_both(const uint8_t *content, uint64_t size, uint64_t seed)
             void *slot;
             int r = shmring__prod_reserve(&p, len, &slot);
             if (r != 0) {
-                FZ_CHECK(IN(r, -EAGAIN, -EMSGSIZE, -EPROTO), "reserve returned %d", r);
-                FZ_CHECK(r != -EMSGSIZE || len > p.max_msg, "EMSGSIZE for %llu",
+                FZ_CHECK(IN(r, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EPROTO),
+                         "reserve returned %d", r);
+                FZ_CHECK(r != SHMRING_EMSGSIZE || len > p.max_msg, "EMSGSIZE for %llu",
                          (unsigned long long)len);
                 p.resv_open = 0;
                 continue;
@@ -445,7 +448,8 @@ static void heap_both(const uint8_t *content, uint64_t size, uint64_t seed)
             const void *msg;
             int64_t len = shmring__cons_peek(&c, &msg);
             if (len < 0) {
-                FZ_CHECK(IN(len, -EAGAIN, -EBADMSG, -EPROTO), "peek returned %lld", (long long)len);
+                FZ_CHECK(IN(len, SHMRING_EAGAIN, SHMRING_EBADMSG, SHMRING_EPROTO),
+                         "peek returned %lld", (long long)len);
                 continue;
             }
             check_msg(c.data, c.cap, c.max_msg, msg, len);
@@ -453,29 +457,10 @@ static void heap_both(const uint8_t *content, uint64_t size, uint64_t seed)
             shmring__cons_publish(&c);
         }
     }
-    free(mem);
+    fz_aligned_free(mem);
 }
 
-/* ---- 2. a real object in /dev/shm ---------------------------------------------------------- */
-
-static int write_object(const char *name, const uint8_t *mem, uint64_t size)
-{
-    char path[256];
-    snprintf(path, sizeof path, "/%s", name);
-    int fd = shm_open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FZ_CHECK(fd >= 0, "shm_open %s: %s", path, strerror(errno));
-    FZ_CHECK(ftruncate(fd, (off_t)size) == 0, "ftruncate: %s", strerror(errno));
-    FZ_CHECK(pwrite(fd, mem, (size_t)size, 0) == (ssize_t)size, "pwrite: %s", strerror(errno));
-    close(fd);
-    return 0;
-}
-
-static void remove_object(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "/%s", name);
-    shm_unlink(path);
-}
+/* ---- 2. a real named object (/dev/shm, or a section on Windows) ------------------------------ */
 
 struct bounds {
     const uint8_t *lo, *hi; /* the mapping's data area */
@@ -516,7 +501,7 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
     struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_CONSUMER, &opts, &r);
-    FZ_CHECK(IN(rc, 0, -EPROTO), "open as consumer: %d", rc);
+    FZ_CHECK(IN(rc, 0, SHMRING_EPROTO), "open as consumer: %d", rc);
     if (rc != 0) {
         return;
     }
@@ -526,7 +511,8 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
     uint64_t rng = seed;
     size_t max_msg = shmring_max_msg(r);
     uint64_t bound = shmring_capacity(r) / SHMRING__ALIGN + 4;
-    int sticky = 0; /* -EBADMSG/-EPROTO once seen must be returned by every later call */
+    int sticky =
+        0; /* SHMRING_EBADMSG/SHMRING_EPROTO once seen must be returned by every later call */
     int peeked = 0;
     uint64_t it = 0;
     for (; it < bound; it++) {
@@ -538,7 +524,7 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
             static const size_t caps[] = {0, 1, 8, 16, 100};
             size_t cap = (x >> 8) & 1 ? max_msg : caps[(x >> 9) % 5];
             res = shmring_recv(r, buf, cap);
-            if (peeked && res != -EINVAL && !sticky) {
+            if (peeked && res != SHMRING_EINVAL && !sticky) {
                 FZ_CHECK(0, "recv with a message peeked returned %ld", res);
             }
             if (res >= 0) {
@@ -566,7 +552,7 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
                 peeked = 0;
             }
             res = shmring_drain(r, on_msg, &b, (x >> 8) % 4);
-            FZ_CHECK(res != -EAGAIN, "drain returned -EAGAIN");
+            FZ_CHECK(res != SHMRING_EAGAIN, "drain returned SHMRING_EAGAIN");
             break;
         default:
             if (peeked) {
@@ -575,15 +561,13 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
             }
             /* A short wait must end on time: the content cannot stretch it. */
             if (((x >> 8) & 15) == 0) {
-                struct timespec t0, t1;
-                clock_gettime(CLOCK_MONOTONIC, &t0);
+                int64_t t0 = shmring__plat_now_ns();
                 res = shmring_recv_wait(r, buf, max_msg, 200000);
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+                int64_t ms = (shmring__plat_now_ns() - t0) / 1000000;
                 FZ_CHECK(ms < 2000, "recv_wait(200 us) took %lld ms", (long long)ms);
-                FZ_CHECK(res != -EAGAIN, "recv_wait returned -EAGAIN");
-                if (res == -ETIMEDOUT) {
-                    res = -EAGAIN;
+                FZ_CHECK(res != SHMRING_EAGAIN, "recv_wait returned SHMRING_EAGAIN");
+                if (res == SHMRING_ETIMEDOUT) {
+                    res = SHMRING_EAGAIN;
                 }
             } else {
                 res = shmring_recv(r, buf, max_msg);
@@ -594,23 +578,30 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
             FZ_CHECK(!sticky, "a call succeeded after %d", sticky);
             continue;
         }
-        FZ_CHECK(IN(res, -EAGAIN, -EMSGSIZE, -EBADMSG, -EPROTO, -EPIPE, -EINVAL),
+        FZ_CHECK(IN(res, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EBADMSG, SHMRING_EPROTO,
+                    SHMRING_EPIPE, SHMRING_EINVAL),
                  "consumer call returned %ld (%s)", res, shmring_strerror((int)res));
-        FZ_CHECK(res != -EINVAL || peeked, "-EINVAL without a peeked message");
+        FZ_CHECK(res != SHMRING_EINVAL || peeked, "SHMRING_EINVAL without a peeked message");
         if (sticky) {
             FZ_CHECK(res == sticky, "returned %ld after %d", res, sticky);
         }
-        if (res == -EBADMSG || res == -EPROTO) {
+        if (res == SHMRING_EBADMSG || res == SHMRING_EPROTO) {
             sticky = (int)res;
         }
-        if (res == -EAGAIN || res == -EPIPE || (sticky && (x & 3) == 0)) {
+        if (res == SHMRING_EAGAIN || res == SHMRING_EPIPE || (sticky && (x & 3) == 0)) {
             break;
         }
     }
     FZ_CHECK(it < bound, "consumer read more messages than the mapping can hold");
     struct shmring_stats st;
     FZ_CHECK(shmring_stats(r, &st) == 0, "stats");
-    FZ_CHECK(st.size == size && st.capacity == size - SHMRING_HEADER_SIZE, "stats sizes");
+    /* A multi-producer ring's data area starts after its producer slots. (On POSIX a consumer
+     * alone on a non-persistent mapping re-formats it as a single-producer ring; on Windows the
+     * planted section counts as a live peer, so every kind is attached as it is.) */
+    uint64_t hdr_size = r->mp_slots ? shmring__mp_header_size(r->mp_slots) : SHMRING_HEADER_SIZE;
+    FZ_CHECK(st.size == size && st.capacity == size - hdr_size,
+             "stats sizes: %llu, capacity %llu of a %llu-byte mapping", (unsigned long long)st.size,
+             (unsigned long long)st.capacity, (unsigned long long)size);
     FZ_CHECK(shmring_close(r) == 0, "close");
 }
 
@@ -619,7 +610,7 @@ static void named_producer(const char *name, uint64_t size, uint64_t seed)
     struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_PRODUCER, &opts, &r);
-    FZ_CHECK(IN(rc, 0, -EPROTO), "open as producer: %d", rc);
+    FZ_CHECK(IN(rc, 0, SHMRING_EPROTO), "open as producer: %d", rc);
     if (rc != 0) {
         return;
     }
@@ -646,13 +637,14 @@ static void named_producer(const char *name, uint64_t size, uint64_t seed)
             }
         }
         if (res == 0) {
-            FZ_CHECK(!sticky, "a send succeeded after -EPROTO");
+            FZ_CHECK(!sticky, "a send succeeded after SHMRING_EPROTO");
             continue;
         }
-        FZ_CHECK(IN(res, -EAGAIN, -EMSGSIZE, -EPROTO, -EPIPE), "producer call returned %ld", res);
-        FZ_CHECK(res != -EMSGSIZE || len > shmring_max_msg(r), "EMSGSIZE for %llu",
+        FZ_CHECK(IN(res, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EPROTO, SHMRING_EPIPE),
+                 "producer call returned %ld", res);
+        FZ_CHECK(res != SHMRING_EMSGSIZE || len > shmring_max_msg(r), "EMSGSIZE for %llu",
                  (unsigned long long)len);
-        if (res == -EPROTO) {
+        if (res == SHMRING_EPROTO) {
             sticky = 1;
         }
     }
@@ -664,17 +656,17 @@ static void named_observer_and_legacy(const char *name, const uint8_t *mem, uint
     struct shmring_opts opts = {0};
     shmring *r = NULL;
     int rc = shmring_open(name, SHMRING_OBSERVER, &opts, &r);
-    FZ_CHECK(IN(rc, 0, -EPROTO), "open as observer: %d", rc);
+    FZ_CHECK(IN(rc, 0, SHMRING_EPROTO), "open as observer: %d", rc);
     if (rc == 0) {
         struct shmring_stats st;
         FZ_CHECK(shmring_stats(r, &st) == 0, "stats");
         shmring_close(r);
     }
     /* The set/get mapping goes through the same validation with the legacy flag required. */
-    remove_object(name);
-    write_object(name, mem, size);
+    fz_obj_remove(name);
+    fz_obj_write(name, mem, size);
     rc = shmring__open(name, SHMRING__ROLE_LEGACY, &opts, SHMRING__F_LEGACY, &r);
-    FZ_CHECK(IN(rc, 0, -EPROTO), "open as legacy: %d", rc);
+    FZ_CHECK(IN(rc, 0, SHMRING_EPROTO), "open as legacy: %d", rc);
     if (rc == 0) {
         FZ_CHECK(r->hdr->flags & SHMRING__F_LEGACY, "legacy open of a queue");
         shmring_close(r);
@@ -684,15 +676,15 @@ static void named_observer_and_legacy(const char *name, const uint8_t *mem, uint
 static void named(const uint8_t *mem, uint64_t size, uint64_t seed)
 {
     const char *name = fz_name("map");
-    write_object(name, mem, size);
+    fz_obj_write(name, mem, size);
     named_consumer(name, size, seed);
-    remove_object(name);
-    write_object(name, mem, size);
+    fz_obj_remove(name);
+    fz_obj_write(name, mem, size);
     named_producer(name, size, seed);
-    remove_object(name);
-    write_object(name, mem, size);
+    fz_obj_remove(name);
+    fz_obj_write(name, mem, size);
     named_observer_and_legacy(name, mem, size);
-    remove_object(name);
+    fz_obj_remove(name);
 }
 
 /* ---- 3. the set/get calls over the same bytes --------------------------------------------------
@@ -701,28 +693,27 @@ static void named(const uint8_t *mem, uint64_t size, uint64_t seed)
 #ifdef FZ_HAVE_COMPAT
 static void legacy_calls(const uint8_t *mem, uint64_t size, uint64_t seed)
 {
-    static int fd = -1;
-    static char path[160];
-    if (fd < 0) {
+    static int opened;
+    static struct fz_peer peer;
+    if (!opened) {
         /* One set/get mapping for the process, created by the library itself. Its content is
-         * then overwritten with each input through a descriptor of the same object: exactly
-         * what a hostile process with write access could do at any moment. */
+         * then overwritten with each input through a second descriptor (a second view on
+         * Windows) of the same object: exactly what a hostile process with write access could
+         * do at any moment. */
         const char *name = fz_name("compat");
-        setenv("SHMRING_COMPAT_NAME", name, 1);
-        snprintf(path, sizeof path, "/%s", name);
-        shm_unlink(path);
+        fz_setenv("SHMRING_COMPAT_NAME", name);
+        fz_obj_remove(name); /* left over from an earlier crash (POSIX) */
         char tmp[4];
         GetSharedMem(tmp, sizeof tmp);
         FZ_CHECK(shmring_compat_status() == 0, "attach the set/get mapping: %d",
                  shmring_compat_status());
-        fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-        FZ_CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
-        shm_unlink(path); /* nobody else may find it; our mapping and descriptor stay valid */
+        peer = fz_peer_open(name);
+        opened = 1;
     }
     if (size != SHMRING_COMPAT_SIZE) {
         return;
     }
-    FZ_CHECK(pwrite(fd, mem, (size_t)size, 0) == (ssize_t)size, "pwrite: %s", strerror(errno));
+    fz_peer_write(&peer, mem, size);
     static char out[SHMRING_COMPAT_SIZE + 64];
     static const unsigned cchs[] = {1, 2, 17, 3073, SHMRING_COMPAT_SIZE + 64};
     for (int round = 0; round < 2; round++) {
@@ -730,7 +721,8 @@ static void legacy_calls(const uint8_t *mem, uint64_t size, uint64_t seed)
         memset(out, 0x7f, sizeof out);
         GetSharedMem(out, cch);
         int st = shmring_compat_status();
-        FZ_CHECK(IN(st, 0, -EPROTO, -EOWNERDEAD, -ETIMEDOUT), "GetSharedMem status %d", st);
+        FZ_CHECK(IN(st, 0, SHMRING_EPROTO, SHMRING_EOWNERDEAD, SHMRING_ETIMEDOUT),
+                 "GetSharedMem status %d", st);
         size_t n = strnlen(out, cch);
         FZ_CHECK(n < cch, "GetSharedMem wrote no NUL within %u bytes", cch);
         /* A value no setter wrote (a peer scribbled legacy_cur) may be longer than the
@@ -748,7 +740,8 @@ static void legacy_calls(const uint8_t *mem, uint64_t size, uint64_t seed)
             snprintf(val, sizeof val, "fuzz-%llu", (unsigned long long)seed);
             SetSharedMem(val);
             st = shmring_compat_status();
-            FZ_CHECK(IN(st, 0, -EPROTO, -ETIMEDOUT, -EOWNERDEAD), "SetSharedMem status %d", st);
+            FZ_CHECK(IN(st, 0, SHMRING_EPROTO, SHMRING_ETIMEDOUT, SHMRING_EOWNERDEAD),
+                     "SetSharedMem status %d", st);
         }
     }
 }
@@ -767,6 +760,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FZ_HAVE_COMPAT
     legacy_calls(mem, msize, seed);
 #endif
-    free(mem);
+    fz_aligned_free(mem);
     return 0;
 }

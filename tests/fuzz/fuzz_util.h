@@ -21,6 +21,25 @@
         }                                                                                          \
     } while (0)
 
+/* Heap memory aligned to 8 bytes, freed with fz_aligned_free (msvcrt has no aligned_alloc). */
+static inline void *fz_aligned_alloc(size_t size)
+{
+#ifdef _WIN32
+    return _aligned_malloc(size ? size : 1, 8);
+#else
+    return aligned_alloc(8, size);
+#endif
+}
+
+static inline void fz_aligned_free(void *p)
+{
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
 /* Reads the input as a stream; past its end every read is 0, so any input is a valid program. */
 struct fz_in {
     const uint8_t *p;
