@@ -89,9 +89,13 @@ if(WIN32)
       COMMAND compat_legacy_run ${_delphi} set ${_delphi} get "${_ansi_text}")
     set_tests_properties(compat_delphi_pair PROPERTIES RUN_SERIAL TRUE)
   elseif(CMAKE_SIZEOF_VOID_P EQUAL 8 AND SHMRING_WIN_PEER_DIR)
-    # The 32-bit Delphi program of the i686 build opposite this 64-bit C program.
-    set(_delphi ${SHMRING_WIN_PEER_DIR}/pascal/legacy_delphi.exe)
-    list(APPEND _run --dlls ${SHMRING_WIN_PEER_DIR})
+    # The 32-bit Delphi program of the i686 build opposite this 64-bit C program (the i686 build
+    # makes it when it finds the same FPC).
+    find_program(FPC_WIN32_PEER fpc-win32 HINTS ${_shmring_cache}/fpc-win32/bin NO_CMAKE_FIND_ROOT_PATH)
+    if(FPC_WIN32_PEER)
+      set(_delphi ${SHMRING_WIN_PEER_DIR}/pascal/legacy_delphi.exe)
+      list(APPEND _run --dlls ${SHMRING_WIN_PEER_DIR})
+    endif()
   endif()
   set(_tests compat_wide_pair)
   add_test(NAME compat_wide_pair COMMAND compat_legacy_run ${_wide} set ${_wide} get "${_wide_text}")
