@@ -97,6 +97,14 @@ if(WIN32)
       list(APPEND _run --dlls ${SHMRING_WIN_PEER_DIR})
     endif()
   endif()
+  if(CMAKE_SIZEOF_VOID_P EQUAL 8 AND SHMRING_WIN_PEER_DIR)
+    # A 32-bit setter (the i686 build's test_compat.exe as the agent that stops inside its copy)
+    # killed with TerminateProcess among 64-bit getters and setters.
+    add_test(NAME test_compat_xarch_kill COMMAND ${CMAKE_CROSSCOMPILING_EMULATOR}
+      --dlls ${SHMRING_WIN_PEER_DIR} $<TARGET_FILE:test_compat>)
+    set_tests_properties(test_compat_xarch_kill PROPERTIES LABELS xproc TIMEOUT 120 RUN_SERIAL TRUE
+      ENVIRONMENT "SHMRING_TEST_PREFIX=ttest_compat_xarch_kill;COMPAT_TEST_FILTER=*midcopy*;COMPAT_PEER_AGENT=${SHMRING_WIN_PEER_DIR}/shmring/tests/test_compat.exe")
+  endif()
   set(_tests compat_wide_pair)
   add_test(NAME compat_wide_pair COMMAND compat_legacy_run ${_wide} set ${_wide} get "${_wide_text}")
   if(_delphi)

@@ -471,6 +471,9 @@ static void agent_main(chan cmd_fd, chan res_fd)
         case 'P':
             rc = shmring_compat_status();
             break;
+        case 'B': /* the agent's pointer size: which arch it is */
+            rc = (int32_t)sizeof(void *);
+            break;
         case 'T':
             rc = agent_threads(c.a, c.b);
             break;
@@ -498,6 +501,33 @@ static void agent_main(chan cmd_fd, chan res_fd)
  * above) in it (1: the process stops in the middle of each set's copy, 2: the setting thread
  * sleeps 300 ms there). */
 #ifdef _WIN32
+/* COMPAT_PEER_AGENT: the path of this program built for the other arch (tests/compat.cmake: the
+ * i686 build's, in the x86_64 build). The agents that stop inside their copy (hook 1) run it, so
+ * a 32-bit setter dies mid-write among 64-bit getters and setters. */
+#define PEER_ENV "COMPAT_PEER_AGENT"
+
+static t_proc spawn_peer(const char *exe, const char *const args[])
+{
+    static char cmd[4096];
+    snprintf(cmd, sizeof cmd, "\"%s\"", exe);
+    for (int i = 0; args[i] != NULL; i++) {
+        size_t n = strlen(cmd);
+        snprintf(cmd + n, sizeof cmd - n, " \"%s\"", args[i]);
+    }
+    fflush(NULL);
+    STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        fprintf(stderr, "CreateProcess %s: error %lu\n", exe, GetLastError());
+        return -1;
+    }
+    CloseHandle(pi.hThread);
+    return (t_proc)pi.hProcess;
+}
+
 static void agent_start(struct agent *ag, int hook)
 {
     static unsigned n_events;
@@ -527,7 +557,8 @@ static void agent_start(struct agent *ag, int hook)
     snprintf(res_fd, sizeof res_fd, "%llu", (unsigned long long)(uintptr_t)from_w);
     snprintf(parent, sizeof parent, "%lu", (unsigned long)GetCurrentProcessId());
     const char *args[] = {"agent", cmd_fd, res_fd, parent, NULL};
-    t_proc pid = t_spawn_self(args);
+    const char *peer = getenv(PEER_ENV);
+    t_proc pid = hook == 1 && peer != NULL ? spawn_peer(peer, args) : t_spawn_self(args);
     if (hook) {
         env_set(HOOK_ENV, NULL);
     }
@@ -1224,6 +1255,14 @@ static void start_midcopy(struct agent *a, struct agent *b, struct agent *k, con
     agent_start(a, 0);
     agent_start(b, 0);
     agent_start(k, 1);
+#ifdef _WIN32
+    if (getenv(PEER_ENV) != NULL) { /* the stopped setter runs the other arch's build */
+        int bytes = agent_call(k, 'B', 0, 0, NULL);
+        print_message("the setter that stops is a %d-bit process, the others %d-bit\n", bytes * 8,
+                      (int)sizeof(void *) * 8);
+        assert_int_not_equal(bytes, (int)sizeof(void *));
+    }
+#endif
     assert_int_equal(agent_set(a, prev), 0);
     agent_send(k, 'S', (uint32_t)strlen(next), 0, next);
     agent_wait_stopped(k);
