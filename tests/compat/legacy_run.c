@@ -7,7 +7,10 @@
  * 2. runs GETTER while SETTER still runs and checks that its first line is EXPECTED;
  * 3. checks that the name exists (SETTER is attached), ends SETTER by closing its standard
  *    input, and checks that SETTER exited with 0 and that the name is gone (last detacher).
- * The name is $SHMRING_COMPAT_NAME (CTest sets a unique one), else "dllmemfilemap". */
+ * The name is $SHMRING_COMPAT_NAME (CTest sets a unique one), else "dllmemfilemap".
+ * POSIX: fork/exec, pipes, /dev/shm/<name>. Windows (under wine too): CreateProcess, anonymous
+ * pipes, the section Local\shmring-<name>.mem (OpenFileMappingW); the setter ends when its
+ * standard input closes, and the section must be gone once both programs exited. */
 #ifdef _WIN32
 #include <stdint.h>
 #include <stdio.h>
