@@ -1602,14 +1602,21 @@ static struct st_shared *st_shared_of(struct st_arg *a)
 #endif
 }
 
-static void st_start(struct st_shared *sh)
+/* 0 once the test says go; -1 when it has not within a minute (it failed or was killed: a
+ * child must not wait for ever). */
+static int st_start(struct st_shared *sh)
 {
     char s[64];
     GetSharedMem(s, sizeof s); /* attach before the clock starts */
     atomic_fetch_add(&sh->ready, 1);
+    int64_t end = t_now_ms() + 60000;
     while (!atomic_load(&sh->go)) {
+        if (t_now_ms() > end) {
+            return -1;
+        }
         sleep_ms(1);
     }
+    return 0;
 }
 
 static int st_setter(void *p)
@@ -1623,7 +1630,9 @@ static int st_setter(void *p)
     static char s[MAXS + 1];
     uint64_t rnd = a->id * 2654435761u + 17;
     size_t prev = 0;
-    st_start(sh);
+    if (st_start(sh) != 0) {
+        return 91;
+    }
     for (uint64_t i = 1; i <= a->ops; i++) {
         /* Mostly short strings; one in four long, so that long + long overwrites in place. */
         size_t len = t_rand(&rnd) % 4 == 0 ? 1500 + t_rand(&rnd) % (MAXS - 1500 + 1)
@@ -1648,7 +1657,9 @@ static int st_getter(void *p)
     struct st_result *r = &sh->r[a->id];
     static char s[MAXS + 1];
     uint64_t last[ST_SETTERS + 1] = {0};
-    st_start(sh);
+    if (st_start(sh) != 0) {
+        return 91;
+    }
     for (uint64_t i = 0; i < a->ops; i++) {
         GetSharedMem(s, sizeof s);
         unsigned id;
