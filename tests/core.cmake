@@ -10,17 +10,13 @@ target_compile_definitions(test_error PRIVATE
 shmring_add_test(test_spawn SOURCES test_spawn.c LABELS unit TIMEOUT 60)
 # The public API on real shared memory, one program per concern (helpers in test_open_util.c);
 # on Windows without the cases of files, unlink and persistent rings (each says why).
-foreach(t test_open_args test_data_calls test_open_lifecycle)
+foreach(t test_open_args test_open_validation test_open_lifecycle test_data_calls)
   shmring_add_test(${t} SOURCES ${t}.c test_open_util.c LABELS unit TIMEOUT 60)
 endforeach()
 # The tests above run on Windows too (tests/win, under wine); those below not yet.
 if(WIN32)
   return()
 endif()
-# The public API on real shared memory, one program per concern (helpers in test_open_util.c).
-foreach(t test_open_validation)
-  shmring_add_test(${t} SOURCES ${t}.c test_open_util.c LABELS unit TIMEOUT 60)
-endforeach()
 # Forks a producer and a consumer that move 10 million messages: ~30 s on 2 idle cores, minutes
 # on a loaded one (the children report 20 s without progress themselves, so the long timeout is
 # only a backstop); a tenth of the messages under a sanitizer. xproc/stress tests run alone.

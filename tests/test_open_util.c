@@ -10,8 +10,9 @@
 #include <string.h>
 #ifdef _WIN32
 #include <windows.h>
+#include <sddl.h>
 
-#include "platform_win.h" /* shmring__win_object_name */
+#include "platform_win.h" /* shmring__win_object_name, shmring__win_user_sid */
 #else
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -69,8 +70,20 @@ void plant(const char *name, const void *bytes, size_t len)
         i++;
     }
     assert_true(i < 8);
-    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
+    /* Owned by this user, as the library's own sections (the token's default owner may be a
+     * group, e.g. Administrators under wine, which the opener refuses: test_foreign_owner). */
+    wchar_t *sid = NULL, sddl[256];
+    assert_true(ConvertSidToStringSidW((PSID)shmring__win_user_sid(), &sid));
+    _snwprintf(sddl, 256, L"O:%lsD:P(A;;GA;;;%ls)", sid, sid);
+    sddl[255] = L'\0';
+    LocalFree(sid);
+    PSECURITY_DESCRIPTOR sd = NULL;
+    assert_true(
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, NULL));
+    SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0,
                                   (DWORD)(len > 0 ? len : 1), on);
+    LocalFree(sd);
     assert_non_null(h);
     assert_int_not_equal(GetLastError(), ERROR_ALREADY_EXISTS);
     if (len > 0) {
