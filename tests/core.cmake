@@ -13,6 +13,9 @@ shmring_add_test(test_spawn SOURCES test_spawn.c LABELS unit TIMEOUT 60)
 foreach(t test_open_args test_open_validation test_open_lifecycle test_data_calls)
   shmring_add_test(${t} SOURCES ${t}.c test_open_util.c LABELS unit TIMEOUT 60)
 endforeach()
+# The legacy value protocol over heap memory; the setter's copy is wrapped so it can "die".
+shmring_add_test(test_legacy_value SOURCES test_legacy_value.c LABELS unit TIMEOUT 30)
+target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)
 # The tests above run on Windows too (tests/win, under wine); those below not yet.
 if(WIN32)
   return()
@@ -24,9 +27,6 @@ shmring_add_test(test_xproc SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900
 # Two spinning threads: alone too, or they starve each other's neighbours on a small machine.
 shmring_add_test(test_threads SOURCES test_threads.c LABELS threads TIMEOUT 300)
 set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)
-# The legacy value protocol over heap memory; the setter's copy is wrapped so it can "die".
-shmring_add_test(test_legacy_value SOURCES test_legacy_value.c LABELS unit TIMEOUT 30)
-target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)
 # The inspection API of include/shmring_admin.h (what the tool stands on).
 shmring_add_test(test_admin SOURCES test_admin.c LABELS unit TIMEOUT 60)
 # libshmring.so exports exactly what the public headers declare.
