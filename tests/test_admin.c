@@ -116,6 +116,27 @@ static void test_inspect_foreign(void **state)
     unplant(name);
 }
 
+/* No ring can stay unused: shmring_create says so instead of returning 0 for a section that
+ * went with its handle (it did, before the fix). PERSIST and group/other modes: SHMRING_ENOTSUP,
+ * as for shmring_open. */
+static void test_create_unused(void **state)
+{
+    (void)state;
+    const char *name = t_name("create");
+    assert_int_equal(shmring_create(name, NULL), SHMRING_ENOSYS);
+    assert_false(t_shm_exists(name));
+    struct shmring_opts mp = {.flags = SHMRING_MULTI_PRODUCER, .max_producers = 3};
+    assert_int_equal(shmring_create(name, &mp), SHMRING_ENOSYS);
+    struct shmring_opts persist = {.flags = SHMRING_PERSIST};
+    assert_int_equal(shmring_create(name, &persist), SHMRING_ENOTSUP);
+    assert_false(t_shm_exists(name));
+    assert_int_equal(shmring_create("a/b", NULL), SHMRING_EINVAL);
+    shmring *p = open_flags(name, SHMRING_PRODUCER, SHMRING_CREATE);
+    assert_int_equal(shmring_create(name, NULL), SHMRING_EEXIST); /* in use */
+    shmring_close(p);
+    assert_false(t_shm_exists(name));
+}
+
 /* Sections cannot be enumerated: listing says so (after checking its argument). */
 static void test_list(void **state)
 {
@@ -390,6 +411,9 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_remove_stale),
         cmocka_unit_test(test_create_and_helpers),
+#ifdef _WIN32
+        cmocka_unit_test(test_create_unused),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
