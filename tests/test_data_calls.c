@@ -71,8 +71,8 @@ static void test_peek_release(void **state)
     assert_ptr_equal(a, b);
     assert_true(t_msg_check(b, 30, 1));
     uint8_t buf[64];
-    assert_int_equal(shmring_recv(c, buf, sizeof buf),
-                     SHMRING_EINVAL); /* a peeked one is pending */
+    /* a peeked one is pending */
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), SHMRING_EINVAL);
     assert_int_equal(shmring_drain(c, nop_handler, NULL, 0), SHMRING_EINVAL);
     assert_int_equal(shmring_peek(c, &b), 30); /* ... and still the same one */
     assert_int_equal(shmring_release(c), 0);
@@ -98,8 +98,8 @@ static void test_reserve_commit_errors(void **state)
     assert_int_equal(shmring_abort(p), SHMRING_EINVAL);
     assert_int_equal(shmring_reserve(p, 8, NULL), SHMRING_EINVAL);
     assert_int_equal(shmring_reserve(p, shmring_max_msg(p) + 1, &slot), SHMRING_EMSGSIZE);
-    assert_int_equal(shmring_commit(p, 0),
-                     SHMRING_EINVAL); /* the failed reserve left nothing open */
+    /* the failed reserve left nothing open */
+    assert_int_equal(shmring_commit(p, 0), SHMRING_EINVAL);
 
     assert_int_equal(shmring_reserve(p, 32, &slot), 0);
     assert_true(((uintptr_t)slot % 8) == 0);
@@ -160,8 +160,8 @@ static void test_send_batch(void **state)
     assert_int_equal(shmring_send_batch(p, iov, 4), 2);
     recv_seq(c, 0, 0);
     recv_seq(c, 10, 1);
-    assert_int_equal(shmring_recv(c, NULL, 0),
-                     SHMRING_EAGAIN); /* nothing after the oversized one */
+    /* nothing after the oversized one */
+    assert_int_equal(shmring_recv(c, NULL, 0), SHMRING_EAGAIN);
     iov[2].len = 20;
 
     /* A NULL buffer: an error first, the end of the batch later. */

@@ -155,8 +155,8 @@ static void test_observer_opens_legacy(void **state)
     assert_int_equal(st.consumer_pid, 0);
     assert_int_equal(st.flags, 0);
     uint8_t buf[16];
-    assert_int_equal(shmring_recv(o, buf, sizeof buf),
-                     SHMRING_EPERM); /* an observer reads nothing */
+    /* an observer reads nothing */
+    assert_int_equal(shmring_recv(o, buf, sizeof buf), SHMRING_EPERM);
     /* Opening with CREATE (the default options) finds it too, and changes nothing. */
     shmring *o2 = open_ok(name, SHMRING_OBSERVER, NULL);
     assert_int_equal(shmring_stats(o2, &st), 0);
