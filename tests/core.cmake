@@ -26,10 +26,11 @@ if(WIN32)
   # test_xproc_core: tests/win has a target test_xproc of its own (its Windows-only programs).
   shmring_add_test(test_xproc_core SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900)
   # Under wine in CI both arches share a few minutes with every other suite: a twentieth of the
-  # messages (500,000 spinning ones, not 10 million; 50,000 blocking ones, not 1 million). A
-  # spinning side's short sleeps are whole milliseconds there (Sleep), so it is slower per
-  # message: 1 million took 18-107 s per run under wine on the loaded 2-core machine.
-  set_property(TEST test_xproc_core APPEND PROPERTY ENVIRONMENT SHMRING_XPROC_SCALE=5)
+  # messages (50,000 blocking ones, not 1 million), and a fiftieth of the spinning ones (200,000,
+  # not 10 million): a spinning side's short sleeps are whole milliseconds there (Sleep), so a
+  # spinning message costs more; 1 million took 18-107 s under wine on the loaded 2-core machine.
+  set_property(TEST test_xproc_core APPEND PROPERTY ENVIRONMENT SHMRING_XPROC_SCALE=5
+    SHMRING_XPROC_SPIN_SCALE=2)
 else()
   shmring_add_test(test_xproc SOURCES test_xproc.c LABELS xproc stress TIMEOUT 900)
 endif()
@@ -38,8 +39,8 @@ shmring_add_test(test_threads SOURCES test_threads.c LABELS threads TIMEOUT 300)
 set_tests_properties(test_threads PROPERTIES RUN_SERIAL TRUE)
 if(WIN32)
   target_link_libraries(test_threads PRIVATE pthread) # mingw's winpthreads
-  # Under wine: a tenth of the messages (150,000 copied, not 1.5 million), see test_xproc_core.
-  set_property(TEST test_threads APPEND PROPERTY ENVIRONMENT SHMRING_THREADS_SCALE=10)
+  # Under wine: a twentieth of the messages (75,000 copied, not 1.5 million), see test_xproc_core.
+  set_property(TEST test_threads APPEND PROPERTY ENVIRONMENT SHMRING_THREADS_SCALE=5)
 endif()
 # The tests above run on Windows too (tests/win, under wine); those below not yet.
 if(WIN32)

@@ -8,8 +8,9 @@
  * once-per-process setup (and reads SHMRING_NO_MEMBARRIER) for the first time.
  *
  * Message counts: SHMRING_XPROC_SCALE=<percent> scales them (default 100; 10 under a sanitizer,
- * which slows the checksums by an order of magnitude; tests/core.cmake sets 10 on Windows, where
- * both arches run under wine in CI's time budget).
+ * which slows the checksums by an order of magnitude), SHMRING_XPROC_SPIN_SCALE=<percent> the
+ * spinning cases' instead when set (tests/core.cmake sets both on Windows, where both arches run
+ * under wine in CI's time budget).
  *
  * The processes: t_spawn_flat (fork on POSIX; on Windows the program starts again), sharing
  * struct xshared through t_shared.h. */
@@ -287,9 +288,13 @@ static int x_consumer(void *p)
 
 /* ---- the runs ------------------------------------------------------------------------------- */
 
-static uint64_t scaled(uint64_t n)
+static uint64_t scaled(uint64_t n, int variant)
 {
     const char *e = getenv("SHMRING_XPROC_SCALE");
+    const char *spin = getenv("SHMRING_XPROC_SPIN_SCALE");
+    if (variant == V_SPIN && spin != NULL) {
+        e = spin;
+    }
     uint64_t pct = e != NULL ? strtoull(e, NULL, 10) : X_SANITIZED ? 10 : 100;
     uint64_t m = n * pct / 100;
     return m > 1000 ? m : 1000;
@@ -310,7 +315,7 @@ static int have_membarrier(void)
 static void x_run(const struct xrun *run0, const char *tag)
 {
     struct xrun run = *run0;
-    run.count = scaled(run.count);
+    run.count = scaled(run.count, run.variant);
     struct xarg arg;
     memset(&arg, 0, sizeof arg);
     arg.run = run;
