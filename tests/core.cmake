@@ -19,7 +19,7 @@ target_link_options(test_legacy_value PRIVATE -Wl,--wrap=shmring__lv_bytes_in)
 # The inspection API of include/shmring_admin.h (what the tool stands on); on Windows on rings in
 # use (no section outlives its last user), with list and unlink saying SHMRING_ENOSYS.
 shmring_add_test(test_admin SOURCES test_admin.c test_open_util.c LABELS unit TIMEOUT 60)
-# Forks a producer and a consumer that move 10 million messages: ~30 s on 2 idle cores, minutes
+# A producer and a consumer process (t_spawn_flat) that move 10 million messages: ~30 s on 2 idle cores, minutes
 # on a loaded one (the children report 20 s without progress themselves, so the long timeout is
 # only a backstop); a tenth of the messages under a sanitizer. xproc/stress tests run alone.
 if(WIN32)
@@ -42,7 +42,8 @@ if(WIN32)
   # Under wine: a twentieth of the messages (75,000 copied, not 1.5 million), see test_xproc_core.
   set_property(TEST test_threads APPEND PROPERTY ENVIRONMENT SHMRING_THREADS_SCALE=5)
 endif()
-# The tests above run on Windows too (tests/win, under wine); those below not yet.
+# The tests above run on Windows too (tests/win, under wine). public_symbols is POSIX-only: it
+# reads an ELF library; tests/win checks the DLLs' exports (abi_exports, compat_exports).
 if(WIN32)
   return()
 endif()
