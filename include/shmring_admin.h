@@ -84,7 +84,8 @@ SHMRING_API int shmring_remove_stale(const char *name, unsigned flags);
  * implied; opts may add SHMRING_PERSIST and set size and mode (NULL: defaults). A
  * non-persistent ring so created stays, unused, until the first process opens it; from then on
  * it lives while some process has it open. Errors as shmring_open (SHMRING_EEXIST when the
- * name exists). */
+ * name exists); SHMRING_ENOSYS for a non-persistent ring where a name ends with its last user
+ * (Windows: no ring can stay unused there). */
 SHMRING_API int shmring_create(const char *name, const struct shmring_opts *opts);
 
 /* 1 if a handle other than r has r's ring attached (in any process), 0 if r is alone (its

@@ -287,6 +287,12 @@ int shmring_create(const char *name, const struct shmring_opts *opts)
      * stays, unused, for the first process that opens it (which starts it afresh). */
     if (flags & SHMRING_PERSIST) {
         shmring__seg_close(&seg);
+    } else if (!shmring__plat_idle_names) {
+        /* Where a name ends with its last handle (Windows), the ring would be gone before we
+         * return: say so instead of returning 0 for nothing. The open above checked every
+         * argument (and SHMRING_EEXIST) as on POSIX. */
+        shmring__seg_close(&seg);
+        return SHMRING_ENOSYS;
     } else {
         shmring__seg_forget(&seg);
     }

@@ -74,6 +74,10 @@ void shmring__plat_seg_forget(struct shmring__plat_seg *seg);
  * counts as 1. */
 int shmring__plat_seg_others_attached(struct shmring__plat_seg *seg);
 
+/* 1 if a name can stay with nobody attached (POSIX: the object lives until unlinked), 0 if an
+ * object ends with its last handle (Windows): then shmring_create has nothing it could leave. */
+extern const int shmring__plat_idle_names;
+
 /* ---- roles: exclusive, kernel-tracked, freed at once when the holder dies ------------------ */
 
 enum {

@@ -4,7 +4,8 @@
  * "a setter of another process holds the lock" or "it died" exactly when it wants. A setter's
  * death in the middle of its copy is simulated by wrapping the copy at link time
  * (-Wl,--wrap=shmring__lv_bytes_in, see tests/core.cmake) and leaving it with longjmp after half
- * the bytes, as a SIGKILL would: nothing after that point of shmring__lv_set runs. */
+ * the bytes, as a SIGKILL would: nothing after that point of shmring__lv_set runs. GNU ld wraps
+ * PE symbols too (i686's leading underscore included), so this runs on Windows as it is. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "legacy_value.h"
 #include "ring.h"
+#include "testutil.h" /* t_aligned_alloc */
 
 #define SIZE 4096u /* the legacy mapping's size */
 #define CAP  (SIZE - SHMRING_HEADER_SIZE)
@@ -69,7 +71,7 @@ static struct tv *tv_new(uint64_t size)
 {
     struct tv *t = calloc(1, sizeof *t);
     assert_non_null(t);
-    t->mem = aligned_alloc(SHMRING__ALIGN, (size_t)size); /* exact size: ASan sees overruns */
+    t->mem = t_aligned_alloc(SHMRING__ALIGN, (size_t)size); /* exact size: ASan sees overruns */
     assert_non_null(t->mem);
     memset(t->mem, 0xEE, (size_t)size);
     assert_int_equal(shmring__ring_format(t->mem, size, SHMRING__F_LEGACY), 0);
@@ -90,7 +92,7 @@ static struct tv *tv_new(uint64_t size)
 
 static void tv_free(struct tv *t)
 {
-    free(t->mem);
+    t_aligned_free(t->mem);
     free(t);
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the tests of the public API on real shared memory: test_open_args,
  * test_open_validation, test_open_lifecycle and test_data_calls. Where a test must see what
- * another process would see (the shared tail and head), it maps /dev/shm/<name> a second time
- * instead of looking through the handle. */
+ * another process would see (the shared tail and head), it maps /dev/shm/<name> (Windows: the
+ * section Local\shmring-<name>.mem) a second time instead of looking through the handle. */
 #ifndef SHMRING_TEST_OPEN_UTIL_H
 #define SHMRING_TEST_OPEN_UTIL_H
 
@@ -23,8 +23,13 @@ struct view {
 
 /* shmring_open that must succeed (fails the test otherwise). */
 shmring *open_ok(const char *name, int role, const struct shmring_opts *opts);
+#ifndef _WIN32
 void shm_path(const char *name, char *path, size_t n);
+#endif
+/* Puts an object holding exactly these bytes under the name, as a foreign or crashed process
+ * would (Windows: a section this process holds until unplant); unplant removes it. */
 void plant(const char *name, const void *bytes, size_t len);
+void unplant(const char *name);
 int holds(const char *name, const void *bytes, size_t len);
 struct view view_map(const char *name);
 void view_unmap(struct view *v);

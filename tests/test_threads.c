@@ -13,9 +13,9 @@
  * tail weakened to relaxed, TSan reports races here on one mapping and none on two.)
  *
  * Message counts: SHMRING_THREADS_SCALE=<percent> scales them (default 100; 10 under a
- * sanitizer). */
-#include <errno.h>
-#include <pthread.h>
+ * sanitizer; tests/core.cmake sets a smaller share on Windows, under wine). The threads are
+ * POSIX threads everywhere (winpthreads with mingw). */
+#include <pthread.h> /* mingw: winpthreads */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,12 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
+#ifdef _WIN32
+#include <process.h> /* getpid */
+#else
 #include <unistd.h>
+#endif
 
 #include <cmocka.h>
 
-#include "handle.h" /* struct shmring: to put both handles on one mapping (see above) */
+#include "handle.h"   /* struct shmring: to put both handles on one mapping (see above) */
+#include "platform.h" /* shmring__plat_sleep_ns */
 #include "shmring.h"
 #include "testutil.h"
 
@@ -89,7 +93,8 @@ static size_t t_len(uint64_t *rng, size_t max)
 static void maybe_pause(const struct trun *run, uint64_t *rng)
 {
     if (run->pauses && (t_rand(rng) & 1023) == 0) {
-        usleep(1000); /* far longer than the other side's spin phase: it must sleep, be woken */
+        shmring__plat_sleep_ns(
+            1000000); /* far longer than the other side's spin phase: it must sleep, be woken */
     }
 }
 
@@ -134,7 +139,7 @@ static void *producer(void *arg)
             size_t extra = (size_t)(t_rand(&prng) % 4 == 0 ? t_rand(&prng) % 64 : 0);
             size_t rlen = len + extra <= max ? len + extra : max;
             void *slot = NULL;
-            while ((rc = shmring_reserve(r, rlen, &slot)) == -EAGAIN) {
+            while ((rc = shmring_reserve(r, rlen, &slot)) == SHMRING_EAGAIN) {
                 if (!t_spin_once(&s)) {
                     T_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
@@ -149,7 +154,7 @@ static void *producer(void *arg)
             rc = shmring_send_wait(r, buf, len, T_WAIT_NS);
         } else {
             t_msg_fill(buf, len, seq);
-            while ((rc = shmring_send(r, buf, len)) == -EAGAIN) {
+            while ((rc = shmring_send(r, buf, len)) == SHMRING_EAGAIN) {
                 if (!t_spin_once(&s)) {
                     T_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
@@ -199,8 +204,8 @@ static void *consumer(void *arg)
     }
     /* Nothing beyond the last message. */
     ssize_t n = shmring_recv(r, buf, max + 1);
-    if (n != -EAGAIN) {
-        T_FAIL(1, "after the last message: %zd, want -EAGAIN", n);
+    if (n != SHMRING_EAGAIN) {
+        T_FAIL(1, "after the last message: %zd, want SHMRING_EAGAIN", n);
     }
     free(buf);
     return NULL;

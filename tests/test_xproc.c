@@ -8,26 +8,32 @@
  * once-per-process setup (and reads SHMRING_NO_MEMBARRIER) for the first time.
  *
  * Message counts: SHMRING_XPROC_SCALE=<percent> scales them (default 100; 10 under a sanitizer,
- * which slows the checksums by an order of magnitude). */
-#include <errno.h>
-#include <linux/membarrier.h>
+ * which slows the checksums by an order of magnitude), SHMRING_XPROC_SPIN_SCALE=<percent> the
+ * spinning cases' instead when set (tests/core.cmake sets both on Windows, where both arches run
+ * under wine in CI's time budget).
+ *
+ * The processes: t_spawn_flat (fork on POSIX; on Windows the program starts again), sharing
+ * struct xshared through t_shared.h. */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#ifdef _WIN32
+#include <process.h> /* getpid */
+#else
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
+#endif
 
 #include <cmocka.h>
 
 #include "platform.h" /* shmring__plat_light_is_fence: which barrier pair is in effect */
 #include "shmring.h"
+#include "t_shared.h"
 #include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -70,8 +76,9 @@ struct xshared {
 };
 
 struct xarg {
-    const struct xrun *run;
-    struct xshared *sh;
+    struct xrun run;     /* a copy (what is only the parent's) */
+    struct t_shared mem; /* struct xshared */
+    struct xshared *sh;  /* the child's own mapping of it */
 };
 
 /* Lengths 1..max: mostly log-uniform (every power of two equally often, so tiny messages are
@@ -114,7 +121,7 @@ static size_t x_len(uint64_t *rng, size_t max)
 static void x_maybe_pause(const struct xrun *run, uint64_t *rng)
 {
     if (run->pauses && (t_rand(rng) & 4095) == 0) {
-        usleep(1000);
+        shmring__plat_sleep_ns(1000000);
     }
 }
 
@@ -122,9 +129,9 @@ static void x_setenv(const struct xrun *run)
 {
     /* Read once per process, at the first shmring_open: so this must come first. */
     if (run->no_membarrier) {
-        setenv("SHMRING_NO_MEMBARRIER", "1", 1);
+        t_setenv("SHMRING_NO_MEMBARRIER", "1");
     } else {
-        unsetenv("SHMRING_NO_MEMBARRIER");
+        t_unsetenv("SHMRING_NO_MEMBARRIER");
     }
 }
 
@@ -139,7 +146,10 @@ static void x_setenv(const struct xrun *run)
 static int x_producer(void *p)
 {
     struct xarg *a = p;
-    const struct xrun *run = a->run;
+    const struct xrun *run = &a->run;
+    if ((a->sh = t_shared_attach(&a->mem)) == NULL) {
+        return 1;
+    }
     x_setenv(run);
     /* The consumer opened first: the name exists and must not be re-created by us. */
     const struct shmring_opts o = {.size = run->size};
@@ -191,7 +201,7 @@ static int x_producer(void *p)
             rc = shmring_send_wait(r, buf, len, X_WAIT_NS);
         } else {
             t_msg_fill(buf, len, seq);
-            while ((rc = shmring_send(r, buf, len)) == -EAGAIN) {
+            while ((rc = shmring_send(r, buf, len)) == SHMRING_EAGAIN) {
                 if (!t_spin_once(&s)) {
                     X_FAIL(0, "producer stuck at %llu", (unsigned long long)seq);
                 }
@@ -209,7 +219,7 @@ static int x_producer(void *p)
         seq++;
     }
     free(buf);
-    shmring_close(r); /* the consumer drains the rest, then sees -EPIPE */
+    shmring_close(r); /* the consumer drains the rest, then sees SHMRING_EPIPE */
     return 0;
 }
 
@@ -218,7 +228,10 @@ static int x_producer(void *p)
 static int x_consumer(void *p)
 {
     struct xarg *a = p;
-    const struct xrun *run = a->run;
+    const struct xrun *run = &a->run;
+    if ((a->sh = t_shared_attach(&a->mem)) == NULL) {
+        return 1;
+    }
     x_setenv(run);
     const struct shmring_opts o = {.size = run->size, .flags = SHMRING_CREATE | SHMRING_EXCL};
     shmring *r = NULL;
@@ -259,13 +272,13 @@ static int x_consumer(void *p)
     }
     /* Nothing after the last message: the next receive reports the producer's close. */
     s.n = 0;
-    while ((rc = (int)shmring_recv_wait(r, buf, max + 1, X_WAIT_NS)) == -EAGAIN) {
+    while ((rc = (int)shmring_recv_wait(r, buf, max + 1, X_WAIT_NS)) == SHMRING_EAGAIN) {
         if (!t_spin_once(&s)) {
             break;
         }
     }
-    if (rc != -EPIPE) {
-        X_FAIL(1, "after the last message: %d (%s), want -EPIPE", rc, shmring_strerror(rc));
+    if (rc != SHMRING_EPIPE) {
+        X_FAIL(1, "after the last message: %d (%s), want SHMRING_EPIPE", rc, shmring_strerror(rc));
     }
     shmring_stats(r, &a->sh->st);
     free(buf);
@@ -275,9 +288,13 @@ static int x_consumer(void *p)
 
 /* ---- the runs ------------------------------------------------------------------------------- */
 
-static uint64_t scaled(uint64_t n)
+static uint64_t scaled(uint64_t n, int variant)
 {
     const char *e = getenv("SHMRING_XPROC_SCALE");
+    const char *spin = getenv("SHMRING_XPROC_SPIN_SCALE");
+    if (variant == V_SPIN && spin != NULL) {
+        e = spin;
+    }
     uint64_t pct = e != NULL ? strtoull(e, NULL, 10) : X_SANITIZED ? 10 : 100;
     uint64_t m = n * pct / 100;
     return m > 1000 ? m : 1000;
@@ -286,38 +303,42 @@ static uint64_t scaled(uint64_t n)
 /* 1 when this kernel offers the membarrier commands the library uses. */
 static int have_membarrier(void)
 {
+#ifdef _WIN32
+    return 0;
+#else
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     return cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
            (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+#endif
 }
 
 static void x_run(const struct xrun *run0, const char *tag)
 {
     struct xrun run = *run0;
-    run.count = scaled(run.count);
-    struct xshared *sh =
-        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(sh != MAP_FAILED);
+    run.count = scaled(run.count, run.variant);
+    struct xarg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.run = run;
+    struct xshared *sh = t_shared_new(&arg.mem, tag, sizeof *sh);
     memset(sh, 0, sizeof *sh);
     snprintf(sh->name, sizeof sh->name, "%s", t_name(tag));
     sh->seed = 0x1234567ull + (uint64_t)getpid() * 7919;
-    struct xarg arg = {&run, sh};
     int64_t t0 = t_now_ms();
-    pid_t c = t_spawn(x_consumer, &arg);
-    assert_true(c > 0);
+    t_proc c = t_spawn_flat(x_consumer, &arg, sizeof arg);
+    assert_true(c != -1);
     int64_t until = t_now_ms() + 10000;
     while (atomic_load(&sh->cons_ready) == 0 && t_now_ms() < until) {
-        usleep(200);
+        shmring__plat_sleep_ns(200000);
     }
     if (atomic_load(&sh->cons_ready) == 0) {
-        kill(c, SIGKILL);
-        t_wait(c);
+        t_proc_kill(c);
+        t_proc_wait(c);
         fail_msg("%s: consumer did not start: %s", run.what, sh->err[1]);
     }
-    pid_t p = t_spawn(x_producer, &arg);
-    assert_true(p > 0);
-    int sp = t_wait(p);
-    int sc = t_wait(c);
+    t_proc p = t_spawn_flat(x_producer, &arg, sizeof arg);
+    assert_true(p != -1);
+    int sp = t_proc_wait(p);
+    int sc = t_proc_wait(c);
     int64_t ms = t_now_ms() - t0;
     printf("    %s: %llu msgs, %llu bytes in %lld ms; sleeps p/c %llu/%llu, wakeups %llu, "
            "full/empty %llu/%llu, stalls p/c %llu/%llu, fence p/c %d/%d\n",
@@ -353,7 +374,7 @@ static void x_run(const struct xrun *run0, const char *tag)
                  (unsigned long long)(sh->stalls[0] + sh->stalls[1]), X_STALL_MS);
     }
     assert_false(t_shm_exists(sh->name)); /* the last close removed it */
-    munmap(sh, sizeof *sh);
+    t_shared_free(&arg.mem, sh);
 }
 
 static void test_spin_4k(void **state)

@@ -394,6 +394,9 @@ fail:
     return r;
 }
 
+/* An object under /dev/shm lives until it is unlinked, attached or not. */
+const int shmring__plat_idle_names = 1;
+
 int shmring__plat_seg_open(const char *name, uint64_t want_size, uint64_t create_size,
                            unsigned mode, unsigned flags, struct shmring__plat_seg **seg,
                            struct shmring__plat_attach *at)

@@ -577,6 +577,9 @@ fail:
     return err;
 }
 
+/* A section ends with its last handle: there is no ring without a user (shmring_create). */
+const int shmring__plat_idle_names = 0;
+
 int shmring__plat_seg_reserve(struct shmring__plat_seg *seg)
 {
     /* The section was committed in full when it was created (SEC_COMMIT). */
