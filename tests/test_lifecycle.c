@@ -854,6 +854,81 @@ static void test_stats_pids_across_processes(void **state)
     tl_unshare(ap.ready, 2 * sizeof(_Atomic uint32_t));
 }
 
+/* ---- liveness probes never make a taker fail ------------------------------------------------ */
+
+struct probe_shared {
+    _Atomic uint32_t ready, stop;
+    _Atomic uint64_t probes;
+};
+
+struct probe_args {
+    struct tl_name n;
+    struct probe_shared *sh;
+};
+
+/* Asks "is the producer role held?" as fast as it can: what a consumer polling a dead producer
+ * does on every call (SHMRING_EPIPE is re-checked until a new producer holds the role). */
+static int role_prober(void *p)
+{
+    struct probe_args *a = p;
+    struct probe_shared *sh = tl_here(a->sh);
+    shmring *o;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_OBSERVER, NULL, &o), 0);
+    atomic_fetch_add(&sh->ready, 1);
+    uint64_t n = 0;
+    while (atomic_load(&sh->stop) == 0) {
+        (void)shmring__seg_role_held(&o->seg, SHMRING__ROLE_ID_PRODUCER);
+        n++;
+    }
+    atomic_fetch_add(&sh->probes, n);
+    TL_CHECK_RC(shmring_close(o), 0);
+    return 0;
+}
+
+/* Windows asked by owning the role's mutex for a moment, and a taker finding it owned gave up
+ * after 2 ms: a prober preempted while owning it (a loaded machine) made a free role -EBUSY. */
+static void test_probes_do_not_block_takeover(void **state)
+{
+    (void)state;
+    enum { PROBERS = 2, OPENS = 300 };
+    struct probe_args a = {tl_name("probes"), tl_shared(sizeof(struct probe_shared))};
+    shmring *o;
+    assert_int_equal(shmring_open(a.n.s, SHMRING_OBSERVER, NULL, &o), 0);
+    t_proc w[PROBERS];
+    for (int i = 0; i < PROBERS; i++) {
+        w[i] = t_spawn_flat(role_prober, &a, sizeof a);
+    }
+    int64_t end = tl_now_ns() + 10 * SEC;
+    while (atomic_load(&a.sh->ready) < PROBERS && tl_now_ns() < end) {
+        tl_sleep_ms(1);
+    }
+    assert_int_equal(atomic_load(&a.sh->ready), PROBERS);
+    int busy = 0;
+    int64_t t0 = tl_now_ns();
+    for (int i = 0; i < OPENS; i++) {
+        shmring *p;
+        int e = shmring_open(a.n.s, SHMRING_PRODUCER, NULL, &p);
+        if (e == SHMRING_EBUSY) {
+            busy++;
+            continue;
+        }
+        assert_int_equal(e, 0);
+        assert_int_equal(shmring_close(p), 0);
+    }
+    double ms = (double)(tl_now_ns() - t0) / 1e6;
+    atomic_store(&a.sh->stop, 1);
+    for (int i = 0; i < PROBERS; i++) {
+        assert_int_equal(t_proc_wait(w[i]), 0);
+    }
+    print_message("    %d producer opens in %.0f ms beside %d probers (%llu probes): %d -EBUSY\n",
+                  OPENS, ms, PROBERS, (unsigned long long)atomic_load(&a.sh->probes), busy);
+    assert_int_equal(busy, 0);
+    assert_true(atomic_load(&a.sh->probes) > 0);
+    assert_int_equal(shmring_close(o), 0);
+    assert_false(t_shm_exists(a.n.s));
+    tl_unshare(a.sh, sizeof *a.sh);
+}
+
 /* ---- churn: opens and closes racing with each other and with SIGKILL ------------------------ */
 
 struct churn_shared {
@@ -976,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_consumer_close_and_producer_first),
         cmocka_unit_test(test_stats_counters),
         cmocka_unit_test(test_stats_pids_across_processes),
+        cmocka_unit_test(test_probes_do_not_block_takeover),
         cmocka_unit_test(test_open_close_churn_with_kills),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
