@@ -993,10 +993,10 @@ static void test_open_close_churn_with_kills(void **state)
     uint64_t rng = 99;
     int kills = 0;
 #ifdef _WIN32
-    /* A process start takes 10-30 ms under wine, and an open and close 5-15 ms: kills every
-     * 2-10 ms would mostly hit workers that have not reached their first open, and 1.5 s gave
-     * as few as 136 opens. */
-    const int64_t pause_us = 15000, spread_us = 30000, run_ns = 3 * SEC;
+    /* A process starts in 50-200 ms under wine (on a loaded 2-core machine), and an open and
+     * close take 5-15 ms: kills every 2-10 ms would hit workers that have not reached their
+     * first open, and 1.5 s gave as few as 136 opens. */
+    const int64_t pause_us = 50000, spread_us = 100000, run_ns = 3 * SEC;
 #else
     const int64_t pause_us = 2000, spread_us = 8000, run_ns = 1500 * MS;
 #endif
