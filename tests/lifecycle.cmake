@@ -31,7 +31,7 @@ set_tests_properties(test_wait_stress_detector PROPERTIES TIMEOUT 120 SKIP_RETUR
   LABELS stress RUN_SERIAL TRUE ENVIRONMENT "SHMRING_TEST_PREFIX=ttest_wait_stress_detector")
 if(WIN32)
   # Under wine every sleep and wake-up is a round trip to the wineserver: 300 000 messages instead
-  # of 10 million (5-7 s; the consumer still sleeps once per 80-170 messages). The detector keeps
+  # of 10 million (4-17 s; the consumer still sleeps once per 60-170 messages). The detector keeps
   # its 300 000: with 100 000 it once saw too few sleeps to catch a hidden flag.
   set_property(TEST test_wait_stress APPEND PROPERTY ENVIRONMENT SHMRING_STRESS_MSGS=300000)
 endif()
