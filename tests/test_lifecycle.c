@@ -601,6 +601,48 @@ static void test_pid_reuse_cannot_fake_liveness(void **state)
 }
 #endif /* !_WIN32 */
 
+#ifdef _WIN32
+/* The Windows counterpart of the pid reuse case (a pid cannot be steered there): liveness is the
+ * role's mutex, so a live process's pid planted where the killed holder's was fakes nothing. */
+static void test_planted_pid_cannot_fake_liveness(void **state)
+{
+    (void)state;
+    struct tl_holder_args a = {tl_name("pidplant"), SHMRING_PRODUCER,
+                               tl_shared(2 * sizeof(_Atomic uint32_t))};
+    struct tl_holder_args b = {tl_name("pidplant2"), SHMRING_OBSERVER, a.ready + 1};
+    shmring *c;
+    struct shmring_stats st;
+    uint8_t buf[64];
+    assert_int_equal(shmring_open(a.n.s, SHMRING_CONSUMER, NULL, &c), 0);
+    t_proc h = t_spawn_flat(tl_role_holder, &a, sizeof a);
+    assert_true(tl_await(a.ready, 5000));
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.producer_pid, (int32_t)atomic_load(a.ready));
+    assert_int_equal(tl_end(h), T_KILLED);
+
+    /* A live process (it holds an observer of another ring until it is killed). */
+    t_proc imp = t_spawn_flat(tl_role_holder, &b, sizeof b);
+    assert_true(tl_await(b.ready, 5000));
+    int32_t impostor = (int32_t)atomic_load(b.ready);
+    atomic_store(&c->hdr->producer_pid, impostor);
+    assert_int_equal(atomic_load(&c->hdr->producer_pid), impostor);
+
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.producer_pid, 0);
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, SEC), SHMRING_EPIPE);
+    shmring *p;
+    assert_int_equal(shmring_open(a.n.s, SHMRING_PRODUCER, NULL, &p), 0);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), SHMRING_EAGAIN); /* -EPIPE ended */
+    assert_int_equal(shmring_send(p, "hi", 2), 0);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), 2);
+    assert_int_equal(shmring_close(p), 0);
+    assert_int_equal(shmring_close(c), 0);
+    assert_int_equal(tl_end(imp), T_KILLED); /* it was alive throughout */
+    assert_false(t_shm_exists(a.n.s));
+    assert_false(t_shm_exists(b.n.s));
+}
+#endif
+
 /* ---- what each side sees: close, never attached, a new peer --------------------------------- */
 
 struct step_args {
@@ -1046,6 +1088,8 @@ int main(void)
         cmocka_unit_test(test_busy_and_takeover_consumer),
 #ifndef _WIN32
         cmocka_unit_test(test_pid_reuse_cannot_fake_liveness),
+#else /* its counterpart: no pid can be steered, one is planted */
+        cmocka_unit_test(test_planted_pid_cannot_fake_liveness),
 #endif
         cmocka_unit_test(test_producer_close_then_epipe),
         cmocka_unit_test(test_consumer_close_and_producer_first),
