@@ -20,15 +20,19 @@
 #define SEC (1000000000ll)
 #define MS  (1000000ll)
 
-/* Added to the upper bounds on wall-clock times that load can stretch (the median of a death
- * series keeps its bound: that is the slice mechanism). Under wine every wait, wake and liveness
+/* Added to upper bounds on wall-clock times that load can stretch: LATE to a single call (a
+ * maximum, one sample), LATE_MED to a median of timeouts. The medians of the death and close
+ * series keep their bounds: that is the slice mechanism. Under wine every wait, wake and liveness
  * probe is a round trip to the one wineserver that all wine processes of the machine share; on
- * the 2-core machine running four other suites beside this one (load 10-12), single calls came
- * 40-70 ms late. */
+ * the 2-core machine running four other suites beside this one (load 10-12) single calls came up
+ * to 150 ms late (a 100 ms timeout returned after 252 ms) and the median of 20 ms timeouts was
+ * 36 ms. */
 #ifdef _WIN32
-#define LATE (50 * MS)
+#define LATE     (200 * MS)
+#define LATE_MED (25 * MS)
 #else
-#define LATE 0
+#define LATE     0
+#define LATE_MED 0
 #endif
 
 #ifndef _WIN32
@@ -264,7 +268,7 @@ static void check_timeouts(shmring *r, const char *what)
     print_message("    %s, timeout 20 ms: min %.2f, median %.2f, max %.2f ms\n", what,
                   (double)min / 1e6, (double)med / 1e6, (double)max / 1e6);
     assert_true(min >= 20 * MS);
-    assert_true(med < 25 * MS + LATE);
+    assert_true(med < 25 * MS + LATE_MED);
     assert_true(max < 60 * MS + LATE); /* a loaded machine may delay one wake-up */
 
     time_waits(r, 100 * MS, 1, v); /* longer than a 40 ms slice: slices add up exactly */
@@ -274,7 +278,7 @@ static void check_timeouts(shmring *r, const char *what)
     time_waits(r, 1000, 5, v); /* 1 us: shorter than the spin phase, which is not cut short */
     print_message("    %s, timeout 1 us: %.1f us (the spin phase)\n", what,
                   (double)tl_median(v, 5) / 1e3);
-    assert_true(tl_median(v, 5) < 2 * MS + LATE);
+    assert_true(tl_median(v, 5) < 2 * MS + LATE_MED);
 }
 
 static void test_timeouts(void **state)
