@@ -17,6 +17,7 @@
 #ifdef _WIN32
 #include <windows.h>
 #include <process.h> /* getpid */
+#include <tlhelp32.h>
 #else
 #include <fcntl.h>
 #include <signal.h>
@@ -89,9 +90,29 @@ static inline void tl_sleep_us(int64_t us)
 }
 #endif
 
-/* Sleeps until the process is killed (POSIX pause(); Windows has no signals to wait for). */
+/* Sleeps until the process is killed (POSIX pause(); Windows has no signals to wait for). On
+ * Windows it also ends when the parent ends: a parent whose test failed never kills it, and a
+ * child holding the inherited output handles would keep CTest waiting until the timeout. */
 static inline void tl_idle_forever(void)
 {
+#ifdef _WIN32
+    DWORD me = GetCurrentProcessId(), parent_id = 0;
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+    PROCESSENTRY32 pe = {.dwSize = sizeof pe};
+    for (BOOL ok = snap != INVALID_HANDLE_VALUE && Process32First(snap, &pe); ok;
+         ok = Process32Next(snap, &pe)) {
+        if (pe.th32ProcessID == me) {
+            parent_id = pe.th32ParentProcessID;
+        }
+    }
+    if (snap != INVALID_HANDLE_VALUE) {
+        CloseHandle(snap);
+    }
+    HANDLE parent = parent_id != 0 ? OpenProcess(SYNCHRONIZE, FALSE, parent_id) : NULL;
+    if (parent != NULL && WaitForSingleObject(parent, INFINITE) == WAIT_OBJECT_0) {
+        _exit(0);
+    }
+#endif
     for (;;) {
         tl_sleep_ms(1000);
     }
