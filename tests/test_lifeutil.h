@@ -1,25 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the lifecycle, death and wait tests (test_life*, test_death*, test_wait*).
- * Everything here runs in forked children too, so nothing uses CMocka: a child reports a failed
- * check with TL_CHECK (prints file:line and returns 1 from the child function). */
+ * Everything here runs in child processes too (t_spawn_flat: forked on POSIX, the program started
+ * again on Windows), so nothing uses CMocka: a child reports a failed check with TL_CHECK (prints
+ * file:line and returns 1 from the child function). The POSIX-only helpers (tl_kill of a pid,
+ * subreaper, /proc) serve the tests that stay POSIX-only. */
 #ifndef TEST_LIFEUTIL_H
 #define TEST_LIFEUTIL_H
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#include <process.h> /* getpid */
+#include <tlhelp32.h>
+#else
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#endif
 
 #include "handle.h" /* struct shmring: the tests peek at the shared header (r->hdr) */
+#include "platform.h"
 #include "shmring.h"
 #include "testutil.h"
 
@@ -43,6 +52,24 @@
         }                                                                                          \
     } while (0)
 
+#ifdef _WIN32
+/* The library's clock (QueryPerformanceCounter: one clock for every process of the system). */
+static inline int64_t tl_now_ns(void)
+{
+    return shmring__plat_now_ns();
+}
+
+static inline void tl_sleep_ms(int64_t ms)
+{
+    Sleep((DWORD)ms);
+}
+
+/* Sleep's unit is a millisecond: a shorter pause becomes one. */
+static inline void tl_sleep_us(int64_t us)
+{
+    Sleep((DWORD)((us + 999) / 1000));
+}
+#else
 static inline int64_t tl_now_ns(void)
 {
     struct timespec ts;
@@ -57,6 +84,40 @@ static inline void tl_sleep_ms(int64_t ms)
     }
 }
 
+static inline void tl_sleep_us(int64_t us)
+{
+    usleep((useconds_t)us);
+}
+#endif
+
+/* Sleeps until the process is killed (POSIX pause(); Windows has no signals to wait for). On
+ * Windows it also ends when the parent ends: a parent whose test failed never kills it, and a
+ * child holding the inherited output handles would keep CTest waiting until the timeout. */
+static inline void tl_idle_forever(void)
+{
+#ifdef _WIN32
+    DWORD me = GetCurrentProcessId(), parent_id = 0;
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+    PROCESSENTRY32 pe = {.dwSize = sizeof pe};
+    for (BOOL ok = snap != INVALID_HANDLE_VALUE && Process32First(snap, &pe); ok;
+         ok = Process32Next(snap, &pe)) {
+        if (pe.th32ProcessID == me) {
+            parent_id = pe.th32ParentProcessID;
+        }
+    }
+    if (snap != INVALID_HANDLE_VALUE) {
+        CloseHandle(snap);
+    }
+    HANDLE parent = parent_id != 0 ? OpenProcess(SYNCHRONIZE, FALSE, parent_id) : NULL;
+    if (parent != NULL && WaitForSingleObject(parent, INFINITE) == WAIT_OBJECT_0) {
+        _exit(0);
+    }
+#endif
+    for (;;) {
+        tl_sleep_ms(1000);
+    }
+}
+
 /* Busy-waits ns nanoseconds (precise short pauses; usleep rounds up to ~60 us). */
 static inline void tl_spin_ns(int64_t ns)
 {
@@ -65,7 +126,78 @@ static inline void tl_spin_ns(int64_t ns)
     }
 }
 
-/* Zeroed memory shared with every child forked afterwards: the side channel of the tests. */
+/* Zeroed memory shared with every child started afterwards: the side channel of the tests. A
+ * child function reaches it through tl_here(pointer the parent put in its argument).
+ * POSIX: an anonymous shared mapping the forked child inherits at the same address.
+ * Windows: a bump allocator in one named section per parent process ("arena"); the parent
+ * publishes the section's name and its view's address in SHMRING_TL_ARENA, which child processes
+ * inherit with the environment, and tl_here maps the section and moves the pointer into it. */
+#ifdef _WIN32
+#define TL_ARENA_BYTES (4u << 20)
+static struct {
+    unsigned char *base;
+    uintptr_t parent_base; /* the address of the same bytes in the parent (0 in the parent) */
+    size_t used;
+} tl_arena_;
+
+static inline void *tl_shared(size_t n)
+{
+    if (tl_arena_.base == NULL) {
+        char name[64];
+        char env[128];
+        snprintf(name, sizeof name, "Local\\shmring-tl-arena-%lu", GetCurrentProcessId());
+        HANDLE h =
+            CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, TL_ARENA_BYTES, name);
+        void *v = h != NULL ? MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, 0) : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "tl_shared: section %s: error %lu\n", name, GetLastError());
+            abort();
+        }
+        snprintf(env, sizeof env, "%s|%llx", name, (unsigned long long)(uintptr_t)v);
+        SetEnvironmentVariableA("SHMRING_TL_ARENA", env);
+        tl_arena_.base = v; /* the handle stays open until the process ends */
+    }
+    size_t take = (n + 127) & ~(size_t)127; /* whole cache-line pairs, as tl_shared's mmap */
+    if (tl_arena_.parent_base != 0 || take > TL_ARENA_BYTES - tl_arena_.used) {
+        fprintf(stderr, "tl_shared: the arena is full (or this is a child)\n");
+        abort();
+    }
+    void *p = tl_arena_.base + tl_arena_.used;
+    tl_arena_.used += take;
+    return p; /* never reused, so still zero */
+}
+
+static inline void tl_unshare(void *p, size_t n)
+{
+    (void)p, (void)n; /* the arena ends with the process */
+}
+
+static inline void *tl_here(void *p)
+{
+    if (p == NULL || (tl_arena_.base != NULL && tl_arena_.parent_base == 0)) {
+        return p; /* the parent's own pointer */
+    }
+    if (tl_arena_.base == NULL) {
+        char env[128];
+        DWORD len = GetEnvironmentVariableA("SHMRING_TL_ARENA", env, sizeof env);
+        char *bar = len > 0 && len < sizeof env ? strchr(env, '|') : NULL;
+        if (bar == NULL) {
+            fprintf(stderr, "tl_here: no SHMRING_TL_ARENA from the parent\n");
+            abort();
+        }
+        *bar = '\0';
+        HANDLE h = OpenFileMappingA(FILE_MAP_ALL_ACCESS, FALSE, env);
+        void *v = h != NULL ? MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, 0) : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "tl_here: section %s: error %lu\n", env, GetLastError());
+            abort();
+        }
+        tl_arena_.parent_base = (uintptr_t)strtoull(bar + 1, NULL, 16);
+        tl_arena_.base = v;
+    }
+    return tl_arena_.base + ((uintptr_t)p - tl_arena_.parent_base);
+}
+#else
 static inline void *tl_shared(size_t n)
 {
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -81,6 +213,12 @@ static inline void tl_unshare(void *p, size_t n)
     munmap(p, n);
 }
 
+static inline void *tl_here(void *p)
+{
+    return p; /* inherited by fork */
+}
+#endif
+
 /* Polls flag until it is non-zero, at most timeout_ms. 1 when it became non-zero. */
 static inline int tl_await(_Atomic uint32_t *flag, int64_t timeout_ms)
 {
@@ -89,7 +227,7 @@ static inline int tl_await(_Atomic uint32_t *flag, int64_t timeout_ms)
         if (tl_now_ns() > end) {
             return 0;
         }
-        usleep(200);
+        tl_sleep_us(200);
     }
     return 1;
 }
@@ -103,18 +241,28 @@ static inline int tl_await_sleeper(_Atomic uint32_t *waiting, int64_t timeout_ms
         if (tl_now_ns() > end) {
             return 0;
         }
-        usleep(100);
+        tl_sleep_us(100);
     }
-    usleep(1000);
+    tl_sleep_us(1000);
     return 1;
 }
 
+/* Kills a t_spawn_flat child (SIGKILL / TerminateProcess) and waits for it; returns
+ * t_proc_wait's status (T_KILLED). */
+static inline int tl_end(t_proc p)
+{
+    t_proc_kill(p);
+    return t_proc_wait(p);
+}
+
+#ifndef _WIN32
 /* SIGKILLs pid and reaps it; returns its wait status as t_wait does (137 for SIGKILL). */
 static inline int tl_kill(pid_t pid)
 {
     kill(pid, SIGKILL);
     return t_wait(pid);
 }
+#endif
 
 /* The name for one run: a stable copy of t_name(tag) that children inherit. */
 struct tl_name {
@@ -127,6 +275,7 @@ static inline struct tl_name tl_name(const char *tag)
     return n;
 }
 
+#ifndef _WIN32
 /* Makes this process the reaper of orphaned descendants, so a grandchild whose parent was killed
  * can be waited for here instead of by init. */
 static inline void tl_subreaper(void)
@@ -171,6 +320,7 @@ static inline int tl_proc_uses(pid_t pid, const char *name)
     }
     return found;
 }
+#endif /* !_WIN32 */
 
 /* Median of v[0..n) (sorts v). */
 static inline int64_t tl_median(int64_t *v, int n)
@@ -185,20 +335,23 @@ static inline int64_t tl_median(int64_t *v, int n)
     return n > 0 ? v[n / 2] : 0;
 }
 
-/* A child that opens n.s in `role`, sets *ready, and holds the role until it is killed. */
+/* A child that opens n.s in `role`, stores its pid (never 0) in *ready, and holds the role until
+ * it is killed. */
 struct tl_holder_args {
     struct tl_name n;
     int role;
-    _Atomic uint32_t *ready;
+    _Atomic uint32_t *ready; /* tl_shared */
 };
 
 static inline int tl_role_holder(void *p)
 {
     struct tl_holder_args *a = p;
+    _Atomic uint32_t *ready = tl_here(a->ready);
     shmring *r;
     TL_CHECK_RC(shmring_open(a->n.s, a->role, NULL, &r), 0);
-    atomic_store_explicit(a->ready, 1, memory_order_release); /* pairs with tl_await() */
-    pause();
+    /* pairs with tl_await() */
+    atomic_store_explicit(ready, (uint32_t)shmring__plat_pid(), memory_order_release);
+    tl_idle_forever();
     return 0;
 }
 

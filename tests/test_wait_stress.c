@@ -22,7 +22,13 @@
  * the producer stops early once SHMRING_STRESS_SECONDS (default 300, a third of the CTest
  * timeout) have passed. A quiet 2-core machine moves 10 million messages in ~12 s; a loaded one
  * sleeps and wakes far more often and took up to 285 s, so a slower loaded machine would otherwise
- * run into the timeout. A run cut short says so and must still have moved a tenth of the count. */
+ * run into the timeout. A run cut short says so and must still have moved a tenth of the count.
+ *
+ * Windows (under wine): the same binary, linked with the same --wrap (GNU ld applies it to the C
+ * name on i686 too, where the symbol carries a leading underscore); the wrapped call is the
+ * event wait of src/win. Both barriers are full fences there (no membarrier), so --fence would
+ * repeat the default run and is not registered; the message count is scaled down
+ * (tests/lifecycle.cmake) because every sleep and wake-up is a round trip to the wineserver. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,7 +57,9 @@ struct stress_shared {
 
 static struct side_stats *g_side; /* this process's stats, NULL in the parent */
 static int g_role;
-static int g_break_mode;         /* --detector-selftest: manufacture missed wake-ups */
+/* --detector-selftest: manufacture missed wake-ups. Set by main in the parent and from the
+ * argument in a child (a Windows child runs before main). */
+static int g_break_mode;
 static int64_t g_first_sleep_ns; /* measuring the spin phase: when the first sleep began */
 #define BREAK_MODE_LOSSES 10     /* ...but only this many */
 
@@ -92,7 +100,7 @@ int __wrap_shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic u
         atomic_store(word, 1);
     }
     int r = __real_shmring__plat_wait(seg, side, word, expected, timeout_ns);
-    if (r == -ETIMEDOUT) {
+    if (r == SHMRING_ETIMEDOUT) {
         atomic_fetch_add(&g_side->slice_timeouts, 1);
         if (atomic_load(peer_index) != before && atomic_load(word) == 1) {
             /* The peer acted while we slept, and nobody has cleared our flag. Give a waker that
@@ -117,7 +125,18 @@ struct stress_args {
     struct stress_shared *sh;
     uint64_t count;
     int64_t deadline_ns; /* the producer sends no new burst after this */
+    int break_mode, mixed_mode;
 };
+
+/* Sets an environment variable of this process (before its first shmring call). */
+static void set_env(const char *name, const char *value)
+{
+#ifdef _WIN32
+    _putenv_s(name, value);
+#else
+    setenv(name, value, 1);
+#endif
+}
 
 static void note_call(int64_t ns)
 {
@@ -135,8 +154,11 @@ static int g_mixed_mode;
 static int stress_consumer(void *p)
 {
     struct stress_args *a = p;
+    a->sh = tl_here(a->sh);
+    g_break_mode = a->break_mode;
+    g_mixed_mode = a->mixed_mode;
     if (g_mixed_mode) {
-        setenv("SHMRING_NO_MEMBARRIER", "1", 1); /* this side only: see --mixed */
+        set_env("SHMRING_NO_MEMBARRIER", "1"); /* this side only: see --mixed */
     }
     g_role = SHMRING_CONSUMER;
     g_side = &a->sh->cons;
@@ -152,7 +174,7 @@ static int stress_consumer(void *p)
     for (int i = 0; i < 5; i++) {
         g_first_sleep_ns = 0;
         int64_t t0 = tl_now_ns();
-        TL_CHECK_RC(shmring_recv_wait(r, buf, sizeof buf, 20 * MS), -ETIMEDOUT);
+        TL_CHECK_RC(shmring_recv_wait(r, buf, sizeof buf, 20 * MS), SHMRING_ETIMEDOUT);
         TL_CHECK(g_first_sleep_ns != 0);
         spins[i] = g_first_sleep_ns - t0;
     }
@@ -165,7 +187,7 @@ static int stress_consumer(void *p)
     for (;; s++) {
         int64_t t0 = tl_now_ns();
         ssize_t n = shmring_recv_wait(r, buf, sizeof buf, -1);
-        if (n == -EPIPE) {
+        if (n == SHMRING_EPIPE) {
             break;
         }
         note_call(tl_now_ns() - t0);
@@ -190,6 +212,8 @@ static int stress_consumer(void *p)
 static int stress_producer(void *p)
 {
     struct stress_args *a = p;
+    a->sh = tl_here(a->sh);
+    g_break_mode = a->break_mode;
     g_role = SHMRING_PRODUCER;
     g_side = &a->sh->prod;
     shmring *r;
@@ -199,7 +223,7 @@ static int stress_producer(void *p)
     TL_CHECK(tl_await(&a->sh->go, 10000));
     int64_t end = tl_now_ns() + 10 * SEC;
     while (atomic_load(&a->sh->spin_ns) == 0 && tl_now_ns() < end) {
-        usleep(100);
+        tl_sleep_us(100);
     }
     int64_t spin = atomic_load(&a->sh->spin_ns);
     TL_CHECK(spin > 0);
@@ -263,16 +287,20 @@ static void test_no_lost_wakeups(void **state)
     int64_t budget_s = budget_env != NULL ? atoll(budget_env) : 300;
     int64_t t0 = tl_now_ns();
     struct stress_args a = {tl_name(g_fence_mode ? "stressf" : "stress"),
-                            tl_shared(sizeof(struct stress_shared)), count, t0 + budget_s * SEC};
+                            tl_shared(sizeof(struct stress_shared)),
+                            count,
+                            t0 + budget_s * SEC,
+                            g_break_mode,
+                            g_mixed_mode};
     /* Neither this process nor anything before the fork has called the library: each child
      * initialises it (and reads SHMRING_NO_MEMBARRIER) itself. */
-    pid_t c = t_spawn(stress_consumer, &a);
-    pid_t p = t_spawn(stress_producer, &a);
+    t_proc c = t_spawn_flat(stress_consumer, &a, sizeof a);
+    t_proc p = t_spawn_flat(stress_producer, &a, sizeof a);
     shmring *o; /* reads the library's counters at the end */
     assert_int_equal(shmring_open(a.n.s, SHMRING_OBSERVER, NULL, &o), 0);
     atomic_store(&a.sh->go, 1);
-    int pc = t_wait(p);
-    int cc = t_wait(c);
+    int pc = t_proc_wait(p);
+    int cc = t_proc_wait(c);
     struct shmring_stats st;
     assert_int_equal(shmring_stats(o, &st), 0);
     assert_int_equal(shmring_close(o), 0);
@@ -349,7 +377,7 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "--fence") == 0) {
         g_fence_mode = 1;
-        setenv("SHMRING_NO_MEMBARRIER", "1", 1); /* before any shmring call, in every process */
+        set_env("SHMRING_NO_MEMBARRIER", "1"); /* before any shmring call, in every process */
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_lost_wakeups),

@@ -53,8 +53,8 @@ int cmd_set(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
-/* printf-style checking of the tool's own formatters: C99 formats (%zu) on mingw too, whose
- * stdio is the C99 one (__USE_MINGW_ANSI_STDIO, set by the build). */
+/* printf-style checking of the tool's own formatters: ISO C formats (%zu) on mingw too, whose
+ * stdio is the ISO C one (__USE_MINGW_ANSI_STDIO, set by the build). */
 #ifdef __MINGW32__
 #define CLI_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 #else

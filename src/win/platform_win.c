@@ -710,6 +710,42 @@ int shmring__plat_seg_others_attached(struct shmring__plat_seg *seg)
 /* ---- roles -------------------------------------------------------------------------------------
  */
 
+/* NtQueryMutant's MutantBasicInformation (ntdll, present since Windows NT and in wine). */
+typedef struct {
+    LONG CurrentCount; /* 1: free (also after its owner died); <= 0: owned */
+    BOOLEAN OwnedByCaller, AbandonedState;
+} mutant_basic_info;
+typedef LONG(NTAPI *nt_query_mutant_fn)(HANDLE, int, void *, ULONG, ULONG *);
+
+/* 1 if a live thread owns mutex h (opened with MUTANT_QUERY_STATE = MUTEX_MODIFY_STATE), 0 if it
+ * is free or its owner died. Asked without owning it: a probe that owned the mutex for a moment
+ * made a taker arriving in that moment wait ROLE_GRACE_MS and answer SHMRING_EBUSY for a free role
+ * whenever the prober was preempted in between (a loaded machine; a consumer re-probes a dead
+ * producer on every call). Without NtQueryMutant: own it for a moment after all. */
+static int mutex_owned(HANDLE h)
+{
+    static _Atomic(nt_query_mutant_fn) query;
+    /* Q1 (relaxed): any thread may store the same pointer; it points into ntdll, always mapped. */
+    nt_query_mutant_fn q = atomic_load_explicit(&query, memory_order_relaxed);
+    if (q == NULL) {
+        HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+        q = nt == NULL ? NULL
+                       : (nt_query_mutant_fn)(void (*)(void))GetProcAddress(nt, "NtQueryMutant");
+        atomic_store_explicit(&query, q, memory_order_relaxed); /* Q1 */
+    }
+    mutant_basic_info mi;
+    ULONG len = 0;
+    if (q != NULL && q(h, 0 /* MutantBasicInformation */, &mi, sizeof(mi), &len) >= 0) {
+        return mi.CurrentCount <= 0;
+    }
+    DWORD w = WaitForSingleObject(h, 0);
+    if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) {
+        ReleaseMutex(h);
+        return 0;
+    }
+    return 1; /* owned, or an error: counts as held */
+}
+
 /* Under g_reg (exclusive): the role's mutex handle, opened on first use. */
 static int role_mutex(struct shmring__plat_seg *seg, int role, HANDLE *out)
 {
@@ -739,36 +775,6 @@ static int role_mutex(struct shmring__plat_seg *seg, int role, HANDLE *out)
     }
     *out = seg->roles[role];
     return 0;
-}
-
-/* NtQueryMutant (ntdll, MutantBasicInformation): a mutex's state without owning it. */
-typedef struct {
-    LONG CurrentCount; /* 1 free (also after its owner died: abandoned), <= 0 owned */
-    BOOLEAN OwnedByCaller, AbandonedState;
-} mutant_basic_info;
-typedef LONG(NTAPI *nt_query_mutant_fn)(HANDLE, int, void *, ULONG, ULONG *);
-
-/* 1 if some thread owns mutex h, 0 if it is free, -1 if that cannot be asked. Asking does not
- * take the mutex, so a role_held() probe never makes a concurrent role_take() fail: a peer that
- * probes on every call (it saw the other side closed) would otherwise hold the mutex for short
- * moments, and a taker finding it owned for more than ROLE_GRACE_MS (the prober descheduled on a
- * busy machine) got SHMRING_EBUSY for a free role (test_scribbler under wine). */
-static int mutex_owned(HANDLE h)
-{
-    static nt_query_mutant_fn q;
-    static int looked;
-    if (!looked) { /* under g_reg (exclusive): the callers hold it */
-        HMODULE nt = GetModuleHandleW(L"ntdll.dll");
-        q = nt == NULL ? NULL
-                       : (nt_query_mutant_fn)(void (*)(void))GetProcAddress(nt, "NtQueryMutant");
-        looked = 1;
-    }
-    mutant_basic_info mi;
-    ULONG len = 0;
-    if (q == NULL || q(h, 0 /* MutantBasicInformation */, &mi, sizeof(mi), &len) < 0) {
-        return -1;
-    }
-    return mi.CurrentCount <= 0;
 }
 
 /* Under g_reg: another handle of this process on the same name holds the role. */
@@ -860,16 +866,8 @@ int shmring__plat_role_held(struct shmring__plat_seg *seg, int role)
             held = 0; /* ours: then no other handle can hold it */
         } else if (held_by_sibling(seg, role)) {
             held = 1;
-        } else if ((held = mutex_owned(h)) < 0) {
-            /* No NtQueryMutant: owning the mutex for a moment is the other way to ask: got it
-             * (or got it abandoned, the holder died) = free. A taker meanwhile waits
-             * ROLE_GRACE_MS, which a prober descheduled for longer makes fail (EBUSY). */
-            DWORD w = WaitForSingleObject(h, 0);
-            held = 1;
-            if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) {
-                ReleaseMutex(h);
-                held = 0;
-            }
+        } else {
+            held = mutex_owned(h); /* free, or abandoned (the holder died) = not held */
         }
     }
     ReleaseSRWLockExclusive(&g_reg);
@@ -933,7 +931,7 @@ void shmring__plat_wake(struct shmring__plat_seg *seg, int side, _Atomic uint32_
  */
 
 /* 1 if a live handle (of any process, this one included) holds ring `base`'s role, 0 if not:
- * the mutex is taken for a moment, as in _role_held(). A name that does not open is free. */
+ * asked as in _role_held(). A name that does not open is free. */
 static int probe_role(const wchar_t *base, int role)
 {
     wchar_t on[NAME_CHARS];
@@ -943,12 +941,7 @@ static int probe_role(const wchar_t *base, int role)
     if (h == NULL) {
         return GetLastError() == ERROR_FILE_NOT_FOUND ? 0 : 1; /* an error counts as held */
     }
-    DWORD w = WaitForSingleObject(h, 0);
-    int held = 1;
-    if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) {
-        ReleaseMutex(h);
-        held = 0;
-    }
+    int held = mutex_owned(h);
     CloseHandle(h);
     return held;
 }
