@@ -18,9 +18,9 @@ static const struct cli_cmd cmd = {
     "\n",
     "\n"
 #ifdef _WIN32
-    "On Windows a ring lives only while some process has it open: without --hold it ends\n"
-    "when this command exits. --persist is not supported (a section cannot outlive its last\n"
-    "handle), nor group or other bits in MODE.\n",
+    "On Windows a ring lives only while some process has it open: create needs --hold\n"
+    "there. --persist is not supported (a section cannot outlive its last handle), nor group\n"
+    "or other bits in MODE.\n",
 #else
     "Without --persist the name stays until a process opens the ring; from then on it lives\n"
     "while some process has it open, and messages left when the last one closes are dropped\n"
@@ -112,12 +112,17 @@ int cmd_create(int argc, char **argv)
         return CLI_OK;
     }
     if ((r = shmring_create(name, &o)) < 0) {
+#ifdef _WIN32
+        /* SHMRING_ENOSYS here (after the checks of the arguments and of the name): the section
+         * would end with this command. */
+        if (r == SHMRING_ENOSYS) {
+            cli_msg("%s: not supported on Windows without --hold: a ring lives only while some "
+                    "process has it open; use --hold to keep it",
+                    what);
+            return CLI_OTHER;
+        }
+#endif
         return cli_fail(what, r);
     }
-#ifdef _WIN32
-    cli_msg("%s: note: on Windows the ring ended with this command (nobody has it open); use "
-            "--hold to keep it",
-            what);
-#endif
     return CLI_OK;
 }
