@@ -8,8 +8,8 @@
  * ...) in docs/memory-model.md, "Multi-producer ring". In short: a producer announces {position,
  * size} in its slot (MR1), claims the bytes with a CAS on the claim word (MR2), marks the record
  * CLAIMED, writes the payload and commits the record with one release store of its header word
- * (MR5). The consumer reads records in position order, zeroes what it consumed and publishes head
- * (MR12). A record that stays
+ * (MR5). The consumer reads records in position order, publishes head (MR16), and zeroes what it
+ * consumed before giving it back to the producers (`zeroed`, MR12). A record that stays
  * uncommitted is examined by shmring__mcons_resolve(): a dead claimer's bytes are skipped, a
  * live one is waited for. */
 #ifndef SHMRING_RING_MP_H
@@ -79,7 +79,7 @@ struct shmring__mprod {
     struct shmring__mp_slot *me;
     uint32_t slot;
     uint32_t claimed_tag; /* SHMRING__REC_CLAIMED | slot << 16 | epoch */
-    uint64_t head_cache;  /* last head read from the consumer's line */
+    uint64_t head_cache;  /* last `zeroed` read from the consumer's line */
     uint64_t last_pos;    /* a position and its data offset, to find offsets without dividing */
     uint64_t last_idx;
     uint64_t resv_idx;  /* the open reservation: offset of its record */
@@ -118,10 +118,10 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
     if (c - p->head_cache <= cap - total) {
         return 0;
     }
-    /* MA1: pairs with MR12 in shmring__mcons_publish(): the consumer has read and zeroed every
-     * byte before head, so they may be written. Read after c, so a sound head is at most cap
+    /* MA1: pairs with MR12 in shmring__mcons_zero_to(): the consumer has read and zeroed every
+     * byte before `zeroed`, so they may be written. Read after c, so a sound value is at most cap
      * behind c, or ahead of c if c is stale. */
-    const uint64_t head = atomic_load_explicit(&p->v.hdr->head, memory_order_acquire);
+    const uint64_t head = atomic_load_explicit(&p->v.hdr->zeroed, memory_order_acquire);
     if ((int64_t)(c - head) < 0) {
         return 1;
     }
@@ -302,11 +302,13 @@ struct shmring__mcons {
     struct shmring__mp_view v;
     uint64_t head;        /* next read position (the shared head once published) */
     uint64_t ridx;        /* head % cap */
+    uint64_t zeroed;      /* bytes before it are zeroed and given back (the shared `zeroed`) */
+    uint64_t zidx;        /* zeroed % cap */
     uint64_t claim_cache; /* last claim position read (only when head was not committed) */
     uint64_t peek_size;   /* record bytes of the peeked message; 0 = none */
     uint64_t peek_len;
     int broken;  /* SHMRING_EPROTO or SHMRING_EBADMSG once corruption was seen, else 0 */
-    int dirty;   /* head moved but is not published yet */
+    int dirty;   /* head moved but is not published yet (zeroed may trail it even when 0) */
     int stalled; /* the last SHMRING_EAGAIN was an uncommitted record at head, not an empty ring */
     uint64_t recv_msgs, recv_bytes, empty_events;
     uint64_t dead_claims, dead_bytes; /* claims of dead producers turned into padding */
@@ -370,8 +372,7 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             if (skipped >= cap) {
                 return SHMRING_EAGAIN; /* enough for one call; the caller comes back */
             }
-            shmring__mp_zero(data + ridx, psize);
-            skipped += psize;
+            skipped += psize; /* zeroed later, with the records around it (publish) */
             c->head += psize;
             c->ridx = ridx + psize == cap ? 0 : ridx + psize;
             c->dirty = 1;
@@ -406,12 +407,12 @@ SHMRING__MP_INLINE int64_t shmring__mcons_peek(struct shmring__mcons *c, const v
     return len;
 }
 
-/* Consumer: removes the message found by shmring__mcons_next() locally, zeroing its bytes. */
+/* Consumer: removes the message found by shmring__mcons_next() locally (its bytes are zeroed
+ * by a later publish). */
 SHMRING__MP_INLINE void shmring__mcons_advance(struct shmring__mcons *c, uint64_t size,
                                                uint64_t len)
 {
     const uint64_t ridx = c->ridx;
-    shmring__mp_zero(c->v.data + ridx, size);
     c->head += size;
     c->ridx = ridx + size == c->v.cap ? 0 : ridx + size;
     c->recv_msgs++;
@@ -425,17 +426,60 @@ SHMRING__MP_INLINE void shmring__mcons_consume(struct shmring__mcons *c)
     c->peek_size = 0;
 }
 
-/* Consumer: gives the consumed (and zeroed) bytes back to the producers (one release store). */
-SHMRING__MP_INLINE void shmring__mcons_publish(struct shmring__mcons *c)
+/* Zeroes the consumed bytes [c->zeroed, to) (to <= head) and gives them back to the producers
+ * (one release store). More than a data area behind (only a hostile peer's records get there)
+ * zeroes the whole area once. */
+static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
+{
+    const uint64_t cap = c->v.cap;
+    uint8_t *data = c->v.data;
+    const uint64_t n = to - c->zeroed;
+    const uint64_t zidx = c->zidx;
+    if (n >= cap) {
+        memset(data, 0, cap);
+    } else if (n <= cap - zidx) {
+        shmring__mp_zero(data + zidx, n);
+    } else {
+        memset(data + zidx, 0, cap - zidx);
+        memset(data, 0, n - (cap - zidx));
+    }
+    /* The offset of `to`: head's, less the bytes between them (fewer than cap). */
+    const uint64_t back = c->head - to;
+    c->zidx = c->ridx >= back ? c->ridx - back : c->ridx + cap - back;
+    c->zeroed = to;
+    /* MR12: every byte before `zeroed` has been read and zeroed; pairs with MA1 in
+     * shmring__mprod_room() and MA4 in the attach of a later process. */
+    atomic_store_explicit(&c->v.hdr->zeroed, to, memory_order_release);
+}
+
+/* Consumer: publishes head and the counters, and gives back the consumed bytes of the 64-byte
+ * lines it has finished; `all`: every consumed byte (the ring looked empty, or the consumer
+ * leaves). Zeroing only whole lines keeps the consumer from writing into the line a producer is
+ * filling. Returns 1 when bytes were given back (a sleeping producer may want them). */
+SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int all)
 {
     struct shmring__hdr *h = c->v.hdr;
-    c->dirty = 0;
-    /* MC7 (relaxed): statistics; only the consumer writes them. */
-    atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
-    atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
-    /* MR12: every byte before head has been read and zeroed; pairs with MA1 in
-     * shmring__mprod_room() and MA4 in the attach of a later process. */
-    atomic_store_explicit(&h->head, c->head, memory_order_release);
+    if (c->dirty) {
+        c->dirty = 0;
+        /* MC7 (relaxed): statistics; only the consumer writes them. */
+        atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
+        atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
+        /* MR16: the read position; pairs with MA4 in the attach of a later consumer, which
+         * continues after the records read here (they are not delivered twice). */
+        atomic_store_explicit(&h->head, c->head, memory_order_release);
+    }
+    const uint64_t to = all ? c->head : c->head & ~(uint64_t)(SHMRING__MP_LINE - 1);
+    if ((int64_t)(to - c->zeroed) <= 0) {
+        return 0;
+    }
+    shmring__mcons_zero_to(c, to);
+    return 1;
+}
+
+/* Consumer: publishes everything (head, counters, every consumed byte zeroed). */
+SHMRING__MP_INLINE int shmring__mcons_publish(struct shmring__mcons *c)
+{
+    return shmring__mcons_publish_part(c, 1);
 }
 
 /* Consumer, slow path: the record at head has stayed uncommitted. Asks alive() about the
