@@ -67,6 +67,7 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
     p->head_cache = zeroed;
     p->last_pos = zeroed;
     p->last_idx = zeroed % p->v.cap;
+    p->pf_dist = p->v.cap >= 4 * SHMRING__MP_PREFETCH ? SHMRING__MP_PREFETCH : 0;
     /* Only the holder writes its slot, and we hold it now (its lock). A new epoch tells the
      * consumer that a CLAIMED record naming the previous epoch belongs to a dead process. */
     /* MX5 (relaxed): only the holder writes epoch and pend_size; MR7 below publishes them to
@@ -116,6 +117,7 @@ int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
     c->zidx = zeroed % c->v.cap;
     c->claim_cache = head; /* forces a fresh read of claim on the first peek */
     c->stall_pos = SHMRING__MP_NONE;
+    c->idle_pos = SHMRING__MP_NONE;
     struct shmring__hdr *h = c->v.hdr;
     /* MC6 (relaxed): the counters continue; the consumer lock's hand-over ordered them. */
     c->recv_msgs = atomic_load_explicit(&h->recv_msgs, memory_order_relaxed);

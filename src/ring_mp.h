@@ -88,7 +88,16 @@ struct shmring__mprod {
     int resv_open;
     int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
+    uint64_t pf_dist; /* bytes ahead of the next record to prefetch for writing; 0: none */
 };
+
+/* A consumer finding a zero word at the same head reads the claim word once in this many looks
+ * (see shmring__mcons_next). */
+#define SHMRING__MP_IDLE_LOOKS 16u
+
+/* How far ahead of its records a producer prefetches (a few lines: far enough for a transfer
+ * from the consumer's cache to complete, near enough to be still cached when written). */
+#define SHMRING__MP_PREFETCH 512u
 
 /* Takes producer slot `slot` of mem[0..size) (the caller holds its lock): a new epoch, no claim
  * in flight, counters continued. 0, SHMRING_EPROTO (bad header or positions), SHMRING_EINVAL
@@ -213,6 +222,14 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
                                   shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
             p->last_pos = c + total;
             p->last_idx = ridx + need == cap ? 0 : ridx + need;
+            if (p->pf_dist != 0) {
+                /* Ask for the line we will write a few records from now, for writing: the
+                 * consumer zeroed it one lap ago, so it sits modified in the consumer's cache,
+                 * and the next claim's CAS would otherwise wait for that transfer (a locked
+                 * instruction waits for every earlier store). A hint only; inside the area. */
+                const uint64_t ahead = p->last_idx + p->pf_dist;
+                __builtin_prefetch(p->v.data + (ahead < cap ? ahead : ahead - cap), 1, 3);
+            }
             *idx_out = ridx;
             return 0;
         }
@@ -312,7 +329,10 @@ struct shmring__mcons {
     int stalled; /* the last SHMRING_EAGAIN was an uncommitted record at head, not an empty ring */
     uint64_t recv_msgs, recv_bytes, empty_events;
     uint64_t dead_claims, dead_bytes; /* claims of dead producers turned into padding */
-    uint64_t stall_pos;               /* for the caller's "stuck since" clock */
+    uint64_t idle_pos;  /* head at the last look that found nothing committed; MP_NONE: none */
+    uint64_t idle;      /* looks at idle_pos after the first */
+    int look_claim;     /* read the claim word at the next look (set before a sleep) */
+    uint64_t stall_pos; /* for the caller's "stuck since" clock */
     int64_t stall_since_ns;
 };
 
@@ -382,6 +402,25 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             c->broken = SHMRING_EBADMSG;
             return SHMRING_EBADMSG;
         }
+        /* Nothing committed at head. A consumer that has caught up looks here again and again;
+         * reading the claim word on every look would take the line away from the producer whose
+         * CAS needs it next (a locked instruction waits for that transfer). So: CLAIMED is
+         * "stalled" without it, and after a zero word the claim is read on the first look at
+         * this head and then on every SHMRING__MP_IDLE_LOOKS-th. */
+        if (c->idle_pos != c->head) {
+            c->idle_pos = c->head;
+            c->idle = 0;
+        } else {
+            c->idle++;
+        }
+        if (w != 0) {
+            c->stalled = 1;
+            return SHMRING_EAGAIN;
+        }
+        if (c->idle % SHMRING__MP_IDLE_LOOKS != 0 && !c->look_claim) {
+            c->stalled = c->claim_cache != c->head; /* as found by the last look */
+            return SHMRING_EAGAIN;
+        }
         /* MA3: pairs with MR2, MR9 (the claims): is anything claimed at head? (Record contents
          * are published by each record's own header, MA2.) */
         const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
@@ -391,6 +430,7 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             return SHMRING_EPROTO;
         }
         c->claim_cache = claim;
+        c->look_claim = 0;
         c->stalled = claim != c->head; /* claimed, not committed yet; else empty */
         return SHMRING_EAGAIN;
     }

@@ -309,9 +309,10 @@ static int mcons_empty(shmring *r, int err, int round)
             }
         }
     }
-    /* Nothing to read: give back every consumed byte, the partial line too (a producer may
-     * need them for a message almost as large as the data area). */
-    if (shmring__mcons_publish(c)) {
+    /* Nothing to read: give back the consumed bytes. The partial line at head only from the
+     * second look on (a producer may need them for a message almost as large as the data
+     * area): on the first, a producer is most likely writing the next record into it. */
+    if (shmring__mcons_publish_part(c, c->idle != 0)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     c->empty_events++;
