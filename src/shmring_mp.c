@@ -67,14 +67,7 @@ int shmring__mp_role_attach(shmring *r)
         if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.size)) < 0) {
             return err;
         }
-        /* MC9 (relaxed): as above, the consumer lock is held. */
-        r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
-        /* MX8 (relaxed): clears a dead holder's flag, as W5; at worst one spurious wake-up. */
-        atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
-        /* MP2 (relaxed): informational; liveness is the lock. */
-        atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
-        /* MR14: pairs with A3 in shmring__peer_gone() on the producers' side. */
-        atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
+        shmring__consumer_attached(r);
     }
     return 0;
 }
