@@ -168,13 +168,15 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             }
             return SHMRING_EAGAIN;
         }
-        const uint64_t idx = shmring__mprod_offset(p, c);
-        const uint64_t to_end = cap - idx;
         /* After another producer's claim, start on a fresh cache line: two producers writing
          * records into one line would pass it back and forth between their CPUs. A producer's
-         * consecutive claims (the one-producer case) stay packed. */
-        const uint64_t gap =
-            c == p->last_pos ? 0 : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+         * consecutive claims (the one-producer case) stay packed, and know their offset. */
+        uint64_t idx = p->last_idx, gap = 0;
+        if (__builtin_expect(c != p->last_pos, 0)) {
+            idx = shmring__mprod_offset(p, c);
+            gap = (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+        }
+        const uint64_t to_end = cap - idx;
         const uint64_t total = gap + need <= to_end ? gap + need : to_end + need;
         const int room = shmring__mprod_room(p, c, total);
         if (room != 0) {
@@ -261,9 +263,15 @@ SHMRING__MP_INLINE int shmring__mprod_reserve(struct shmring__mprod *p, uint64_t
  * the claimed bytes become padding. */
 SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t len)
 {
+    /* Fields into locals before the shared stores, which could alias them (see ring.h). */
     uint8_t *data = p->v.data;
     const uint64_t idx = p->resv_idx;
     const uint64_t size = shmring__rec_size(len);
+    const uint64_t msgs = p->sent_msgs + 1, bytes = p->sent_bytes + len;
+    struct shmring__mp_slot *me = p->me;
+    p->resv_open = 0;
+    p->sent_msgs = msgs;
+    p->sent_bytes = bytes;
     if (size < p->resv_size) {
         /* MR4: the rest of the claim as padding; pairs with MA2, MA6 (the consumer reads it
          * after MA2 of the message before it). */
@@ -276,13 +284,9 @@ SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t
      * shmring__mcons_next() and MA6, MA7, MA9 in shmring__mcons_resolve(). */
     atomic_store_explicit(shmring__mp_word(data, idx), shmring__mp_rec_word(len, SHMRING__REC_MSG),
                           memory_order_release);
-    p->resv_open = 0;
-    p->sent_msgs++;
-    p->sent_bytes += len;
-    struct shmring__mp_slot *me = p->me;
     /* MC1 (relaxed): only this slot's holder writes them; readers (MC10, MC11) sum a snapshot. */
-    atomic_store_explicit(&me->sent_msgs, p->sent_msgs, memory_order_relaxed);
-    atomic_store_explicit(&me->sent_bytes, p->sent_bytes, memory_order_relaxed);
+    atomic_store_explicit(&me->sent_msgs, msgs, memory_order_relaxed);
+    atomic_store_explicit(&me->sent_bytes, bytes, memory_order_relaxed);
 }
 
 /* Producer: turns the open reservation into padding. */
