@@ -6,6 +6,21 @@
 
 #include "ring_mp.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+/* Does the CPU have PREFETCHW (see shmring__mp_prefetch_w)? */
+static int cpu_has_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+#else
+    return 0;
+#endif
+}
+
 int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
 {
     memset(v, 0, sizeof *v);
@@ -68,6 +83,7 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
     p->last_pos = zeroed;
     p->last_idx = zeroed % p->v.cap;
     p->pf_dist = p->v.cap >= 4 * SHMRING__MP_PREFETCH ? SHMRING__MP_PREFETCH : 0;
+    p->pf_write = cpu_has_prefetchw();
     /* Only the holder writes its slot, and we hold it now (its lock). A new epoch tells the
      * consumer that a CLAIMED record naming the previous epoch belongs to a dead process. */
     /* MX5 (relaxed): only the holder writes epoch and pend_size; MR7 below publishes them to

@@ -89,7 +89,24 @@ struct shmring__mprod {
     int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
     uint64_t pf_dist; /* bytes ahead of the next record to prefetch for writing; 0: none */
+    int pf_write;     /* the CPU has PREFETCHW (x86: CPUID 0x80000001 ECX bit 8) */
 };
+
+/* A prefetch for writing: the line comes exclusive, so the store into it later needs no
+ * transfer. Without the CPU's PREFETCHW (compilers emit it only for -march that have it), the
+ * builtin gives a read prefetch: the data comes, the ownership not. Never faults. */
+static inline void shmring__mp_prefetch_w(const struct shmring__mprod *p, const void *a)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (p->pf_write) {
+        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)a));
+        return;
+    }
+#else
+    (void)p;
+#endif
+    __builtin_prefetch(a, 1, 3);
+}
 
 /* A consumer finding a zero word at the same head reads the claim word once in this many looks
  * (see shmring__mcons_next). */
@@ -230,7 +247,7 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
                  * and the next claim's CAS would otherwise wait for that transfer (a locked
                  * instruction waits for every earlier store). A hint only; inside the area. */
                 const uint64_t ahead = p->last_idx + p->pf_dist;
-                __builtin_prefetch(p->v.data + (ahead < cap ? ahead : ahead - cap), 1, 3);
+                shmring__mp_prefetch_w(p, p->v.data + (ahead < cap ? ahead : ahead - cap));
             }
             *idx_out = ridx;
             return 0;
