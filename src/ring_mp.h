@@ -366,6 +366,8 @@ SHMRING__MP_INLINE void shmring__mp_zero(uint8_t *dst, uint64_t n)
         const uint64_t z = 0;
         memcpy(dst, &z, 8);
         memcpy(dst + n - 8, &z, 8);
+    } else if (n == SHMRING__MP_LINE) {
+        memset(dst, 0, SHMRING__MP_LINE); /* the common case, a constant size: no call */
     } else {
         memset(dst, 0, n);
     }
