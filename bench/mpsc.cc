@@ -61,13 +61,25 @@ std::string name_of(Kind k)
     return "bench-mpsc-" + std::to_string(getpid()) + "-" + std::to_string(static_cast<int>(k));
 }
 
+// The start gate: every producer opens the queue, says so on `ready`, and waits for a byte on
+// `go` before it sends. Without it, under load, a producer could send everything and close
+// before another had even opened, and the consumer then (rightly) saw SHMRING_EPIPE and stopped,
+// leaving the late producer spinning on a full ring.
+int gate_ready[2] = {-1, -1}, gate_go[2] = {-1, -1};
+
+bool gate_pass()
+{
+    char c = 1;
+    return write(gate_ready[1], &c, 1) == 1 && read(gate_go[0], &c, 1) == 1;
+}
+
 // One producer process: n messages of size bytes.
 int produce(Kind k, const std::string &name, unsigned id, uint64_t n, size_t size, bool block)
 {
     unsigned char buf[64] = {0};
     if (k == MQ) {
         mqd_t q = mq_open(("/" + name).c_str(), O_WRONLY | (block ? 0 : O_NONBLOCK));
-        if (q == (mqd_t)-1) {
+        if (!gate_pass() || q == (mqd_t)-1) {
             return 1;
         }
         for (uint64_t i = 0; i < n; i++) {
@@ -83,7 +95,15 @@ int produce(Kind k, const std::string &name, unsigned id, uint64_t n, size_t siz
         return 0;
     }
     if (k == BOOST) {
-        bip::message_queue q(bip::open_only, name.c_str());
+        bip::message_queue *qp = nullptr;
+        try {
+            qp = new bip::message_queue(bip::open_only, name.c_str());
+        } catch (...) {
+        }
+        if (!gate_pass() || qp == nullptr) {
+            return 1;
+        }
+        bip::message_queue &q = *qp;
         for (uint64_t i = 0; i < n; i++) {
             stamp(buf, id, i);
             if (block) {
@@ -94,10 +114,12 @@ int produce(Kind k, const std::string &name, unsigned id, uint64_t n, size_t siz
                 }
             }
         }
+        delete qp;
         return 0;
     }
     shmring *r;
-    if (shmring_open(name.c_str(), SHMRING_PRODUCER, nullptr, &r) != 0) {
+    int opened = shmring_open(name.c_str(), SHMRING_PRODUCER, nullptr, &r);
+    if (!gate_pass() || opened != 0) {
         return 1;
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -146,12 +168,34 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
         bq = new bip::message_queue(bip::create_only, name.c_str(), 1024, 64);
     }
     pid_t pids[8];
+    if (pipe(gate_ready) != 0 || pipe(gate_go) != 0) {
+        return -1;
+    }
     for (unsigned i = 0; i < producers; i++) {
         pids[i] = fork();
         if (pids[i] == 0) {
+            close(gate_ready[0]);
+            close(gate_go[1]);
             _exit(produce(k, name, i, n, size, block));
         }
     }
+    // Open the gate once every producer has opened the queue (a producer that failed to open
+    // passes the gate too, and then exits with an error).
+    close(gate_ready[1]);
+    close(gate_go[0]);
+    unsigned opened = 0;
+    char gc;
+    while (opened < producers && read(gate_ready[0], &gc, 1) == 1) {
+        opened++;
+    }
+    for (unsigned i = 0; i < producers; i++) {
+        gc = 1;
+        if (write(gate_go[1], &gc, 1) != 1) {
+            break;
+        }
+    }
+    close(gate_ready[0]);
+    close(gate_go[1]);
     uint64_t next[8] = {0};
     unsigned char buf[64];
     uint64_t total = n * producers;

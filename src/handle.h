@@ -72,6 +72,9 @@ int shmring__peer_gone(shmring *r, int force);
 /* Multi-producer rings (shmring_mp.c): attach/detach of the internal roles, the peer probe, and
  * the data calls the public ones dispatch to. */
 int shmring__mp_role_attach(shmring *r);
+/* The consumer's common attach steps once it holds the role and its ring view: sleep count,
+ * wait flag, pid, then consumer_state = ATTACHED (both kinds of ring). */
+void shmring__consumer_attached(shmring *r);
 void shmring__mp_role_detach(shmring *r);
 int shmring__mp_peer_gone(shmring *r, int force);
 int shmring__mp_send(shmring *r, const void *msg, size_t len);

@@ -58,7 +58,11 @@ struct shmring__hdr {
     /* Line 2: written only by the consumer. */
     _Atomic uint64_t head; /* start of the oldest unreleased record */
     _Atomic uint64_t recv_msgs, recv_bytes, empty_events, consumer_sleeps;
-    uint8_t pad2[SHMRING__LINE - 40];
+    /* SHMRING__F_MPSC only (0 elsewhere): every data byte before this position has been consumed
+     * and zeroed, so producers may claim up to it + capacity. It trails head by less than a
+     * 64-byte line while the consumer reads (docs/mpsc.md, "Consumer"). */
+    _Atomic uint64_t zeroed;
+    uint8_t pad2[SHMRING__LINE - 48];
 
     /* Line 3: rarely written (sleeping, attaching, closing); kept off both hot lines so that a
      * side can check "does my peer sleep?" on every publish without a cache miss. */
@@ -69,7 +73,10 @@ struct shmring__hdr {
     _Atomic int32_t producer_pid; /* informational: the liveness truth is the kernel role lock */
     _Atomic int32_t consumer_pid;
     _Atomic uint64_t wakeups; /* wake system calls made by either side */
-    uint8_t pad3[SHMRING__LINE - 32];
+    /* SHMRING__F_MPSC only: producers attached and not closed (one that died stays counted), so
+     * that a consumer finding the ring empty knows "all closed" from one word. */
+    _Atomic uint32_t mp_producers;
+    uint8_t pad3[SHMRING__LINE - 36];
 };
 
 _Static_assert(sizeof(struct shmring__hdr) == SHMRING_HEADER_SIZE, "header is 512 bytes");

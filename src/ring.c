@@ -28,6 +28,7 @@ void shmring__ring_forget_peers(void *mem, uint64_t size)
             atomic_store_explicit(&v.slots[k].state, SHMRING__PEER_CLOSED, memory_order_relaxed);
         }
     }
+    atomic_store_explicit(&v.hdr->mp_producers, 0, memory_order_relaxed); /* MX10 as above */
 }
 
 int shmring__ring_format(void *mem, uint64_t size, uint32_t flags)

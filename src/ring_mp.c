@@ -6,6 +6,21 @@
 
 #include "ring_mp.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+/* Does the CPU have PREFETCHW (see shmring__mp_prefetch_w)? */
+static int cpu_has_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+#else
+    return 0;
+#endif
+}
+
 int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
 {
     memset(v, 0, sizeof *v);
@@ -30,14 +45,19 @@ int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
     return 0;
 }
 
-/* head and claim as a consistent pair: claim - head <= cap, both aligned. */
-static int positions(const struct shmring__mp_view *v, uint64_t *head, uint64_t *claim)
+/* zeroed, head and claim as a consistent triple: zeroed <= head <= claim <= zeroed + cap, all
+ * aligned. */
+static int positions(const struct shmring__mp_view *v, uint64_t *zeroed, uint64_t *head,
+                     uint64_t *claim)
 {
-    /* MA4: pairs with MR12 (head) and MR2, MR9 (claim) of the other processes: we continue
-     * from their state. */
+    /* MA4: pairs with MR12 (zeroed), MR16 (head) and MR2, MR9 (claim) of the other processes:
+     * we continue from their state. */
+    *zeroed = atomic_load_explicit(&v->hdr->zeroed, memory_order_acquire);
     *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
     *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
-    if (*claim - *head > v->cap || *head % SHMRING__ALIGN != 0 || *claim % SHMRING__ALIGN != 0) {
+    if (*claim - *zeroed > v->cap || *head - *zeroed > *claim - *zeroed ||
+        *zeroed % SHMRING__ALIGN != 0 || *head % SHMRING__ALIGN != 0 ||
+        *claim % SHMRING__ALIGN != 0) {
         return SHMRING_EPROTO;
     }
     return 0;
@@ -53,15 +73,17 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
     if (slot >= p->v.nslots) {
         return SHMRING_EINVAL;
     }
-    uint64_t head, claim;
-    if ((err = positions(&p->v, &head, &claim)) < 0) {
+    uint64_t zeroed, head, claim;
+    if ((err = positions(&p->v, &zeroed, &head, &claim)) < 0) {
         return err;
     }
     p->slot = slot;
     p->me = &p->v.slots[slot];
-    p->head_cache = head;
-    p->last_pos = head;
-    p->last_idx = head % p->v.cap;
+    p->head_cache = zeroed;
+    p->last_pos = zeroed;
+    p->last_idx = zeroed % p->v.cap;
+    p->pf_dist = p->v.cap >= 4 * SHMRING__MP_PREFETCH ? SHMRING__MP_PREFETCH : 0;
+    p->pf_write = cpu_has_prefetchw();
     /* Only the holder writes its slot, and we hold it now (its lock). A new epoch tells the
      * consumer that a CLAIMED record naming the previous epoch belongs to a dead process. */
     /* MX5 (relaxed): only the holder writes epoch and pend_size; MR7 below publishes them to
@@ -99,14 +121,19 @@ int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
     if (err < 0) {
         return err;
     }
-    uint64_t head, claim;
-    if ((err = positions(&c->v, &head, &claim)) < 0) {
+    uint64_t zeroed, head, claim;
+    if ((err = positions(&c->v, &zeroed, &head, &claim)) < 0) {
         return err;
     }
     c->head = head;
     c->ridx = head % c->v.cap;
+    /* A consumer that died may have left read records not zeroed yet: the first publish
+     * zeroes them (they stay read: head is where we continue). */
+    c->zeroed = zeroed;
+    c->zidx = zeroed % c->v.cap;
     c->claim_cache = head; /* forces a fresh read of claim on the first peek */
     c->stall_pos = SHMRING__MP_NONE;
+    c->idle_pos = SHMRING__MP_NONE;
     struct shmring__hdr *h = c->v.hdr;
     /* MC6 (relaxed): the counters continue; the consumer lock's hand-over ordered them. */
     c->recv_msgs = atomic_load_explicit(&h->recv_msgs, memory_order_relaxed);
@@ -275,10 +302,10 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
     return (int)k;
 }
 
-/* Drops [head, head + n) of the data area (n > 0, not past its end): zeroed, head moved. */
+/* Drops [head, head + n) of the data area (n > 0, not past its end): head moved (the bytes are
+ * zeroed by the next publish). */
 static void skip_dead(struct shmring__mcons *c, uint64_t n)
 {
-    shmring__mp_zero(c->v.data + c->ridx, n);
     c->head += n;
     c->ridx = c->ridx + n == c->v.cap ? 0 : c->ridx + n;
     c->dirty = 1;

@@ -8,8 +8,8 @@
  * ...) in docs/memory-model.md, "Multi-producer ring". In short: a producer announces {position,
  * size} in its slot (MR1), claims the bytes with a CAS on the claim word (MR2), marks the record
  * CLAIMED, writes the payload and commits the record with one release store of its header word
- * (MR5). The consumer reads records in position order, zeroes what it consumed and publishes head
- * (MR12). A record that stays
+ * (MR5). The consumer reads records in position order, publishes head (MR16), and zeroes what it
+ * consumed before giving it back to the producers (`zeroed`, MR12). A record that stays
  * uncommitted is examined by shmring__mcons_resolve(): a dead claimer's bytes are skipped, a
  * live one is waited for. */
 #ifndef SHMRING_RING_MP_H
@@ -79,7 +79,7 @@ struct shmring__mprod {
     struct shmring__mp_slot *me;
     uint32_t slot;
     uint32_t claimed_tag; /* SHMRING__REC_CLAIMED | slot << 16 | epoch */
-    uint64_t head_cache;  /* last head read from the consumer's line */
+    uint64_t head_cache;  /* last `zeroed` read from the consumer's line */
     uint64_t last_pos;    /* a position and its data offset, to find offsets without dividing */
     uint64_t last_idx;
     uint64_t resv_idx;  /* the open reservation: offset of its record */
@@ -88,7 +88,33 @@ struct shmring__mprod {
     int resv_open;
     int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
+    uint64_t pf_dist; /* bytes ahead of the next record to prefetch for writing; 0: none */
+    int pf_write;     /* the CPU has PREFETCHW (x86: CPUID 0x80000001 ECX bit 8) */
 };
+
+/* A prefetch for writing: the line comes exclusive, so the store into it later needs no
+ * transfer. Without the CPU's PREFETCHW (compilers emit it only for -march that have it), the
+ * builtin gives a read prefetch: the data comes, the ownership not. Never faults. */
+static inline void shmring__mp_prefetch_w(const struct shmring__mprod *p, const void *a)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (p->pf_write) {
+        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)a));
+        return;
+    }
+#else
+    (void)p;
+#endif
+    __builtin_prefetch(a, 1, 3);
+}
+
+/* A consumer finding a zero word at the same head reads the claim word once in this many looks
+ * (see shmring__mcons_next). */
+#define SHMRING__MP_IDLE_LOOKS 16u
+
+/* How far ahead of its records a producer prefetches (a few lines: far enough for a transfer
+ * from the consumer's cache to complete, near enough to be still cached when written). */
+#define SHMRING__MP_PREFETCH 512u
 
 /* Takes producer slot `slot` of mem[0..size) (the caller holds its lock): a new epoch, no claim
  * in flight, counters continued. 0, SHMRING_EPROTO (bad header or positions), SHMRING_EINVAL
@@ -118,10 +144,10 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
     if (c - p->head_cache <= cap - total) {
         return 0;
     }
-    /* MA1: pairs with MR12 in shmring__mcons_publish(): the consumer has read and zeroed every
-     * byte before head, so they may be written. Read after c, so a sound head is at most cap
+    /* MA1: pairs with MR12 in shmring__mcons_zero_to(): the consumer has read and zeroed every
+     * byte before `zeroed`, so they may be written. Read after c, so a sound value is at most cap
      * behind c, or ahead of c if c is stale. */
-    const uint64_t head = atomic_load_explicit(&p->v.hdr->head, memory_order_acquire);
+    const uint64_t head = atomic_load_explicit(&p->v.hdr->zeroed, memory_order_acquire);
     if ((int64_t)(c - head) < 0) {
         return 1;
     }
@@ -159,13 +185,15 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             }
             return SHMRING_EAGAIN;
         }
-        const uint64_t idx = shmring__mprod_offset(p, c);
-        const uint64_t to_end = cap - idx;
         /* After another producer's claim, start on a fresh cache line: two producers writing
          * records into one line would pass it back and forth between their CPUs. A producer's
-         * consecutive claims (the one-producer case) stay packed. */
-        const uint64_t gap =
-            c == p->last_pos ? 0 : (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+         * consecutive claims (the one-producer case) stay packed, and know their offset. */
+        uint64_t idx = p->last_idx, gap = 0;
+        if (__builtin_expect(c != p->last_pos, 0)) {
+            idx = shmring__mprod_offset(p, c);
+            gap = (SHMRING__MP_LINE - idx % SHMRING__MP_LINE) % SHMRING__MP_LINE;
+        }
+        const uint64_t to_end = cap - idx;
         const uint64_t total = gap + need <= to_end ? gap + need : to_end + need;
         const int room = shmring__mprod_room(p, c, total);
         if (room != 0) {
@@ -213,6 +241,14 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
                                   shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
             p->last_pos = c + total;
             p->last_idx = ridx + need == cap ? 0 : ridx + need;
+            if (p->pf_dist != 0) {
+                /* Ask for the line we will write a few records from now, for writing: the
+                 * consumer zeroed it one lap ago, so it sits modified in the consumer's cache,
+                 * and the next claim's CAS would otherwise wait for that transfer (a locked
+                 * instruction waits for every earlier store). A hint only; inside the area. */
+                const uint64_t ahead = p->last_idx + p->pf_dist;
+                shmring__mp_prefetch_w(p, p->v.data + (ahead < cap ? ahead : ahead - cap));
+            }
             *idx_out = ridx;
             return 0;
         }
@@ -244,9 +280,15 @@ SHMRING__MP_INLINE int shmring__mprod_reserve(struct shmring__mprod *p, uint64_t
  * the claimed bytes become padding. */
 SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t len)
 {
+    /* Fields into locals before the shared stores, which could alias them (see ring.h). */
     uint8_t *data = p->v.data;
     const uint64_t idx = p->resv_idx;
     const uint64_t size = shmring__rec_size(len);
+    const uint64_t msgs = p->sent_msgs + 1, bytes = p->sent_bytes + len;
+    struct shmring__mp_slot *me = p->me;
+    p->resv_open = 0;
+    p->sent_msgs = msgs;
+    p->sent_bytes = bytes;
     if (size < p->resv_size) {
         /* MR4: the rest of the claim as padding; pairs with MA2, MA6 (the consumer reads it
          * after MA2 of the message before it). */
@@ -259,13 +301,9 @@ SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t
      * shmring__mcons_next() and MA6, MA7, MA9 in shmring__mcons_resolve(). */
     atomic_store_explicit(shmring__mp_word(data, idx), shmring__mp_rec_word(len, SHMRING__REC_MSG),
                           memory_order_release);
-    p->resv_open = 0;
-    p->sent_msgs++;
-    p->sent_bytes += len;
-    struct shmring__mp_slot *me = p->me;
     /* MC1 (relaxed): only this slot's holder writes them; readers (MC10, MC11) sum a snapshot. */
-    atomic_store_explicit(&me->sent_msgs, p->sent_msgs, memory_order_relaxed);
-    atomic_store_explicit(&me->sent_bytes, p->sent_bytes, memory_order_relaxed);
+    atomic_store_explicit(&me->sent_msgs, msgs, memory_order_relaxed);
+    atomic_store_explicit(&me->sent_bytes, bytes, memory_order_relaxed);
 }
 
 /* Producer: turns the open reservation into padding. */
@@ -302,15 +340,20 @@ struct shmring__mcons {
     struct shmring__mp_view v;
     uint64_t head;        /* next read position (the shared head once published) */
     uint64_t ridx;        /* head % cap */
+    uint64_t zeroed;      /* bytes before it are zeroed and given back (the shared `zeroed`) */
+    uint64_t zidx;        /* zeroed % cap */
     uint64_t claim_cache; /* last claim position read (only when head was not committed) */
     uint64_t peek_size;   /* record bytes of the peeked message; 0 = none */
     uint64_t peek_len;
     int broken;  /* SHMRING_EPROTO or SHMRING_EBADMSG once corruption was seen, else 0 */
-    int dirty;   /* head moved but is not published yet */
+    int dirty;   /* head moved but is not published yet (zeroed may trail it even when 0) */
     int stalled; /* the last SHMRING_EAGAIN was an uncommitted record at head, not an empty ring */
     uint64_t recv_msgs, recv_bytes, empty_events;
     uint64_t dead_claims, dead_bytes; /* claims of dead producers turned into padding */
-    uint64_t stall_pos;               /* for the caller's "stuck since" clock */
+    uint64_t idle_pos;  /* head at the last look that found nothing committed; MP_NONE: none */
+    uint64_t idle;      /* looks at idle_pos after the first */
+    int look_claim;     /* read the claim word at the next look (set before a sleep) */
+    uint64_t stall_pos; /* for the caller's "stuck since" clock */
     int64_t stall_since_ns;
 };
 
@@ -323,6 +366,8 @@ SHMRING__MP_INLINE void shmring__mp_zero(uint8_t *dst, uint64_t n)
         const uint64_t z = 0;
         memcpy(dst, &z, 8);
         memcpy(dst + n - 8, &z, 8);
+    } else if (n == SHMRING__MP_LINE) {
+        memset(dst, 0, SHMRING__MP_LINE); /* the common case, a constant size: no call */
     } else {
         memset(dst, 0, n);
     }
@@ -370,8 +415,7 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             if (skipped >= cap) {
                 return SHMRING_EAGAIN; /* enough for one call; the caller comes back */
             }
-            shmring__mp_zero(data + ridx, psize);
-            skipped += psize;
+            skipped += psize; /* zeroed later, with the records around it (publish) */
             c->head += psize;
             c->ridx = ridx + psize == cap ? 0 : ridx + psize;
             c->dirty = 1;
@@ -380,6 +424,25 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
         if (w != 0 && (tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED) {
             c->broken = SHMRING_EBADMSG;
             return SHMRING_EBADMSG;
+        }
+        /* Nothing committed at head. A consumer that has caught up looks here again and again;
+         * reading the claim word on every look would take the line away from the producer whose
+         * CAS needs it next (a locked instruction waits for that transfer). So: CLAIMED is
+         * "stalled" without it, and after a zero word the claim is read on the first look at
+         * this head and then on every SHMRING__MP_IDLE_LOOKS-th. */
+        if (c->idle_pos != c->head) {
+            c->idle_pos = c->head;
+            c->idle = 0;
+        } else {
+            c->idle++;
+        }
+        if (w != 0) {
+            c->stalled = 1;
+            return SHMRING_EAGAIN;
+        }
+        if (c->idle % SHMRING__MP_IDLE_LOOKS != 0 && !c->look_claim) {
+            c->stalled = c->claim_cache != c->head; /* as found by the last look */
+            return SHMRING_EAGAIN;
         }
         /* MA3: pairs with MR2, MR9 (the claims): is anything claimed at head? (Record contents
          * are published by each record's own header, MA2.) */
@@ -390,6 +453,7 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
             return SHMRING_EPROTO;
         }
         c->claim_cache = claim;
+        c->look_claim = 0;
         c->stalled = claim != c->head; /* claimed, not committed yet; else empty */
         return SHMRING_EAGAIN;
     }
@@ -406,12 +470,12 @@ SHMRING__MP_INLINE int64_t shmring__mcons_peek(struct shmring__mcons *c, const v
     return len;
 }
 
-/* Consumer: removes the message found by shmring__mcons_next() locally, zeroing its bytes. */
+/* Consumer: removes the message found by shmring__mcons_next() locally (its bytes are zeroed
+ * by a later publish). */
 SHMRING__MP_INLINE void shmring__mcons_advance(struct shmring__mcons *c, uint64_t size,
                                                uint64_t len)
 {
     const uint64_t ridx = c->ridx;
-    shmring__mp_zero(c->v.data + ridx, size);
     c->head += size;
     c->ridx = ridx + size == c->v.cap ? 0 : ridx + size;
     c->recv_msgs++;
@@ -425,17 +489,60 @@ SHMRING__MP_INLINE void shmring__mcons_consume(struct shmring__mcons *c)
     c->peek_size = 0;
 }
 
-/* Consumer: gives the consumed (and zeroed) bytes back to the producers (one release store). */
-SHMRING__MP_INLINE void shmring__mcons_publish(struct shmring__mcons *c)
+/* Zeroes the consumed bytes [c->zeroed, to) (to <= head) and gives them back to the producers
+ * (one release store). More than a data area behind (only a hostile peer's records get there)
+ * zeroes the whole area once. */
+static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
+{
+    const uint64_t cap = c->v.cap;
+    uint8_t *data = c->v.data;
+    const uint64_t n = to - c->zeroed;
+    const uint64_t zidx = c->zidx;
+    if (n >= cap) {
+        memset(data, 0, cap);
+    } else if (n <= cap - zidx) {
+        shmring__mp_zero(data + zidx, n);
+    } else {
+        memset(data + zidx, 0, cap - zidx);
+        memset(data, 0, n - (cap - zidx));
+    }
+    /* The offset of `to`: head's, less the bytes between them (fewer than cap). */
+    const uint64_t back = c->head - to;
+    c->zidx = c->ridx >= back ? c->ridx - back : c->ridx + cap - back;
+    c->zeroed = to;
+    /* MR12: every byte before `zeroed` has been read and zeroed; pairs with MA1 in
+     * shmring__mprod_room() and MA4 in the attach of a later process. */
+    atomic_store_explicit(&c->v.hdr->zeroed, to, memory_order_release);
+}
+
+/* Consumer: publishes head and the counters, and gives back the consumed bytes of the 64-byte
+ * lines it has finished; `all`: every consumed byte (the ring looked empty, or the consumer
+ * leaves). Zeroing only whole lines keeps the consumer from writing into the line a producer is
+ * filling. Returns 1 when bytes were given back (a sleeping producer may want them). */
+SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int all)
 {
     struct shmring__hdr *h = c->v.hdr;
-    c->dirty = 0;
-    /* MC7 (relaxed): statistics; only the consumer writes them. */
-    atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
-    atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
-    /* MR12: every byte before head has been read and zeroed; pairs with MA1 in
-     * shmring__mprod_room() and MA4 in the attach of a later process. */
-    atomic_store_explicit(&h->head, c->head, memory_order_release);
+    if (c->dirty) {
+        c->dirty = 0;
+        /* MC7 (relaxed): statistics; only the consumer writes them. */
+        atomic_store_explicit(&h->recv_msgs, c->recv_msgs, memory_order_relaxed);
+        atomic_store_explicit(&h->recv_bytes, c->recv_bytes, memory_order_relaxed);
+        /* MR16: the read position; pairs with MA4 in the attach of a later consumer, which
+         * continues after the records read here (they are not delivered twice). */
+        atomic_store_explicit(&h->head, c->head, memory_order_release);
+    }
+    const uint64_t to = all ? c->head : c->head & ~(uint64_t)(SHMRING__MP_LINE - 1);
+    if ((int64_t)(to - c->zeroed) <= 0) {
+        return 0;
+    }
+    shmring__mcons_zero_to(c, to);
+    return 1;
+}
+
+/* Consumer: publishes everything (head, counters, every consumed byte zeroed). */
+SHMRING__MP_INLINE int shmring__mcons_publish(struct shmring__mcons *c)
+{
+    return shmring__mcons_publish_part(c, 1);
 }
 
 /* Consumer, slow path: the record at head has stayed uncommitted. Asks alive() about the

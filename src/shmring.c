@@ -138,14 +138,21 @@ static int role_attach(shmring *r)
         if ((err = shmring__cons_attach(&r->side.cons, h, r->seg.size)) < 0) {
             return err;
         }
-        /* C5, W5, P1 (relaxed): as for the producer. */
-        r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
-        atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
-        atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
-        /* R4: pairs with A3 in shmring__peer_gone() on the producer's side. */
-        atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
+        shmring__consumer_attached(r);
     }
     return 0;
+}
+
+void shmring__consumer_attached(shmring *r)
+{
+    struct shmring__hdr *h = r->hdr;
+    /* C5, W5, P1 (relaxed): as for the producer (W5 clears a dead holder's flag: at worst one
+     * spurious wake-up). */
+    r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
+    atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
+    /* R4: pairs with A3 in shmring__peer_gone() on the producers' side. */
+    atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
 }
 
 static void role_detach(shmring *r)
@@ -188,7 +195,7 @@ int shmring__peer_gone(shmring *r, int force)
     int producer_side = r->role == SHMRING_PRODUCER || r->role == SHMRING__ROLE_MPROD;
     _Atomic uint32_t *state = producer_side ? &h->consumer_state : &h->producer_state;
     /* A3: pairs with R3/R4 (attach) and R5/R6 (close) of the peer; for a producer of a
-     * multi-producer ring, MR14 and MR15 of the consumer. */
+     * multi-producer ring, R4 and MR15 of the consumer. */
     uint32_t s = atomic_load_explicit(state, memory_order_acquire);
     if (s == SHMRING__PEER_NEVER) {
         return 0; /* not yet attached: wait for it */

@@ -54,6 +54,9 @@ int shmring__mp_role_attach(shmring *r)
         /* MP1 (relaxed): informational (stat, ls, MP5 hint); liveness is the lock. */
         atomic_store_explicit(&s->pid, shmring__plat_pid(), memory_order_relaxed);
         atomic_store_explicit(&s->state, SHMRING__PEER_ATTACHED, memory_order_relaxed);
+        /* MX11 (relaxed): one more producer; sequenced before MR13, so a consumer past MA10
+         * counts it (read by MA12). */
+        atomic_fetch_add_explicit(&h->mp_producers, 1, memory_order_relaxed);
         /* MR13: pairs with MA10 in shmring__mp_peer_gone(): from now on an empty ring without a
          * live producer means SHMRING_EPIPE to the consumer. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);
@@ -64,14 +67,7 @@ int shmring__mp_role_attach(shmring *r)
         if ((err = shmring__mcons_attach(&r->side.mcons, h, r->seg.size)) < 0) {
             return err;
         }
-        /* MC9 (relaxed): as above, the consumer lock is held. */
-        r->sleeps = atomic_load_explicit(&h->consumer_sleeps, memory_order_relaxed);
-        /* MX8 (relaxed): clears a dead holder's flag, as W5; at worst one spurious wake-up. */
-        atomic_store_explicit(&h->consumer_waiting, 0, memory_order_relaxed);
-        /* MP2 (relaxed): informational; liveness is the lock. */
-        atomic_store_explicit(&h->consumer_pid, shmring__plat_pid(), memory_order_relaxed);
-        /* MR14: pairs with A3 in shmring__peer_gone() on the producers' side. */
-        atomic_store_explicit(&h->consumer_state, SHMRING__PEER_ATTACHED, memory_order_release);
+        shmring__consumer_attached(r);
     }
     return 0;
 }
@@ -90,15 +86,17 @@ void shmring__mp_role_detach(shmring *r)
          * decides "every producer closed" from the states also sees every committed record. */
         atomic_store_explicit(&p->me->pid, 0, memory_order_relaxed);
         atomic_store_explicit(&p->me->state, SHMRING__PEER_CLOSED, memory_order_release);
+        /* MR17: one producer fewer, after our last commit; pairs with MA12 in
+         * shmring__mp_peer_gone(): a consumer that reads 0 sees every closed producer's records
+         * (every decrement is a release, and they form one release sequence). */
+        atomic_fetch_sub_explicit(&h->mp_producers, 1, memory_order_release);
         /* MH1: heavy barrier (H0), pairs with H1: orders the stores above before the W3 check
          * of the consumer's flag. */
         shmring__plat_heavy_barrier(); /* order the stores above before the flag check */
         shmring__wake_slow(r, &h->consumer_waiting); /* it may be waiting for SHMRING_EPIPE */
         shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)p->slot);
     } else if (r->role == SHMRING__ROLE_MCONS) {
-        if (r->side.mcons.dirty) {
-            shmring__mcons_publish(&r->side.mcons);
-        }
+        shmring__mcons_publish(&r->side.mcons); /* every consumed byte zeroed and given back */
         /* MP4 (relaxed): informational. */
         atomic_store_explicit(&h->consumer_pid, 0, memory_order_relaxed);
         /* MR15: comes after the last MR12; pairs with A3 of the producers. */
@@ -119,6 +117,19 @@ int shmring__mp_peer_gone(shmring *r, int force)
     if (atomic_load_explicit(&h->producer_state, memory_order_acquire) == SHMRING__PEER_NEVER) {
         return 0; /* none has attached yet: wait for one */
     }
+    /* MA12: pairs with MR17: 0 means every producer that attached has closed, and their
+     * records are visible. One word on a line producers rarely write: the consumer polls this
+     * on every empty look, and the slots' lines are the producers' hot lines. */
+    if (atomic_load_explicit(&h->mp_producers, memory_order_acquire) == 0) {
+        return 1;
+    }
+    if (!force) {
+        int64_t now = shmring__plat_coarse_ns();
+        if (now < r->next_liveness_ns) {
+            return 0;
+        }
+        r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
+    }
     uint32_t attached = 0;
     for (uint32_t k = 0; k < r->mp_slots; k++) {
         /* MP5 (relaxed): pairs with MP1, MP3; see below. */
@@ -130,13 +141,6 @@ int shmring__mp_peer_gone(shmring *r, int force)
          * closed producer committed are visible to the consumer's re-check. */
         atomic_thread_fence(memory_order_acquire);
         return 1; /* every producer closed: no system call needed to know */
-    }
-    if (!force) {
-        int64_t now = shmring__plat_coarse_ns();
-        if (now < r->next_liveness_ns) {
-            return 0;
-        }
-        r->next_liveness_ns = now + SHMRING__LIVENESS_PERIOD_NS;
     }
     for (uint32_t k = 0; k < r->mp_slots; k++) {
         struct shmring__mp_slot *s = &r->side.mcons.v.slots[k];
@@ -298,8 +302,10 @@ static int mcons_empty(shmring *r, int err, int round)
             }
         }
     }
-    if (c->dirty) {
-        shmring__mcons_publish(c);
+    /* Nothing to read: give back the consumed bytes. The partial line at head only from the
+     * second look on (a producer may need them for a message almost as large as the data
+     * area): on the first, a producer is most likely writing the next record into it. */
+    if (shmring__mcons_publish_part(c, c->idle != 0)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     c->empty_events++;
@@ -365,8 +371,9 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
     }
     shmring__copy(buf, msg, (uint64_t)len);
     shmring__mcons_advance(c, size, (uint64_t)len);
-    shmring__mcons_publish(c);
-    shmring__wake_peer(r, &r->hdr->producer_waiting);
+    if (shmring__mcons_publish_part(c, 0)) {
+        shmring__wake_peer(r, &r->hdr->producer_waiting);
+    }
     return (shmring_ssize)len;
 }
 
@@ -402,8 +409,9 @@ int shmring__mp_release(shmring *r)
         return SHMRING_EINVAL;
     }
     shmring__mcons_consume(c);
-    shmring__mcons_publish(c);
-    shmring__wake_peer(r, &r->hdr->producer_waiting);
+    if (shmring__mcons_publish_part(c, 0)) {
+        shmring__wake_peer(r, &r->hdr->producer_waiting);
+    }
     return 0;
 }
 
@@ -429,8 +437,9 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
         if (done % 32 == 0 && done > 0) {
             /* Room back to the producers now and then (shmring_drain publishes when it has
              * caught up with the tail; here there is no tail to catch up with). */
-            shmring__mcons_publish(c);
-            shmring__wake_peer(r, &r->hdr->producer_waiting);
+            if (shmring__mcons_publish_part(c, 0)) {
+                shmring__wake_peer(r, &r->hdr->producer_waiting);
+            }
         }
         const void *msg = NULL;
         uint64_t size = 0;
@@ -445,8 +454,8 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
             break;
         }
     }
-    if (c->dirty) {
-        shmring__mcons_publish(c);
+    /* Drained to empty: every consumed byte back, as in mcons_empty(). */
+    if (shmring__mcons_publish_part(c, len == SHMRING_EAGAIN)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     if (done > 0) {

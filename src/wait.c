@@ -83,6 +83,9 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             }
             return SHMRING_ETIMEDOUT;
         }
+        if (r->role == SHMRING__ROLE_MCONS) {
+            r->side.mcons.look_claim = 1; /* whether a record is stalled decides the slice */
+        }
         /* W1 (relaxed): ordered before the try below by H1. */
         atomic_store_explicit(mine, 1, memory_order_relaxed);
         /* H1: pairs with the light barrier in shmring__wake_peer(): after it, either our try
