@@ -14,7 +14,8 @@
 # bridge / peer (the machine is shared: single runs are noisy). JetStream also runs
 # "peer+id": the bare client sending the same headers as the out-bridge (Nats-Msg-Id and
 # Nats-Expected-Last-Msg-Id, natspeer --msgid 2), a baseline for the server's duplicate check;
-# the "x peer" column is always against the plain peer.
+# the "x peer" column is always against the plain peer. BENCH_NATS_BATCHES (default "1 64"): the
+# bridge rows; BENCH_NATS_BRIDGE: another shmring-nats binary to measure (e.g. an older build).
 # Writes bench/results/nats-<date>.md (a table) and nats-<date>.csv, and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build-bench-nats}
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSHMRING_BENCH=OFF -DSHMRING_EXAMPLES=OFF >/dev/null
 cmake --build "$B" -j2 --target shmring-nats natspeer nats_ringtool >/dev/null
-BR=$B/bridge/nats/shmring-nats PEER=$B/bridge/nats/natspeer RT=$B/tests/nats_ringtool
+BR=${BENCH_NATS_BRIDGE:-$B/bridge/nats/shmring-nats} PEER=$B/bridge/nats/natspeer RT=$B/tests/nats_ringtool
 N=${BENCH_NATS_MSGS:-200000}
 NB=${BENCH_NATS_BATCH_MSGS:-1000000}
 NL=${BENCH_NATS_LAT_MSGS:-4000}
@@ -86,7 +87,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{if(NR==0){print 0}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if(b>0) printf "%.3f", a/b; else print 0}'; }
 for mode in ${BENCH_NATS_MODES:-js core}; do
   for size in ${BENCH_NATS_SIZES:-8 64 1024}; do
-    cases=(peer bridge1 bridge64); [ "$mode" = js ] && cases=(peer peerid bridge1 bridge64)
+    cases=(peer); [ "$mode" = js ] && cases+=(peerid)
+    for b in ${BENCH_NATS_BATCHES:-1 64}; do cases+=("bridge$b"); done
     declare -A tput=() rat=() lostc=()
     for _ in $(seq "$REPS"); do
       # k names the rings, subjects and streams of a run: set here, not in the $(...) subshells.

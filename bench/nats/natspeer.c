@@ -74,6 +74,7 @@ int main(int argc, char **argv)
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.PublishAsync.MaxPending = window;
+        jo.PublishAsync.StallWait = 60000; /* a busy machine: wait for acks, do not fail */
         CHECK(natsConnection_JetStream(&js, nc, &jo), "jetstream");
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
@@ -139,8 +140,10 @@ int main(int argc, char **argv)
         }
         printf("ready\n");
         fflush(stdout);
-        int idle = 0; /* core mode loses messages when we fall behind: stop after 3 s idle */
-        while (got < count && idle < 3) {
+        /* core mode loses messages when we fall behind: stop after 3 s idle; JetStream does not,
+         * but stop after 30 s idle (a failed publisher) instead of hanging the benchmark. */
+        int idle = 0, max_idle = js != NULL ? 30 : 3;
+        while (got < count && idle < max_idle) {
             if (js != NULL) {
                 natsMsgList list = {0};
                 natsStatus s = natsSubscription_Fetch(&list, sub, fetch, 1000, NULL);
@@ -148,8 +151,10 @@ int main(int argc, char **argv)
                     s = NATS_OK;
                 }
                 if (s == NATS_TIMEOUT) {
+                    idle += got > 0;
                     continue;
                 }
+                idle = 0;
                 CHECK(s, "fetch");
                 for (int i = 0; i < list.Count && got < count; i++) {
                     int64_t t = 0;
@@ -181,7 +186,7 @@ int main(int argc, char **argv)
                 natsMsg_Destroy(m);
             }
         }
-        double secs = (double)(now_ns() - t0) / 1e9 - (idle >= 3 ? 3.0 : 0.0);
+        double secs = (double)(now_ns() - t0) / 1e9 - (idle >= max_idle ? max_idle : 0);
         qsort(lat, (size_t)got, sizeof *lat, cmp);
         printf("lost %ld msgs %ld secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n", count - got,
                got, secs, (double)got / secs, (double)lat[got / 2] / 1e3,
