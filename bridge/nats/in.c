@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* in: receive from NATS and commit each message into a ring, as its producer.
  *
- * JetStream mode, exactly once and in order: a durable pull consumer; each NATS message is
- * committed into the ring (a packed batch one ring message at a time) and acknowledged only
- * afterwards. Every commit publishes the ring's bookmark (shmring_set_bookmark) =
- * stream sequence << 16 | messages of that NATS message committed so far, so after a crash the
- * next bridge knows exactly what the ring already holds: it restarts the durable consumer at
- * that stream sequence, and skips (and acknowledges) what was committed. A gap in the consumer's
- * delivery sequence (a delivery lost in a disconnection) restarts it the same way, so a later
- * message never overtakes a lost one.
+ * JetStream mode, exactly once and in order: a durable pull consumer (AckAll); each NATS message
+ * is committed into the ring (a packed batch one ring message at a time) and acknowledged only
+ * afterwards, once per fetch (the last one's ack covers the fetch). Every commit publishes the
+ * ring's bookmark (shmring_set_bookmark) = stream sequence << 16 | messages of that NATS message
+ * committed so far, so after a crash the next bridge knows exactly what the ring already holds: it
+ * restarts the durable consumer at that stream sequence, and skips (and acknowledges) what was
+ * committed. A gap in the consumer's delivery sequence (a delivery lost in a disconnection)
+ * restarts it the same way, so a later message never overtakes a lost one.
+ *
  * Core mode: a plain subscription; what the client library drops when we are slow is lost and
  * counted (docs/nats-bridge.md). */
 #include <inttypes.h>
