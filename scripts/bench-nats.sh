@@ -7,7 +7,8 @@
 #  - bridge: ring -> shmring-nats out -> NATS -> shmring-nats in -> ring
 # for 8, 64 and 1024-byte messages, JetStream and core, the bridge with and without --batch 64.
 # Throughput: messages/s at the receiving end, first to last message, sending as fast as
-# possible (core mode may lose messages then: counted in `lost`; BENCH_NATS_MSGS, default 200000; 1000000 with --batch). Latency: median and p99 of
+# possible (core mode may lose messages then: counted in `lost`; BENCH_NATS_MSGS, default 200000;
+# BENCH_NATS_CORE_MSGS in core mode, default 1000000; 1000000 with --batch). Latency: median and p99 of
 # send-to-receive at a paced 2000 messages/s (BENCH_NATS_LAT_MSGS, default 4000).
 # BENCH_NATS_REPS (default 1): throughput runs per cell, peer and bridges interleaved in each
 # repetition; the table gives the median msg/s and the median of the per-repetition ratios
@@ -25,6 +26,7 @@ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSHMRING_BENCH=OFF -DSHMRING_EXAM
 cmake --build "$B" -j2 --target shmring-nats natspeer nats_ringtool >/dev/null
 BR=${BENCH_NATS_BRIDGE:-$B/bridge/nats/shmring-nats} PEER=$B/bridge/nats/natspeer RT=$B/tests/nats_ringtool
 N=${BENCH_NATS_MSGS:-200000}
+NC=${BENCH_NATS_CORE_MSGS:-1000000} # core runs 10x faster: 200000 messages last ~0.3 s, all noise
 NB=${BENCH_NATS_BATCH_MSGS:-1000000}
 NL=${BENCH_NATS_LAT_MSGS:-4000}
 REPS=${BENCH_NATS_REPS:-1}
@@ -90,14 +92,15 @@ for mode in ${BENCH_NATS_MODES:-js core}; do
     cases=(peer); [ "$mode" = js ] && cases+=(peerid)
     for b in ${BENCH_NATS_BATCHES:-1 64}; do cases+=("bridge$b"); done
     declare -A tput=() rat=() lostc=()
+    n1=$N; [ "$mode" = core ] && n1=$NC
     for _ in $(seq "$REPS"); do
       # k names the rings, subjects and streams of a run: set here, not in the $(...) subshells.
       for c in "${cases[@]}"; do
         k=$((k + 1))
         case $c in
-          peer) read -r t _ _ lost <<<"$(peer $mode $size "$N" 0)"; pt=$t ;;
+          peer) read -r t _ _ lost <<<"$(peer $mode $size "$n1" 0)"; pt=$t ;;
           peerid) read -r t _ _ lost <<<"$(peer $mode $size "$N" 0 2)" ;;
-          bridge1) read -r t _ _ lost <<<"$(bridge $mode $size "$N" 0 1)" ;;
+          bridge1) read -r t _ _ lost <<<"$(bridge $mode $size "$n1" 0 1)" ;;
           bridge64) read -r t _ _ lost <<<"$(bridge $mode $size "$NB" 0 64)" ;;
         esac
         tput[$c]+=" ${t:-0}"; rat[$c]+=" $(ratio "${t:-0}" "${pt:-0}")"; lostc[$c]+=" ${lost:-0}"
