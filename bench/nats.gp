@@ -19,8 +19,8 @@ set grid ytics
 set key outside right top
 set xtics rotate by -30
 # One row per mode+size: columns peer, bridge batch 1, bridge batch 64 (the CSV lists them in
-# that order for each mode and size).
-plot "< awk -F, 'NR>1{k=$2\" \"$3\" B\"; v[k]=v[k]\",\"$5; if(!(k in o)){o[k]=++n; name[n]=k}} END{for(i=1;i<=n;i++) print name[i] v[name[i]]}' ".csv \
+# that order for each mode and size; the JetStream "peer+id" rows are left out).
+plot "< awk -F, 'NR>1 && $1!=\"peer+id\"{k=$2\" \"$3\" B\"; v[k]=v[k]\",\"$5; if(!(k in o)){o[k]=++n; name[n]=k}} END{for(i=1;i<=n;i++) print name[i] v[name[i]]}' ".csv \
        using 2:xtic(1) title "bare nats.c client" lc rgb "#7f7f7f", \
      '' using 3 title "bridges, no batch" lc rgb "#1f77b4", \
      '' using 4 title "bridges, --batch 64" lc rgb "#d62728"

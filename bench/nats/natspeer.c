@@ -2,11 +2,14 @@
 /* The bare nats.c peer of the bridge benchmark: what the client library does alone, in the same
  * mode, with no ring in between.
  *   natspeer sub URL SUBJECT COUNT [--js STREAM] [--fetch N]   receive COUNT messages
- *   natspeer pub URL SUBJECT COUNT SIZE [--js STREAM] [--window N] [--rate R]
+ *   natspeer pub URL SUBJECT COUNT SIZE [--js STREAM] [--window N] [--rate R] [--msgid M]
  * Each payload starts with the send time (CLOCK_MONOTONIC ns); sub prints
  *   msgs COUNT secs S msgs_per_s X p50_us A p99_us B
  * JetStream: pub uses js_PublishAsync with up to --window acks outstanding (as the out-bridge),
- * sub a durable pull consumer with --fetch and an ack per message (as the in-bridge). */
+ * sub a durable pull consumer with --fetch and an ack per message (as the in-bridge).
+ * --msgid 1: each JetStream publish carries a Nats-Msg-Id (the server's duplicate check, as the
+ * out-bridge); --msgid 2: also Nats-Expected-Last-Msg-Id = the previous id (as the out-bridge
+ * after its first publish). The default, 0, is the plain client the targets are judged against. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
     const char *stream = NULL;
     int window = 1024, fetch = 256;
     double rate = 0;
+    int msgid = 0;
     for (int i = pub ? 6 : 5; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--js") == 0) {
             stream = argv[i + 1];
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
             fetch = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--rate") == 0) {
             rate = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--msgid") == 0) {
+            msgid = atoi(argv[i + 1]);
         }
     }
     natsConnection *nc;
@@ -68,6 +74,7 @@ int main(int argc, char **argv)
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.PublishAsync.MaxPending = window;
+        jo.PublishAsync.StallWait = 60000; /* a busy machine: wait for acks, do not fail */
         CHECK(natsConnection_JetStream(&js, nc, &jo), "jetstream");
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
@@ -84,6 +91,7 @@ int main(int argc, char **argv)
     }
     if (pub) {
         char *buf = calloc(1, size < 8 ? 8 : size);
+        char id[2][128];
         int64_t t0 = now_ns();
         for (long i = 0; i < count; i++) {
             if (rate > 0) {
@@ -93,7 +101,14 @@ int main(int argc, char **argv)
             }
             int64_t t = now_ns();
             memcpy(buf, &t, size < 8 ? size : 8);
-            if (js != NULL) {
+            if (js != NULL && msgid > 0) {
+                jsPubOptions po;
+                jsPubOptions_Init(&po);
+                snprintf(id[i & 1], sizeof id[0], "%s-1-%ld-%ld", subj, i, i + 1);
+                po.MsgId = id[i & 1];
+                po.ExpectLastMsgId = msgid > 1 && i > 0 ? id[(i - 1) & 1] : NULL;
+                CHECK(js_PublishAsync(js, subj, buf, (int)size, &po), "publish");
+            } else if (js != NULL) {
                 CHECK(js_PublishAsync(js, subj, buf, (int)size, NULL), "publish");
             } else {
                 CHECK(natsConnection_Publish(nc, subj, buf, (int)size), "publish");
@@ -125,8 +140,10 @@ int main(int argc, char **argv)
         }
         printf("ready\n");
         fflush(stdout);
-        int idle = 0; /* core mode loses messages when we fall behind: stop after 3 s idle */
-        while (got < count && idle < 3) {
+        /* core mode loses messages when we fall behind: stop after 3 s idle; JetStream does not,
+         * but stop after 30 s idle (a failed publisher) instead of hanging the benchmark. */
+        int idle = 0, max_idle = js != NULL ? 30 : 3;
+        while (got < count && idle < max_idle) {
             if (js != NULL) {
                 natsMsgList list = {0};
                 natsStatus s = natsSubscription_Fetch(&list, sub, fetch, 1000, NULL);
@@ -134,8 +151,10 @@ int main(int argc, char **argv)
                     s = NATS_OK;
                 }
                 if (s == NATS_TIMEOUT) {
+                    idle += got > 0;
                     continue;
                 }
+                idle = 0;
                 CHECK(s, "fetch");
                 for (int i = 0; i < list.Count && got < count; i++) {
                     int64_t t = 0;
@@ -167,7 +186,7 @@ int main(int argc, char **argv)
                 natsMsg_Destroy(m);
             }
         }
-        double secs = (double)(now_ns() - t0) / 1e9 - (idle >= 3 ? 3.0 : 0.0);
+        double secs = (double)(now_ns() - t0) / 1e9 - (idle >= max_idle ? max_idle : 0);
         qsort(lat, (size_t)got, sizeof *lat, cmp);
         printf("lost %ld msgs %ld secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n", count - got,
                got, secs, (double)got / secs, (double)lat[got / 2] / 1e3,

@@ -90,6 +90,31 @@ struct bridge_stats {
 };
 void bridge_stats_tick(const struct bridge_opts *o, const struct bridge_stats *s, int final);
 
+/* Destroys NATS messages in groups: nats.c hands each destroyed message to its garbage
+ * collector thread and wakes that thread if it sleeps, a thread switch per message when they are
+ * destroyed one at a time; a group costs one wake-up. One per thread. */
+#define BRIDGE_DEAD_MAX 64
+struct bridge_dead {
+    natsMsg *m[BRIDGE_DEAD_MAX];
+    int n;
+};
+
+static inline void bridge_dead_flush(struct bridge_dead *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        natsMsg_Destroy(d->m[i]);
+    }
+    d->n = 0;
+}
+
+static inline void bridge_dead_add(struct bridge_dead *d, natsMsg *m)
+{
+    d->m[d->n++] = m;
+    if (d->n == BRIDGE_DEAD_MAX) {
+        bridge_dead_flush(d);
+    }
+}
+
 /* The two directions. Each returns an exit code. */
 int bridge_out(const struct bridge_opts *o, natsConnection *nc);
 int bridge_in(const struct bridge_opts *o, natsConnection *nc);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* in: receive from NATS and commit each message into a ring, as its producer.
  *
- * JetStream mode, exactly once and in order: a durable pull consumer; each NATS message is
- * committed into the ring (a packed batch one ring message at a time) and acknowledged only
- * afterwards. Every commit publishes the ring's bookmark (shmring_set_bookmark) =
- * stream sequence << 16 | messages of that NATS message committed so far, so after a crash the
- * next bridge knows exactly what the ring already holds: it restarts the durable consumer at
- * that stream sequence, and skips (and acknowledges) what was committed. A gap in the consumer's
- * delivery sequence (a delivery lost in a disconnection) restarts it the same way, so a later
- * message never overtakes a lost one.
+ * JetStream mode, exactly once and in order: a durable pull consumer (AckAll); each NATS message
+ * is committed into the ring (a packed batch one ring message at a time) and acknowledged only
+ * afterwards, once per fetch (the last one's ack covers the fetch). Every commit publishes the
+ * ring's bookmark (shmring_set_bookmark) = stream sequence << 16 | messages of that NATS message
+ * committed so far, so after a crash the next bridge knows exactly what the ring already holds: it
+ * restarts the durable consumer at that stream sequence, and skips (and acknowledges) what was
+ * committed. A gap in the consumer's delivery sequence (a delivery lost in a disconnection)
+ * restarts it the same way, so a later message never overtakes a lost one.
+ *
  * Core mode: a plain subscription; what the client library drops when we are slow is lost and
  * counted (docs/nats-bridge.md). */
 #include <inttypes.h>
@@ -33,6 +34,7 @@ struct in {
     int have_bm;
     uint64_t bm_seq, bm_count;
     uint64_t last_dseq; /* 0: unknown (accept any) */
+    int ack_all;        /* the consumer's ack policy is AckAll: acknowledge once per fetch */
     int reconnects_seen;
     /* Unsubscribed subscriptions not freed yet: the read loop may still hold them (retire()). */
     natsSubscription *retired[32];
@@ -79,6 +81,36 @@ static void retire(struct in *b, natsSubscription *sub)
         bridge_log("note: keeping unsubscribed NATS subscriptions while disconnected");
     }
     reap(b);
+}
+
+/* The stream and consumer sequences of a JetStream delivery, from its reply subject
+ * "$JS.ACK.[<domain>.<account hash>.]<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.
+ * <timestamp>.<pending>[.<token>]" (what natsMsg_GetMetaData parses, without its allocations:
+ * this runs for every message). 1 if both were found. */
+static int ack_seqs(const char *reply, uint64_t *seq, uint64_t *dseq)
+{
+    static const char pfx[] = "$JS.ACK.";
+    if (reply == NULL || strncmp(reply, pfx, sizeof pfx - 1) != 0) {
+        return 0;
+    }
+    const char *tok[12];
+    int nt = 0;
+    const char *p = reply + sizeof pfx - 1;
+    tok[nt++] = p;
+    while (nt < 12 && (p = strchr(p, '.')) != NULL) {
+        tok[nt++] = ++p;
+    }
+    if (nt != 7 && nt < 9) {
+        return 0;
+    }
+    int d = nt == 7 ? 2 : 4; /* <delivered>: the v1 form has no domain and account hash */
+    char *e;
+    *seq = strtoull(tok[d + 1], &e, 10);
+    if (e == tok[d + 1] || *e != '.') {
+        return 0;
+    }
+    *dseq = strtoull(tok[d + 2], &e, 10);
+    return e != tok[d + 2] && *e == '.';
 }
 
 /* 0 committed (or skipped by policy), 1 interrupted by a stop, < 0 exit code. */
@@ -202,6 +234,8 @@ static int setup_consumer(struct in *b)
         }
     } else if (js_GetConsumerInfo(&ci, b->js, o->stream, o->durable, NULL, &jerr) == NATS_OK) {
         b->last_dseq = 0; /* an existing consumer: continue from its ack floor */
+        /* Made by an older bridge with AckExplicit: then every message is acknowledged. */
+        b->ack_all = ci->Config != NULL && ci->Config->AckPolicy == js_AckAll;
         jsConsumerInfo_Destroy(ci);
         ci = NULL;
         goto subscribe;
@@ -209,7 +243,7 @@ static int setup_consumer(struct in *b)
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = o->durable;
-    cc.AckPolicy = js_AckExplicit;
+    cc.AckPolicy = js_AckAll; /* one acknowledgement per fetch: see in_jetstream() */
     cc.AckWait = o->ack_wait_ms * 1000000ll;
     cc.FilterSubject = o->subject;
     cc.MaxAckPending = (int64_t)o->fetch * 4 > 1024 ? (int64_t)o->fetch * 4 : 1024;
@@ -228,6 +262,7 @@ static int setup_consumer(struct in *b)
     }
     jsConsumerInfo_Destroy(ci);
     b->last_dseq = 0;
+    b->ack_all = 1;
 subscribe:;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -344,17 +379,21 @@ static int in_jetstream(struct in *b)
         }
         err_delay = 50;
         int restart = 0;
+        /* The last message committed (or skipped as already committed) of this fetch. With
+         * AckAll its acknowledgement covers every earlier one: acknowledgements only tell the
+         * server what not to redeliver (the bookmark, not the ack floor, says where a restart
+         * resumes), so acknowledging once per fetch instead of per message only means that a
+         * crash may see a few more redeliveries, which the bookmark skips. */
+        natsMsg *done = NULL;
         for (int i = 0; i < list.Count && rc == EXIT_OK; i++) {
             natsMsg *m = list.Msgs[i];
             if (restart || bridge_stop) {
                 break; /* not acknowledged: redelivered or re-read from the bookmark */
             }
-            jsMsgMetaData *md = NULL;
-            if (natsMsg_GetMetaData(&md, m) != NATS_OK) {
+            uint64_t seq, dseq;
+            if (!ack_seqs(natsMsg_GetReply(m), &seq, &dseq)) {
                 continue;
             }
-            uint64_t seq = md->Sequence.Stream, dseq = md->Sequence.Consumer;
-            jsMsgMetaData_Destroy(md);
             if (b->last_dseq != 0 && dseq > b->last_dseq + 1) {
                 bridge_log("deliveries %" PRIu64 "..%" PRIu64 " of consumer %s never arrived: "
                            "restarting it at the bookmark",
@@ -388,7 +427,14 @@ static int in_jetstream(struct in *b)
                 b->bm_seq = seq;
                 b->bm_count = total;
             }
-            natsMsg_Ack(m, NULL);
+            if (b->ack_all) {
+                done = m;
+            } else {
+                natsMsg_Ack(m, NULL);
+            }
+        }
+        if (done != NULL) {
+            natsMsg_Ack(done, NULL);
         }
         natsMsgList_Destroy(&list);
         if (restart && setup_retry(b) < 0) {
@@ -415,26 +461,38 @@ static int in_core(struct in *b)
     natsSubscription_SetPendingLimits(b->sub, 65536, 64 * 1024 * 1024);
     natsConnection_Flush(b->nc);
     int rc = EXIT_OK;
+    struct bridge_dead dead = {.n = 0};
+    uint64_t n = 0;
     while (rc == EXIT_OK && !bridge_stop) {
         natsMsg *m = NULL;
         s = natsSubscription_NextMsg(&m, b->sub, 100);
-        int64_t dropped = 0;
-        if (natsSubscription_GetDropped(b->sub, &dropped) == NATS_OK) {
-            b->st.dropped = (uint64_t)dropped;
+        if (s != NATS_OK || ++n % 256 == 0) {
+            int64_t dropped = 0;
+            if (natsSubscription_GetDropped(b->sub, &dropped) == NATS_OK) {
+                b->st.dropped = (uint64_t)dropped;
+            }
         }
         if (s == NATS_OK) {
             uint64_t total;
             b->st.nats_msgs++;
             int r = deliver(b, m, 0, 0, &total);
-            natsMsg_Destroy(m);
+            bridge_dead_add(&dead, m);
             if (r < 0) {
                 rc = -r;
             }
-        } else if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER) {
-            b->st.errors++;
-            sleep_ms(50);
+        } else {
+            bridge_dead_flush(&dead); /* idle: free what is kept */
+            if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER) {
+                b->st.errors++;
+                sleep_ms(50);
+            }
         }
         bridge_stats_tick(o, &b->st, 0);
+    }
+    bridge_dead_flush(&dead);
+    int64_t dropped = 0;
+    if (natsSubscription_GetDropped(b->sub, &dropped) == NATS_OK) {
+        b->st.dropped = (uint64_t)dropped;
     }
     retire(b, b->sub);
     b->sub = NULL;

@@ -13,7 +13,13 @@
  *    its end are already stored and are released without publishing again;
  *  - a failed or timed-out publish ends the session: wait for every outstanding ack, release the
  *    acknowledged prefix, rewind the ring and start a new session, re-sending the unacknowledged
- *    NATS messages with the same composition (so with the same ids).
+ *    NATS messages with the same composition (so with the same ids);
+ *  - the publishes are plain core publishes with the headers set here and a reply subject
+ *    "<inbox>.<session>.<k>" (k: the publish count in the session), answered by JetStream with its
+ *    ack on our own subscription: on_ack finds the window entry from k, without the per-message
+ *    hash, timer and header look-ups of js_PublishMsgAsync, and acks of an ended session are
+ *    ignored. The ack timeout is ours too (ACK_WAIT_MS after the publish, checked on the oldest
+ *    outstanding entry; acks arrive in publish order from one stream leader).
  * Core mode: publish and release at once (at most once). */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +38,7 @@ enum { E_SENT, E_ACKED, E_FAILED };
 
 struct entry {
     uint64_t first, end, bytes;
+    int64_t sent_ms; /* publish time, for the ack timeout */
     uint32_t nmsgs;
     int state;
 };
@@ -47,6 +54,15 @@ struct out {
     pthread_cond_t cv;
     struct entry *e;
     uint64_t cap, lo, hi; /* entries [lo, hi) by publish count, e[k % cap] */
+    uint64_t session;     /* bumped by session_start: acks of earlier sessions are ignored */
+    int waiting;          /* the main loop waits on cv for acks up to wake_at (excluded) */
+    uint64_t wake_at;
+    natsSubscription *acksub;
+    char inbox[128]; /* "<inbox>." */
+    size_t inbox_len;
+    int acksub_done;             /* set by the subscription's completion callback */
+    struct bridge_dead dead;     /* published messages (main loop) */
+    struct bridge_dead dead_ack; /* acks (on_ack's thread, then on_ack_done's) */
     int failed;
     uint64_t dups, fail_logs;
     /* replay: compositions of unacknowledged NATS messages to re-send after a failure */
@@ -77,47 +93,118 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-/* Runs on a nats.c thread for each ack or failure. */
-static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+static int has(const char *data, size_t len, const char *what)
 {
-    (void)js;
+    return memmem(data, len, what, strlen(what)) != NULL;
+}
+
+/* Parses "<session>.<k>" after the inbox prefix. */
+static int parse_reply(const struct out *b, const char *subj, uint64_t *session, uint64_t *k)
+{
+    if (subj == NULL || strncmp(subj, b->inbox, b->inbox_len) != 0) {
+        return 0;
+    }
+    const char *p = subj + b->inbox_len;
+    char *e;
+    *session = strtoull(p, &e, 10);
+    if (e == p || *e != '.') {
+        return 0;
+    }
+    p = e + 1;
+    *k = strtoull(p, &e, 10);
+    return e != p && *e == '\0';
+}
+
+/* Runs on the ack subscription's nats.c thread for each JetStream ack (or error reply). A
+ * positive ack is JSON with "seq": and no "error": ({"stream":..,"seq":..[,"duplicate":true]});
+ * anything else (an API error, a no-responders status) is a failure. */
+static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
     struct out *b = closure;
-    const char *id = NULL;
-    uint64_t first = 0, end = 0;
-    int ok = natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
-             frame_id_parse(id, b->o->source_id, b->gen, &first, &end);
+    uint64_t session, k;
+    if (!parse_reply(b, natsMsg_GetSubject(msg), &session, &k)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    const char *data = natsMsg_GetData(msg);
+    size_t len = data != NULL ? (size_t)natsMsg_GetDataLength(msg) : 0;
+    int ok = !natsMsg_IsNoResponders(msg) && len > 0 && !has(data, len, "\"error\":") &&
+             has(data, len, "\"seq\":");
     pthread_mutex_lock(&b->mu);
-    if (ok) {
-        /* Entries are in position order: binary search for first. */
-        uint64_t lo = b->lo, hi = b->hi;
-        while (lo < hi) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (at(b, mid)->first < first) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    if (session == b->session && k >= b->lo && k < b->hi && at(b, k)->state == E_SENT) {
+        struct entry *e = at(b, k);
+        if (ok) {
+            e->state = E_ACKED;
+            b->dups += has(data, len, "\"duplicate\":true");
+        } else {
+            e->state = E_FAILED;
+            b->failed = 1;
+            if (b->fail_logs++ < 20 || b->fail_logs % 1000 == 0) {
+                char id[300] = "?";
+                frame_id(id, sizeof id, b->o->source_id, b->gen, e->first, e->end);
+                bridge_log("publish of %s failed: %.*s (will re-send in order)", id,
+                           len > 0 ? (int)(len > 300 ? 300 : len) : 12,
+                           len > 0 ? data : "no responders");
             }
         }
-        if (lo < b->hi && at(b, lo)->first == first && at(b, lo)->state == E_SENT) {
-            struct entry *e = at(b, lo);
-            if (pa != NULL) {
-                e->state = E_ACKED;
-                b->dups += pa->Duplicate;
-            } else {
-                e->state = E_FAILED;
-                b->failed = 1;
-                if (b->fail_logs++ < 20 || b->fail_logs % 1000 == 0) {
-                    bridge_log("publish of %s failed: %s%s%s (will re-send in order)", id,
-                               pae ? natsStatus_GetText(pae->Err) : "?",
-                               pae && pae->ErrText ? ": " : "",
-                               pae && pae->ErrText ? pae->ErrText : "");
-                }
-            }
+        /* Wake the main loop only for a batch of acks (or a failure), not for each. */
+        if (b->waiting && (!ok || k + 1 >= b->wake_at)) {
+            pthread_cond_broadcast(&b->cv);
         }
     }
+    pthread_mutex_unlock(&b->mu);
+    bridge_dead_add(&b->dead_ack, msg);
+}
+
+static void on_ack_done(void *closure)
+{
+    struct out *b = closure;
+    bridge_dead_flush(&b->dead_ack); /* the last on_ack has returned */
+    pthread_mutex_lock(&b->mu);
+    b->acksub_done = 1;
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    natsMsg_Destroy(msg);
+}
+
+/* Marks the outstanding publishes older than ACK_WAIT_MS failed (with the lock held): the
+ * oldest only, or all (recover()). 1 if one was. */
+static int expire(struct out *b, int all)
+{
+    int64_t now = bridge_now_ms();
+    int any = 0;
+    for (uint64_t k = b->lo; k < b->hi; k++) {
+        struct entry *e = at(b, k);
+        if (e->state == E_SENT && now - e->sent_ms > ACK_WAIT_MS) {
+            e->state = E_FAILED;
+            b->failed = 1;
+            any = 1;
+            if (b->fail_logs++ < 20 || b->fail_logs % 1000 == 0) {
+                char id[300] = "?";
+                frame_id(id, sizeof id, b->o->source_id, b->gen, e->first, e->end);
+                bridge_log("publish of %s: no ack within %d ms (will re-send in order)", id,
+                           ACK_WAIT_MS);
+            }
+        }
+        if (!all && e->state == E_SENT) {
+            break; /* younger than the oldest */
+        }
+    }
+    return any;
+}
+
+static void wait_cv_ms(struct out *b, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&b->cv, &b->mu, &ts);
 }
 
 /* The next ring message into the held slot. 1 if one is held, 0 if none now, < 0 exit code. */
@@ -153,8 +240,8 @@ static int oversize(struct out *b, size_t len)
 
 /* Packs up to limit ring messages (exactly limit when exact) into one NATS message. Returns the
  * count packed (0: nothing available), or < 0 an exit code. */
-static int pack(struct out *b, uint32_t limit, int exact, natsMsg **out, uint64_t *first,
-                uint64_t *end, uint64_t *bytes, int *skip)
+static int pack(struct out *b, uint32_t limit, int exact, const char *reply, natsMsg **out,
+                uint64_t *first, uint64_t *end, uint64_t *bytes, int *skip)
 {
     const struct bridge_opts *o = b->o;
     int rc = hold_next(b, 0);
@@ -183,7 +270,7 @@ static int pack(struct out *b, uint32_t limit, int exact, natsMsg **out, uint64_
     }
     natsStatus s;
     if (o->batch <= 1) {
-        s = natsMsg_Create(out, o->subject, NULL, b->hmsg, (int)b->hlen);
+        s = natsMsg_Create(out, o->subject, reply, b->hmsg, (int)b->hlen);
         *end = b->hpos + 1;
         *bytes = b->hlen;
         b->held = 0;
@@ -239,7 +326,7 @@ static int pack(struct out *b, uint32_t limit, int exact, natsMsg **out, uint64_
     }
     char cnt[16];
     snprintf(cnt, sizeof cnt, "%u", n);
-    s = natsMsg_Create(out, o->subject, NULL, (const char *)b->buf, (int)used);
+    s = natsMsg_Create(out, o->subject, reply, (const char *)b->buf, (int)used);
     if (s == NATS_OK) {
         s = natsMsgHeader_Set(*out, FRAME_BATCH_HEADER, cnt);
     }
@@ -314,6 +401,9 @@ static int session_start(struct out *b)
     shmring_rewind(b->r);
     b->held = 0;
     b->have_last = 0;
+    pthread_mutex_lock(&b->mu);
+    b->session++;
+    pthread_mutex_unlock(&b->mu);
     if (stored_end > 0) {
         struct shmring_stats rs;
         shmring_stats(b->r, &rs);
@@ -366,6 +456,7 @@ static int recover(struct out *b)
 {
     pthread_mutex_lock(&b->mu);
     for (;;) {
+        expire(b, 1);
         int pending = 0;
         for (uint64_t k = b->lo; k < b->hi; k++) {
             pending |= at(b, k)->state == E_SENT;
@@ -373,7 +464,10 @@ static int recover(struct out *b)
         if (!pending) {
             break;
         }
-        pthread_cond_wait(&b->cv, &b->mu);
+        b->waiting = 1;
+        b->wake_at = 0; /* any ack */
+        wait_cv_ms(b, 100);
+        b->waiting = 0;
     }
     pthread_mutex_unlock(&b->mu);
     release_acked(b);
@@ -411,7 +505,11 @@ static int publish_next(struct out *b)
     int skip;
     int exact = b->ireplay < b->nreplay;
     uint32_t limit = exact ? b->replay[b->ireplay].nmsgs : o->batch;
-    int n = pack(b, limit, exact, &m, &first, &end, &bytes, &skip);
+    char reply[sizeof b->inbox + 48];
+    pthread_mutex_lock(&b->mu);
+    snprintf(reply, sizeof reply, "%s%" PRIu64 ".%" PRIu64, b->inbox, b->session, b->hi);
+    pthread_mutex_unlock(&b->mu);
+    int n = pack(b, limit, exact, reply, &m, &first, &end, &bytes, &skip);
     if (n <= 0) {
         return n;
     }
@@ -428,6 +526,19 @@ static int publish_next(struct out *b)
         natsMsg_Destroy(m);
         return -EXIT_USAGE;
     }
+    natsStatus s = NATS_OK;
+    if (!skip) {
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+        if (s == NATS_OK && b->have_last) {
+            s = natsMsgHeader_Set(m, "Nats-Expected-Last-Msg-Id", b->last_id);
+        }
+        if (s != NATS_OK) {
+            bridge_log("cannot build a NATS message: %s", bridge_nats_error(s));
+            natsMsg_Destroy(m);
+            return -EXIT_NATS;
+        }
+    }
+    /* The entry exists before the publish: its ack may come at once. */
     pthread_mutex_lock(&b->mu);
     struct entry *e = at(b, b->hi);
     e->first = first;
@@ -435,19 +546,15 @@ static int publish_next(struct out *b)
     e->bytes = bytes;
     e->nmsgs = (uint32_t)n;
     e->state = skip ? E_ACKED : E_SENT;
+    e->sent_ms = bridge_now_ms();
     b->hi++;
     pthread_mutex_unlock(&b->mu);
     if (skip) {
         b->st.skipped++;
         return 1;
     }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id;
-    po.ExpectLastMsgId = b->have_last ? b->last_id : NULL;
-    po.MaxWait = ACK_WAIT_MS;
-    natsStatus s = js_PublishMsgAsync(b->js, &m, &po);
-    natsMsg_Destroy(m); /* no-op when the library took it */
+    s = natsConnection_PublishMsg(b->nc, m);
+    bridge_dead_add(&b->dead, m);
     if (s != NATS_OK) {
         /* Not sent: undo the entry and start over after the outstanding acks. */
         pthread_mutex_lock(&b->mu);
@@ -474,9 +581,6 @@ static int out_jetstream(struct out *b)
     const struct bridge_opts *o = b->o;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.PublishAsync.AckHandler = on_ack;
-    jo.PublishAsync.AckHandlerClosure = b;
-    jo.PublishAsync.MaxPending = (int64_t)o->window + 16;
     jo.Wait = 5000;
     natsStatus s = natsConnection_JetStream(&b->js, b->nc, &jo);
     if (s != NATS_OK) {
@@ -486,6 +590,26 @@ static int out_jetstream(struct out *b)
     b->cap = o->window;
     b->e = calloc(b->cap, sizeof *b->e);
     if (b->e == NULL) {
+        jsCtx_Destroy(b->js);
+        return EXIT_NATS;
+    }
+    natsInbox *inbox = NULL;
+    s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        snprintf(b->inbox, sizeof b->inbox, "%s.", (const char *)inbox);
+        b->inbox_len = strlen(b->inbox);
+        char wild[sizeof b->inbox + 2];
+        snprintf(wild, sizeof wild, "%s*.*", b->inbox);
+        s = natsConnection_Subscribe(&b->acksub, b->nc, wild, on_ack, b);
+    }
+    natsInbox_Destroy(inbox);
+    if (s == NATS_OK) {
+        natsSubscription_SetPendingLimits(b->acksub, -1, -1); /* bounded by the window */
+        s = natsSubscription_SetOnCompleteCB(b->acksub, on_ack_done, b);
+    }
+    if (s != NATS_OK) {
+        bridge_log("ack subscription: %s", bridge_nats_error(s));
+        jsCtx_Destroy(b->js);
         return EXIT_NATS;
     }
     int rc = session_start(b);
@@ -497,6 +621,7 @@ static int out_jetstream(struct out *b)
             break;
         }
         pthread_mutex_lock(&b->mu);
+        expire(b, 0);
         int failed = b->failed;
         uint64_t inflight = b->hi - b->lo;
         pthread_mutex_unlock(&b->mu);
@@ -530,22 +655,24 @@ static int out_jetstream(struct out *b)
             break;
         }
         if (!sent) {
-            if (inflight == 0 && !bridge_stop) {
-                int h = hold_next(b, 100 * 1000000ll);
+            bridge_dead_flush(&b->dead);
+            if (!bridge_stop && inflight < o->window) {
+                /* The ring is empty: block on it (the producer wakes us), 100 ms when nothing
+                 * is outstanding, else 1 ms so that acknowledged messages are released soon. */
+                int h = hold_next(b, (inflight == 0 ? 100 : 1) * 1000000ll);
                 if (h < 0) {
                     rc = -h;
                 }
             } else {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 200000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
+                /* The window is full (or stopping): sleep until a quarter of it is
+                 * acknowledged, not once per ack; 5 ms at most (the ack timeout check). */
                 pthread_mutex_lock(&b->mu);
                 if (b->lo < b->hi && at(b, b->lo)->state == E_SENT && !b->failed) {
-                    pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+                    uint64_t batch = bridge_stop ? 1 : o->window / 4;
+                    b->waiting = 1;
+                    b->wake_at = b->lo + (batch > 0 ? batch : 1);
+                    wait_cv_ms(b, 5);
+                    b->waiting = 0;
                 }
                 pthread_mutex_unlock(&b->mu);
             }
@@ -567,14 +694,24 @@ static int out_jetstream(struct out *b)
         }
     }
     release_acked(b);
+    bridge_dead_flush(&b->dead);
     bridge_stats_tick(o, &b->st, 1);
-    /* nats.c runs on_ack on its own thread, and counts an ack done only once on_ack returned:
-     * after this wait no on_ack runs or will run with b. If acks are still out (the server
-     * gone), bridge_out keeps b allocated (see there). */
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = ACK_WAIT_MS;
-    b->acks_out = js_PublishAsyncComplete(b->js, &po) != NATS_OK;
+    /* on_ack runs on the subscription's thread with b: after the unsubscribe, the completion
+     * callback says that no on_ack runs or will run. The flush first lets nats.c's read loop
+     * get past any ack it was handing over (nats.c#637, see in.c's retire()). If that does not
+     * happen in time (the server gone), bridge_out keeps b allocated (see there). */
+    natsSubscription_Unsubscribe(b->acksub);
+    natsConnection_FlushTimeout(b->nc, 2000);
+    pthread_mutex_lock(&b->mu);
+    int64_t until = bridge_now_ms() + 2000;
+    while (!b->acksub_done && bridge_now_ms() < until) {
+        wait_cv_ms(b, 50);
+    }
+    b->acks_out = !b->acksub_done;
+    pthread_mutex_unlock(&b->mu);
+    if (!b->acks_out) {
+        natsSubscription_Destroy(b->acksub);
+    }
     jsCtx_Destroy(b->js);
     return rc;
 }
@@ -594,14 +731,28 @@ static int out_core(struct out *b)
             bridge_stats_tick(o, &b->st, 0);
             continue;
         }
-        int n = pack(b, o->batch, 0, &m, &first, &end, &bytes, &skip);
-        if (n < 0) {
-            rc = -n;
-            break;
+        int n;
+        natsStatus s = NATS_OK;
+        if (o->batch <= 1 && !oversize(b, b->hlen)) {
+            /* No header to add: publish the ring's bytes as they are, as the bare client does
+             * (no natsMsg: no allocation, no hand-off to nats.c's garbage collector thread). */
+            n = 1;
+            skip = 0;
+            bytes = b->hlen;
+            b->held = 0;
+            s = natsConnection_Publish(b->nc, o->subject, b->hmsg, (int)b->hlen);
+        } else {
+            n = pack(b, o->batch, 0, NULL, &m, &first, &end, &bytes, &skip);
+            if (n < 0) {
+                rc = -n;
+                break;
+            }
+            if (!skip) {
+                s = natsConnection_PublishMsg(b->nc, m);
+                bridge_dead_add(&b->dead, m);
+            }
         }
         if (!skip) {
-            natsStatus s = natsConnection_PublishMsg(b->nc, m);
-            natsMsg_Destroy(m);
             if (s != NATS_OK) {
                 /* Nothing released: rewind and try again after a backoff. */
                 bridge_log("publish: %s; retrying in %lld ms", bridge_nats_error(s),
@@ -627,6 +778,7 @@ static int out_core(struct out *b)
         b->st.bytes += bytes;
         bridge_stats_tick(o, &b->st, 0);
     }
+    bridge_dead_flush(&b->dead);
     natsConnection_FlushTimeout(b->nc, 2000);
     bridge_stats_tick(o, &b->st, 1);
     return rc;
