@@ -12,6 +12,25 @@
 
 extern char **environ;
 
+t_proc t_spawn_exe(const char *exe, const char *const args[])
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)exe;
+    for (int i = 0; args[i] != NULL && argc < 31; i++) {
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid;
+    int e = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+    if (e != 0) {
+        fprintf(stderr, "t_spawn_exe: posix_spawn %s: %s\n", exe, strerror(e));
+        return -1;
+    }
+    return (t_proc)pid;
+}
+
 t_proc t_spawn_self(const char *const args[])
 {
     char self[4096];
@@ -21,21 +40,7 @@ t_proc t_spawn_self(const char *const args[])
         return -1;
     }
     self[n] = '\0';
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = self;
-    for (int i = 0; args[i] != NULL && argc < 31; i++) {
-        argv[argc++] = (char *)args[i];
-    }
-    argv[argc] = NULL;
-    fflush(NULL);
-    pid_t pid;
-    int e = posix_spawn(&pid, self, NULL, NULL, argv, environ);
-    if (e != 0) {
-        fprintf(stderr, "t_spawn_self: posix_spawn: %s\n", strerror(e));
-        return -1;
-    }
-    return (t_proc)pid;
+    return t_spawn_exe(self, args);
 }
 
 int t_proc_wait(t_proc p)

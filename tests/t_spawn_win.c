@@ -51,38 +51,44 @@ static int append_arg(char *cmd, size_t cap, const char *arg)
     return 0;
 }
 
-t_proc t_spawn_self(const char *const args[])
+t_proc t_spawn_exe(const char *exe, const char *const args[])
 {
     static char cmd[32768];
+    cmd[0] = '\0';
+    if (append_arg(cmd, sizeof cmd, exe) != 0) {
+        return -1;
+    }
+    for (int i = 0; args[i] != NULL; i++) {
+        if (append_arg(cmd, sizeof cmd, args[i]) != 0) {
+            fprintf(stderr, "t_spawn_exe: command line too long\n");
+            return -1;
+        }
+    }
+    fflush(NULL);
+    /* The child writes to our standard handles (CTest reads them), and gets the handles the
+     * caller made inheritable (test_compat's agent pipes). */
+    STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        fprintf(stderr, "t_spawn_exe: CreateProcess %s: error %lu\n", exe, GetLastError());
+        return -1;
+    }
+    CloseHandle(pi.hThread);
+    return (t_proc)pi.hProcess;
+}
+
+t_proc t_spawn_self(const char *const args[])
+{
     char self[MAX_PATH];
     DWORD len = GetModuleFileNameA(NULL, self, sizeof self);
     if (len == 0 || len >= sizeof self) {
         fprintf(stderr, "t_spawn_self: cannot find this program: error %lu\n", GetLastError());
         return -1;
     }
-    cmd[0] = '\0';
-    if (append_arg(cmd, sizeof cmd, self) != 0) {
-        return -1;
-    }
-    for (int i = 0; args[i] != NULL; i++) {
-        if (append_arg(cmd, sizeof cmd, args[i]) != 0) {
-            fprintf(stderr, "t_spawn_self: command line too long\n");
-            return -1;
-        }
-    }
-    fflush(NULL);
-    /* The child writes to our standard handles (CTest reads them): inherit just those. */
-    STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
-    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
-    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-    PROCESS_INFORMATION pi;
-    if (!CreateProcessA(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
-        fprintf(stderr, "t_spawn_self: CreateProcess: error %lu\n", GetLastError());
-        return -1;
-    }
-    CloseHandle(pi.hThread);
-    return (t_proc)pi.hProcess;
+    return t_spawn_exe(self, args);
 }
 
 int t_proc_wait(t_proc p)

@@ -506,28 +506,6 @@ static void agent_main(chan cmd_fd, chan res_fd)
  * a 32-bit setter dies mid-write among 64-bit getters and setters. */
 #define PEER_ENV "COMPAT_PEER_AGENT"
 
-static t_proc spawn_peer(const char *exe, const char *const args[])
-{
-    static char cmd[4096];
-    snprintf(cmd, sizeof cmd, "\"%s\"", exe);
-    for (int i = 0; args[i] != NULL; i++) {
-        size_t n = strlen(cmd);
-        snprintf(cmd + n, sizeof cmd - n, " \"%s\"", args[i]);
-    }
-    fflush(NULL);
-    STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
-    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
-    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-    PROCESS_INFORMATION pi;
-    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
-        fprintf(stderr, "CreateProcess %s: error %lu\n", exe, GetLastError());
-        return -1;
-    }
-    CloseHandle(pi.hThread);
-    return (t_proc)pi.hProcess;
-}
-
 static void agent_start(struct agent *ag, int hook)
 {
     static unsigned n_events;
@@ -558,7 +536,7 @@ static void agent_start(struct agent *ag, int hook)
     snprintf(parent, sizeof parent, "%lu", (unsigned long)GetCurrentProcessId());
     const char *args[] = {"agent", cmd_fd, res_fd, parent, NULL};
     const char *peer = getenv(PEER_ENV);
-    t_proc pid = hook == 1 && peer != NULL ? spawn_peer(peer, args) : t_spawn_self(args);
+    t_proc pid = hook == 1 && peer != NULL ? t_spawn_exe(peer, args) : t_spawn_self(args);
     if (hook) {
         env_set(HOOK_ENV, NULL);
     }

@@ -692,6 +692,10 @@ static int64_t cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
+/* CPU time is measured over a 1 s wait; on a machine busy with other tests (the sanitizer run
+ * is parallel) one measurement came out at 11.5 % where the same binary alone gives 1.2-1.4 %.
+ * So up to three tries, and the lowest counts: a waiter that really spins under the hostile
+ * wake-ups (92 % of a CPU before the fix) exceeds the bound in every one. */
 static void test_fault10_hostile_wakeups(void **state)
 {
     (void)state;
@@ -701,14 +705,22 @@ static void test_fault10_hostile_wakeups(void **state)
     pid_t pid = t_spawn(waker, &a);
     assert_true(tl_await(a.ready, 5000));
     char buf[16];
-    int64_t cpu0 = cpu_us(), t0 = tl_now_ns();
-    ssize_t rc = shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000ll);
-    int64_t wall = (tl_now_ns() - t0) / 1000, cpu = cpu_us() - cpu0;
+    int64_t best_pct10 = -1; /* tenths of a per cent */
+    for (int attempt = 0; attempt < 3 && (best_pct10 < 0 || best_pct10 >= 100); attempt++) {
+        int64_t cpu0 = cpu_us(), t0 = tl_now_ns();
+        ssize_t rc = shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000ll);
+        int64_t wall = (tl_now_ns() - t0) / 1000, cpu = cpu_us() - cpu0;
+        printf("recv_wait under a hostile waker: %zd after %lld ms, %lld ms of CPU (%.1f%%)\n", rc,
+               (long long)(wall / 1000), (long long)(cpu / 1000),
+               100.0 * (double)cpu / (double)wall);
+        assert_int_equal(rc, -ETIMEDOUT);
+        int64_t pct10 = cpu * 1000 / wall;
+        if (best_pct10 < 0 || pct10 < best_pct10) {
+            best_pct10 = pct10;
+        }
+    }
     tl_kill(pid);
-    printf("recv_wait under a hostile waker: %zd after %lld ms, %lld ms of CPU (%.1f%%)\n", rc,
-           (long long)(wall / 1000), (long long)(cpu / 1000), 100.0 * (double)cpu / (double)wall);
-    assert_int_equal(rc, -ETIMEDOUT);
-    assert_true(cpu * 10 < wall); /* under 10 % of a CPU */
+    assert_true(best_pct10 < 100); /* under 10 % of a CPU */
     shmring_close(c);
     tl_unshare((void *)a.ready, 4096);
 }
