@@ -371,6 +371,39 @@ static int sig_waiter(void *p)
     return 0;
 }
 
+#ifdef __linux__
+#include <sys/syscall.h>
+/* 1 once process pid sleeps in the futex system call (/proc/PID/syscall starts with SYS_futex's
+ * number), 0 after timeout_ms, -1 when /proc cannot tell. The waiting flag goes up a moment
+ * before that system call: a signal landing in between runs its handler before the sleep, which
+ * then is not interrupted (the CI run once sent it there; the flag and a 1 ms pause are not
+ * enough on a busy machine). */
+static int await_in_futex(pid_t pid, int64_t timeout_ms)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    int64_t end = tl_now_ns() + timeout_ms * 1000000;
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            return -1;
+        }
+        long nr = -1;
+        if (fscanf(f, "%ld", &nr) != 1) {
+            nr = -1; /* "running" */
+        }
+        fclose(f);
+        if (nr == SYS_futex) {
+            return 1;
+        }
+        if (tl_now_ns() > end) {
+            return 0;
+        }
+        tl_sleep_us(200);
+    }
+}
+#endif
+
 /* Returns what the first wait returned; checks that the second one completes normally. */
 static int64_t signal_waiter(int role, int sig, int sa_flags)
 {
@@ -383,6 +416,9 @@ static int64_t signal_waiter(int role, int sig, int sa_flags)
     _Atomic uint32_t *waiting =
         role == SHMRING_CONSUMER ? &me->hdr->consumer_waiting : &me->hdr->producer_waiting;
     assert_true(tl_await_sleeper(waiting, 5000));
+#ifdef __linux__
+    assert_true(await_in_futex(w, 5000) != 0);
+#endif
     kill(w, sig);
     /* An interrupted wait returns at once; one that is not interrupted keeps waiting. */
     int done = tl_await(&a.sh->first_done, 200);
