@@ -144,10 +144,14 @@ static inline uint64_t shmring__max_msg_for(uint64_t capacity)
 #define SHMRING__REC_CLAIMED      0x80000000u
 #define SHMRING__REC_CLAIMED_MASK 0xfc000000u
 
-/* The contended line: producers claim space with a CAS on `claim`. */
+/* The contended line: producers claim space with a CAS on `claim`; a producer that is alone on
+ * the ring may be granted `solo` and then advances `claim` with a plain store (docs/mpsc.md,
+ * "One producer alone"). */
 struct shmring__mp_ext {
     _Atomic uint64_t claim; /* end of the last claimed byte range (free-running like head) */
-    uint8_t pad[SHMRING__LINE - 8];
+    _Atomic uint32_t solo;  /* CLAIMED tag of the producer claiming without a CAS; 0: none */
+    uint32_t reserved;
+    uint8_t pad[SHMRING__LINE - 16];
 };
 
 /* One producer slot, a line pair of its own. Written only by the process that holds the slot's
@@ -157,10 +161,10 @@ struct shmring__mp_slot {
     _Atomic uint64_t pend_pos;  /* start of the claim being made or last made; MP_NONE */
     _Atomic uint64_t pend_size; /* its bytes (padding at the wrap included) */
     _Atomic uint64_t sent_msgs, sent_bytes, full_events, sleeps;
-    _Atomic int32_t pid;    /* informational: the liveness truth is the kernel lock */
-    _Atomic uint32_t epoch; /* bumped by every new holder; names it in CLAIMED tags */
-    _Atomic uint32_t state; /* SHMRING__PEER_* */
-    uint32_t reserved;
+    _Atomic int32_t pid;       /* informational: the liveness truth is the kernel lock */
+    _Atomic uint32_t epoch;    /* bumped by every new holder; names it in CLAIMED tags */
+    _Atomic uint32_t state;    /* SHMRING__PEER_* */
+    _Atomic uint32_t in_claim; /* 1 while the `solo` producer reads and advances `claim` */
     uint8_t pad[SHMRING__LINE - 64];
 };
 

@@ -109,9 +109,80 @@ void shmring__mprod_detach(struct shmring__mprod *p)
     if (p->resv_open) {
         shmring__mprod_abort(p);
     }
+    if (p->solo) {
+        shmring__mprod_solo_ungrant(p); /* the next lone producer needs no revocation */
+    }
     /* MC4 (relaxed): statistics; only the slot's holder writes them. Then MR7. */
     atomic_store_explicit(&p->me->full_events, p->full_events, memory_order_relaxed);
     shmring__mprod_unannounce(p);
+}
+
+int shmring__mprod_solo_grant(struct shmring__mprod *p, int by_count)
+{
+    struct shmring__hdr *h = p->v.hdr;
+    /* MX12 (relaxed): a cheap filter only; MS6 below decides. */
+    if (by_count && atomic_load_explicit(&h->mp_producers, memory_order_relaxed) != 1) {
+        return 0;
+    }
+    uint32_t none = 0;
+    /* MS5: the grant, seq_cst: ordered before MS6, and pairs with MS7 of a producer that
+     * attaches now (it increments the count, then reads `solo`): in the single total order
+     * either MS6 sees its increment, or its MS7 comes after this grant and revokes it. */
+    if (!atomic_compare_exchange_strong_explicit(&p->v.ext->solo, &none, p->claimed_tag,
+                                                 memory_order_seq_cst, memory_order_relaxed)) {
+        return 0; /* someone holds it, or a peer wrote garbage: stay with the CAS */
+    }
+    /* MS6: is this producer still the only one counted? seq_cst, after MS5; also acquire of
+     * MR17, so the claims of every producer that has left are visible before our first plain
+     * store to `claim`. */
+    if (by_count && atomic_load_explicit(&h->mp_producers, memory_order_seq_cst) != 1) {
+        shmring__mprod_solo_ungrant(p);
+        return 0;
+    }
+    p->solo = 1;
+    return 1;
+}
+
+void shmring__mprod_solo_ungrant(struct shmring__mprod *p)
+{
+    uint32_t mine = p->claimed_tag;
+    /* MS10: release: our last claim (MR18) before `solo` is free, for the producer that is
+     * granted it next (its MS5 CAS reads this); fails harmlessly if a revoker cleared it. */
+    atomic_compare_exchange_strong_explicit(&p->v.ext->solo, &mine, 0, memory_order_release,
+                                            memory_order_relaxed);
+    p->solo = 0;
+}
+
+uint32_t shmring__mp_solo_revoke(const struct shmring__mp_view *v, uint32_t my_tag)
+{
+    /* MS7: seq_cst, after this producer's increment of `mp_producers` (MX11): see MS5. */
+    uint32_t tag = atomic_load_explicit(&v->ext->solo, memory_order_seq_cst);
+    if (tag == 0 || tag == my_tag) {
+        return 0;
+    }
+    /* MS7 as above: cleared before the heavy barrier (MS8), so the holder's next MS3 sees it.
+     * Lost: another revoker cleared it (we wait for the same holder all the same). */
+    uint32_t seen = tag;
+    atomic_compare_exchange_strong_explicit(&v->ext->solo, &seen, 0, memory_order_seq_cst,
+                                            memory_order_seq_cst);
+    return tag;
+}
+
+int shmring__mp_solo_busy(const struct shmring__mp_view *v, uint32_t tag)
+{
+    const uint32_t slot = tag >> 16 & (SHMRING__MP_MAX_PRODUCERS - 1);
+    if ((tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED || slot >= v->nslots) {
+        return 0; /* not a tag a producer writes: nobody to wait for */
+    }
+    const struct shmring__mp_slot *s = &v->slots[slot];
+    /* MS9: pairs with MS4 (and MS1, through the heavy barrier MS8): 0 means the holder is out of
+     * its claim and its last MR18 is visible. */
+    if (atomic_load_explicit(&s->in_claim, memory_order_acquire) == 0) {
+        return 0;
+    }
+    /* MX13 (relaxed): a slot taken again since is held by someone else (the holder is gone);
+     * only compared, as MX7. */
+    return (atomic_load_explicit(&s->epoch, memory_order_relaxed) & 0xffffu) == (tag & 0xffffu);
 }
 
 int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
@@ -142,6 +213,15 @@ int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
     return 0;
 }
 
+/* A batch's claim ends without a claim: out of the solo holder's claim first. */
+static int batch_out(struct shmring__mprod *p, int solo, int ret)
+{
+    if (solo) {
+        shmring__mprod_solo_exit(p);
+    }
+    return ret;
+}
+
 int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf *msgs, size_t n)
 {
     const uint64_t cap = p->v.cap;
@@ -165,6 +245,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
         return 0;
     }
     struct shmring__mp_ext *e = p->v.ext;
+    const int solo = p->solo && shmring__mprod_solo_enter(p); /* as in shmring__mprod_claim */
     /* MX3 (relaxed): the CAS (MR9) checks it, as in shmring__mprod_claim(). */
     uint64_t c = atomic_load_explicit(&e->claim, memory_order_relaxed);
     size_t k = 0;
@@ -178,9 +259,9 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
             }
             if (c % SHMRING__ALIGN != 0) {
                 p->broken = 1;
-                return SHMRING_EPROTO;
+                return batch_out(p, solo, SHMRING_EPROTO);
             }
-            return 0;
+            return batch_out(p, solo, 0);
         }
         /* Room: from the cached head, re-read once when it is not enough for all of them. */
         uint64_t room = 0;
@@ -193,7 +274,7 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
                         if (announced) {
                             shmring__mprod_unannounce(p);
                         }
-                        return SHMRING_EPROTO;
+                        return batch_out(p, solo, SHMRING_EPROTO);
                     }
                     break;
                 }
@@ -244,12 +325,18 @@ int shmring__mprod_send_batch(struct shmring__mprod *p, const struct shmring_buf
                 shmring__mprod_unannounce(p);
             }
             p->full_events++;
-            return 0;
+            return batch_out(p, solo, 0);
         }
         /* MR8: the announcement, as MR1 in shmring__mprod_claim(); pairs with MA8. */
         atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
         atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
         announced = 1;
+        if (solo) {
+            /* MR18 as in shmring__mprod_claim_loop(). */
+            atomic_store_explicit(&e->claim, c + total, memory_order_release);
+            shmring__mprod_solo_exit(p);
+            break;
+        }
         /* MR9: the claim, as MR2; pairs with MA3, MA4, MA5, MA11. */
         if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
                                                     memory_order_relaxed)) {

@@ -88,8 +88,11 @@ struct shmring__mprod {
     int resv_open;
     int broken; /* a corrupt index was seen: every call fails with SHMRING_EPROTO */
     uint64_t sent_msgs, sent_bytes, full_events; /* mirrored to the slot */
-    uint64_t pf_dist; /* bytes ahead of the next record to prefetch for writing; 0: none */
-    int pf_write;     /* the CPU has PREFETCHW (x86: CPUID 0x80000001 ECX bit 8) */
+    uint64_t pf_dist;   /* bytes ahead of the next record to prefetch for writing; 0: none */
+    int pf_write;       /* the CPU has PREFETCHW (x86: CPUID 0x80000001 ECX bit 8) */
+    int solo;           /* granted `solo` (the ring's word says whether it still is) */
+    int solo_ok;        /* may be granted: peers' heavy barriers interrupt this process */
+    uint32_t solo_tick; /* claims since the last look for a chance to be granted `solo` */
 };
 
 /* A prefetch for writing: the line comes exclusive, so the store into it later needs no
@@ -159,6 +162,63 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
     return c - head <= cap - total ? 0 : SHMRING_EAGAIN;
 }
 
+/* ---- one producer alone --------------------------------------------------------------------
+ * A locked instruction per claim is most of what a lone producer pays over the single-producer
+ * ring: the CAS waits for every earlier store to leave the store buffer, and one of those misses
+ * (the line the consumer zeroed last lap). So a producer that finds itself alone on the ring is
+ * granted the ring's `solo` word and advances `claim` with a plain release store. A producer
+ * that attaches next takes `solo` away (revokes it), runs the heavy barrier and waits until the
+ * holder is outside its claim (`in_claim`), and only then makes its first CAS; the holder sees
+ * the revocation at its next claim and uses the CAS from then on. The holder's side of this
+ * asymmetric Dekker pair is a compiler barrier (the light barrier), which is sound only where the
+ * revoker's heavy barrier interrupts the holder (Linux membarrier): solo_ok. The argument is in
+ * docs/mpsc.md, "One producer alone". */
+
+/* Claims between two looks of a non-solo producer for a chance to be granted `solo`. */
+#define SHMRING__MP_SOLO_EVERY 1024u
+
+/* Solo holder: out of its claim; a waiting revoker may go on. */
+SHMRING__MP_INLINE void shmring__mprod_solo_exit(struct shmring__mprod *p)
+{
+    /* MS4: pairs with MS9 in shmring__mp_solo_busy(): the revoker that sees 0 sees the claim
+     * stored before it (MR18), and CASes from there. */
+    atomic_store_explicit(&p->me->in_claim, 0, memory_order_release);
+}
+
+/* Solo holder, before it reads `claim`: 1 if `solo` is still ours (claim without a CAS, then
+ * shmring__mprod_solo_exit), 0 if it was revoked (p->solo is cleared: CAS from now on). */
+SHMRING__MP_INLINE int shmring__mprod_solo_enter(struct shmring__mprod *p)
+{
+    /* MS1 (relaxed): "inside a claim"; made visible to a revoker by MS2 + MS8. */
+    atomic_store_explicit(&p->me->in_claim, 1, memory_order_relaxed);
+    /* MS2: the light barrier, a compiler barrier; pairs with the revoker's heavy barrier (MS8),
+     * which makes it a full one: either the revoker sees MS1, or MS3 sees the revocation. */
+    atomic_signal_fence(memory_order_seq_cst);
+    /* MS3 (relaxed): still ours? Only the holder grants itself `solo`; a revoker only clears it. */
+    if (atomic_load_explicit(&p->v.ext->solo, memory_order_relaxed) == p->claimed_tag) {
+        return 1;
+    }
+    shmring__mprod_solo_exit(p);
+    p->solo = 0;
+    return 0;
+}
+
+/* Grants `solo` to p if it is 0 and p is the only producer counted in `mp_producers` (by_count),
+ * or unconditionally (the caller then checks the other slots and calls
+ * shmring__mprod_solo_ungrant if one is held). 1 if granted. */
+int shmring__mprod_solo_grant(struct shmring__mprod *p, int by_count);
+
+/* Gives `solo` back (detach, or a grant that found another producer). */
+void shmring__mprod_solo_ungrant(struct shmring__mprod *p);
+
+/* Revoker: clears `solo` if it names some other producer, returning that tag (0: none). The
+ * caller then runs the heavy barrier and waits while shmring__mp_solo_busy(). */
+uint32_t shmring__mp_solo_revoke(const struct shmring__mp_view *v, uint32_t my_tag);
+
+/* Revoker, after the heavy barrier: 1 while the holder named by tag is inside a claim (its slot
+ * still has that epoch and `in_claim` is set); its liveness is the caller's question. */
+int shmring__mp_solo_busy(const struct shmring__mp_view *v, uint32_t tag);
+
 /* No claim in flight any more (after a CAS was lost and the producer gave up): a stale entry
  * would make the consumer wait for this live producer. */
 SHMRING__MP_INLINE void shmring__mprod_unannounce(struct shmring__mprod *p)
@@ -167,10 +227,10 @@ SHMRING__MP_INLINE void shmring__mprod_unannounce(struct shmring__mprod *p)
     atomic_store_explicit(&p->me->pend_pos, SHMRING__MP_NONE, memory_order_release);
 }
 
-/* Producer: claims need record bytes (plus padding at the end of the data area when they do
- * not fit before it) and returns the record's offset in *idx. 0, SHMRING_EAGAIN, SHMRING_EPROTO. */
-SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t need,
-                                            uint64_t *idx_out)
+/* The claim loop; solo (a constant where it is inlined): p holds `solo` and is inside
+ * shmring__mprod_solo_enter, so `claim` is advanced with a plain store. */
+SHMRING__MP_INLINE int shmring__mprod_claim_loop(struct shmring__mprod *p, uint64_t need,
+                                                 uint64_t *idx_out, const int solo)
 {
     struct shmring__mp_ext *e = p->v.ext;
     const uint64_t cap = p->v.cap;
@@ -214,11 +274,20 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
          * position sees this size or a later one); pairs with MA8 in shmring__mcons_resolve(). */
         atomic_store_explicit(&p->me->pend_size, total, memory_order_release);
         atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
-        /* MR2: the claim. Release orders MR1 before it; pairs with MA3 and MA5 in the consumer,
-         * whose acquire load of claim then sees MR1 (or a later announcement of this slot), and
-         * MA4, MA11. Failure is relaxed: the loop announces again before the next try. */
-        if (atomic_compare_exchange_strong_explicit(&e->claim, &c, c + total, memory_order_release,
-                                                    memory_order_relaxed)) {
+        int won = 1;
+        if (solo) {
+            /* MR18: the claim of the solo holder, the only writer of `claim` now: as MR2, and
+             * pairs with MS9 (through MS4) of a revoker, whose first CAS starts from here. */
+            atomic_store_explicit(&e->claim, c + total, memory_order_release);
+        } else {
+            /* MR2: the claim. Release orders MR1 before it; pairs with MA3 and MA5 in the
+             * consumer, whose acquire load of claim then sees MR1 (or a later announcement of
+             * this slot), and MA4, MA11. Failure is relaxed: the loop announces again before
+             * the next try. */
+            won = atomic_compare_exchange_strong_explicit(
+                &e->claim, &c, c + total, memory_order_release, memory_order_relaxed);
+        }
+        if (won) {
             uint64_t ridx = idx;
             if (gap + need > to_end) {
                 /* MR3: padding up to the end of the data area; pairs with MA2, MA6. */
@@ -254,6 +323,23 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
         }
         /* Lost: c now holds the current claim position; P1 is rewritten before the next CAS. */
     }
+}
+
+/* Producer: claims need record bytes (plus padding at the end of the data area when they do
+ * not fit before it) and returns the record's offset in *idx. 0, SHMRING_EAGAIN, SHMRING_EPROTO. */
+SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t need,
+                                            uint64_t *idx_out)
+{
+    if (p->solo) {
+        if (__builtin_expect(shmring__mprod_solo_enter(p), 1)) {
+            const int err = shmring__mprod_claim_loop(p, need, idx_out, 1);
+            shmring__mprod_solo_exit(p);
+            return err;
+        }
+    } else if (p->solo_ok && ++p->solo_tick % SHMRING__MP_SOLO_EVERY == 0) {
+        (void)shmring__mprod_solo_grant(p, 1); /* from the next claim on, when alone */
+    }
+    return shmring__mprod_claim_loop(p, need, idx_out, 0);
 }
 
 /* Producer: claims room for a len-byte message and opens a reservation at *slot. */

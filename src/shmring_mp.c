@@ -25,6 +25,56 @@ static int slot_alive(void *ctx, uint32_t k)
 
 /* ---- attach / detach -------------------------------------------------------------------- */
 
+/* A revoker waits at most this long for a live `solo` holder to leave its claim (a few
+ * instructions; only a stopped or hostile holder stays inside). */
+#define SOLO_WAIT_NS (10 * 1000000000LL)
+
+/* A new producer (`before` others were counted): takes `solo` away from a holder and waits
+ * until that holder is out of its claim, so that our first CAS starts from its last claim; then
+ * is granted `solo` itself when it is alone (docs/mpsc.md, "One producer alone"). */
+static int solo_attach(shmring *r, uint32_t before)
+{
+    struct shmring__mprod *p = &r->side.mprod;
+    const uint32_t tag = shmring__mp_solo_revoke(&p->v, p->claimed_tag);
+    if (tag != 0) {
+        /* MS8: heavy barrier (H0), pairs with MS2: MS7's clearing before the MS9 loads. */
+        shmring__plat_heavy_barrier();
+        const uint32_t holder = tag >> 16 & (SHMRING__MP_MAX_PRODUCERS - 1);
+        const int64_t deadline = shmring__plat_deadline(SOLO_WAIT_NS);
+        for (unsigned looks = 0; shmring__mp_solo_busy(&p->v, tag); looks++) {
+            if (!slot_alive(r, holder)) {
+                break; /* died inside its claim: nothing more comes from it */
+            }
+            if (shmring__plat_now_ns() >= deadline) {
+                return SHMRING_EBUSY;
+            }
+            shmring__plat_sleep_ns(looks < 64 ? 0 : 100000);
+        }
+    }
+    /* The light barrier is a compiler barrier only where peers' heavy barriers interrupt this
+     * process: the condition for the holder's side of the pair (MS2). */
+    p->solo_ok = !shmring__plat_light_is_fence;
+    if (!p->solo_ok) {
+        return 0;
+    }
+    if (before == 0) {
+        (void)shmring__mprod_solo_grant(p, 1);
+        return 0;
+    }
+    /* Others are counted, but those may have died (they stay counted): alone if no other slot
+     * is held. Granted first, then checked: a producer whose slot lock comes after our look at
+     * it reads `solo` after that (MS7) and revokes it. */
+    if (shmring__mprod_solo_grant(p, 0)) {
+        for (uint32_t k = 0; k < r->mp_slots; k++) {
+            if (k != p->slot && slot_alive(r, k)) {
+                shmring__mprod_solo_ungrant(p);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 int shmring__mp_role_attach(shmring *r)
 {
     struct shmring__hdr *h = r->hdr;
@@ -54,9 +104,17 @@ int shmring__mp_role_attach(shmring *r)
         /* MP1 (relaxed): informational (stat, ls, MP5 hint); liveness is the lock. */
         atomic_store_explicit(&s->pid, shmring__plat_pid(), memory_order_relaxed);
         atomic_store_explicit(&s->state, SHMRING__PEER_ATTACHED, memory_order_relaxed);
-        /* MX11 (relaxed): one more producer; sequenced before MR13, so a consumer past MA10
-         * counts it (read by MA12). */
-        atomic_fetch_add_explicit(&h->mp_producers, 1, memory_order_relaxed);
+        /* MX11: one more producer; sequenced before MR13, so a consumer past MA10 counts it
+         * (read by MA12). seq_cst: before MS7 in solo_attach(), see MS5. */
+        const uint32_t before =
+            atomic_fetch_add_explicit(&h->mp_producers, 1, memory_order_seq_cst);
+        if ((err = solo_attach(r, before)) < 0) {
+            /* MR17 as in shmring__mp_role_detach(): nothing was claimed. */
+            atomic_fetch_sub_explicit(&h->mp_producers, 1, memory_order_release);
+            shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k);
+            r->side.mprod.me = NULL;
+            return err;
+        }
         /* MR13: pairs with MA10 in shmring__mp_peer_gone(): from now on an empty ring without a
          * live producer means SHMRING_EPIPE to the consumer. */
         atomic_store_explicit(&h->producer_state, SHMRING__PEER_ATTACHED, memory_order_release);

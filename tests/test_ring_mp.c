@@ -382,6 +382,117 @@ static void test_hostile(void **state)
     free(mem);
 }
 
+/* `solo`: granted to a producer that is alone (and only then), its claims made without a CAS
+ * keep the stream intact, a revocation makes its next claim a CAS one, a holder inside its
+ * claim (in_claim) is "busy" until it leaves or its slot changes hands, and the grant comes back
+ * once it is alone again. Garbage in `solo` grants nobody and names nobody to wait for. */
+static void test_solo_grant_and_revoke(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__hdr *h = mem;
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    _Atomic uint32_t *solo = &a.v.ext->solo;
+    atomic_store(&h->mp_producers, 2);
+    assert_int_equal(shmring__mprod_solo_grant(&a, 1), 0); /* another one is counted */
+    assert_int_equal(atomic_load(solo), 0);
+    atomic_store(&h->mp_producers, 1);
+    assert_int_equal(shmring__mprod_solo_grant(&a, 1), 1);
+    assert_int_equal(atomic_load(solo), a.claimed_tag);
+    assert_int_equal(a.solo, 1);
+    unsigned char msg[64], buf[64];
+    uint64_t sent = 0, got = 0;
+    for (int i = 0; i < 40; i++) {
+        t_msg_fill(msg, 20, sent);
+        assert_int_equal(shmring__mprod_send(&a, msg, 20), 0);
+        sent++;
+        assert_int_equal(atomic_load(&a.me->in_claim), 0); /* out of the claim again */
+    }
+    uint64_t claim_before = atomic_load(&a.v.ext->claim);
+    assert_true(claim_before > 0);
+    /* b attaches: counted, revokes, waits for nobody (a is outside its claim). */
+    assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 1), 0);
+    atomic_store(&h->mp_producers, 2);
+    assert_int_equal(shmring__mp_solo_revoke(&b.v, b.claimed_tag), a.claimed_tag);
+    assert_int_equal(atomic_load(solo), 0);
+    assert_int_equal(shmring__mp_solo_busy(&b.v, a.claimed_tag), 0);
+    atomic_store(&a.me->in_claim, 1);
+    assert_int_equal(shmring__mp_solo_busy(&b.v, a.claimed_tag), 1);
+    atomic_fetch_add(&a.me->epoch, 1); /* the slot changed hands: the holder is gone */
+    assert_int_equal(shmring__mp_solo_busy(&b.v, a.claimed_tag), 0);
+    atomic_fetch_sub(&a.me->epoch, 1);
+    atomic_store(&a.me->in_claim, 0);
+    assert_int_equal(shmring__mp_solo_revoke(&b.v, b.claimed_tag), 0); /* nothing left */
+    /* Both send; a finds itself revoked at its next claim. */
+    for (int i = 0; i < 40; i++) {
+        struct shmring__mprod *p = i % 2 ? &b : &a;
+        t_msg_fill(msg, 20, p == &a ? sent : 1000 + (uint64_t)i / 2);
+        assert_int_equal(shmring__mprod_send(p, msg, 20), 0);
+        if (p == &a) {
+            sent++;
+        }
+        int64_t len;
+        while ((len = get(&c, buf, sizeof buf)) >= 0) {
+            uint64_t seq;
+            memcpy(&seq, buf, 8);
+            assert_true(t_msg_check(buf, (size_t)len, seq));
+            if (seq < 1000) {
+                assert_int_equal(seq, got);
+                got++;
+            }
+        }
+    }
+    assert_int_equal(a.solo, 0);
+    assert_int_equal(got, sent);
+    /* Alone again (b detached): a is granted within SHMRING__MP_SOLO_EVERY claims. */
+    shmring__mprod_detach(&b);
+    atomic_store(&h->mp_producers, 1);
+    a.solo_ok = 1;
+    for (unsigned i = 0; i < SHMRING__MP_SOLO_EVERY + 1 && !a.solo; i++) {
+        t_msg_fill(msg, 20, sent);
+        assert_int_equal(shmring__mprod_send(&a, msg, 20), 0);
+        sent++;
+        int64_t len;
+        while ((len = get(&c, buf, sizeof buf)) >= 0) {
+            assert_true(t_msg_check(buf, (size_t)len, got));
+            got++;
+        }
+    }
+    assert_int_equal(a.solo, 1);
+    assert_int_equal(atomic_load(solo), a.claimed_tag);
+    /* A batch of the solo holder. */
+    struct shmring_buf iov[3];
+    unsigned char bm[3][20];
+    for (int i = 0; i < 3; i++) {
+        t_msg_fill(bm[i], 20, sent + (uint64_t)i);
+        iov[i] = (struct shmring_buf){bm[i], 20};
+    }
+    assert_int_equal(shmring__mprod_send_batch(&a, iov, 3), 3);
+    sent += 3;
+    assert_int_equal(atomic_load(&a.me->in_claim), 0);
+    int64_t len;
+    while ((len = get(&c, buf, sizeof buf)) >= 0) {
+        assert_true(t_msg_check(buf, (size_t)len, got));
+        got++;
+    }
+    assert_int_equal(got, sent);
+    /* Detach gives it back. */
+    shmring__mprod_detach(&a);
+    assert_int_equal(atomic_load(solo), 0);
+    /* Garbage: no grant, nobody to wait for. */
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    atomic_store(solo, 0xdeadbeefu);
+    assert_int_equal(shmring__mprod_solo_grant(&a, 1), 0);
+    assert_int_equal(shmring__mp_solo_busy(&a.v, 0xdeadbeefu), 0);
+    assert_int_equal(shmring__mp_solo_busy(&a.v, SHMRING__REC_CLAIMED | 1000u << 16), 0);
+    assert_int_equal(shmring__mp_solo_revoke(&a.v, a.claimed_tag), 0xdeadbeefu);
+    assert_int_equal(atomic_load(solo), 0);
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_batch_and_dead_inside_batch),
         cmocka_unit_test(test_dead_loser_and_winner),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_solo_grant_and_revoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/* A producer alone on a multi-producer ring claims without a CAS (`solo`, docs/mpsc.md "One
+ * producer alone"); these tests take that away from it, with real processes, and check that no
+ * claim is ever made twice:
+ *
+ * - a lone producer sending without pause is joined by 40 producers one after another (every
+ *   sending method); every message of every producer arrives once, in order, and the lone one
+ *   is granted `solo` again each time it is alone;
+ * - a lone producer killed with SIGKILL at a random moment, 60 times, and once more with its
+ *   slot saying it died inside its claim: the next producer attaches at once, becomes the solo
+ *   producer itself, and every committed message arrives;
+ * - a holder stopped (SIGSTOP) inside its claim: a new producer's open waits until it is
+ *   continued, and then both send.
+ *
+ * Without membarrier (SHMRING_NO_MEMBARRIER=1) nobody is granted `solo`: the first test checks
+ * that, the others still run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "test_mpsc.h"
+
+struct prod_args {
+    struct tl_name n;
+    unsigned id;
+    uint64_t count; /* 0: until sh->stop */
+    struct tm_shared *sh;
+};
+
+static int producer_main(void *p)
+{
+    struct prod_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
+    int rc = tm_produce(r, a->id, a->count, a->sh, 0);
+    shmring_close(r);
+    return rc;
+}
+
+/* The ring's `solo` word, read through the consumer's handle. */
+static uint32_t solo_of(shmring *c)
+{
+    return atomic_load_explicit(&c->side.mcons.v.ext->solo, memory_order_relaxed);
+}
+
+/* The CLAIMED tag of whoever holds slot k now (what `solo` holds when it is granted to it). */
+static uint32_t tag_of_slot(shmring *c, uint32_t k)
+{
+    uint32_t epoch = atomic_load_explicit(&c->side.mcons.v.slots[k].epoch, memory_order_relaxed);
+    return SHMRING__REC_CLAIMED | k << 16 | (epoch & 0xffffu);
+}
+
+/* Does this machine grant `solo` at all (membarrier)? The producers are children of this
+ * process with its environment, so they answer the same. */
+static int solo_expected(void)
+{
+    return !shmring__plat_light_is_fence;
+}
+
+/* Receives until pred(c) or timeout; every message is checked. Returns pred's last answer. */
+static int consume_until(shmring *c, struct tm_check *chk, int (*pred)(void *), void *ctx,
+                         int64_t timeout_ms, int *eof)
+{
+    unsigned char buf[TM_MAX_LEN];
+    int64_t end = tl_now_ns() + timeout_ms * 1000000;
+    while (!pred(ctx) && tl_now_ns() < end) {
+        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 2 * 1000000ll);
+        if (len == -EPIPE) {
+            *eof = 1;
+            return pred(ctx);
+        }
+        if (len == -ETIMEDOUT) {
+            continue;
+        }
+        assert_true(len >= 0);
+        assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
+    }
+    return pred(ctx);
+}
+
+struct exited {
+    pid_t pid;
+    int status;
+    int done;
+};
+
+static int has_exited(void *p)
+{
+    struct exited *e = p;
+    if (!e->done) {
+        e->done = waitpid(e->pid, &e->status, WNOHANG) == e->pid;
+    }
+    return e->done;
+}
+
+struct solo_is {
+    shmring *c;
+    uint32_t tag;
+};
+
+static int solo_is(void *p)
+{
+    struct solo_is *s = p;
+    return solo_of(s->c) == s->tag;
+}
+
+static int never(void *p)
+{
+    (void)p;
+    return 0;
+}
+
+static void test_joiners_take_solo_away(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mpsolo");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    const unsigned joiners = 40;
+    const uint64_t per_joiner = 3000;
+    /* The lone producer (id 0: send_wait without pause), in slot 0. */
+    struct prod_args a = {n, 0, 0, sh};
+    pid_t lone = t_spawn(producer_main, &a);
+    assert_true(tl_await(&sh->ready[0], 10000));
+    int eof = 0;
+    struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
+    if (!solo_expected()) {
+        consume_until(c, chk, never, NULL, 200, &eof);
+        assert_int_equal(solo_of(c), 0);
+    }
+    unsigned regranted = 0;
+    for (unsigned j = 1; j <= joiners; j++) {
+        if (solo_expected()) {
+            /* Alone again: granted within 1024 claims of its own. */
+            assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
+            regranted++;
+        }
+        uint64_t before = chk->next[0];
+        struct prod_args b = {n, j, per_joiner, sh};
+        struct exited e = {t_spawn(producer_main, &b), 0, 0};
+        assert_true(consume_until(c, chk, has_exited, &e, 60000, &eof));
+        assert_true(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0);
+        assert_false(eof);
+        assert_true(chk->next[0] > before); /* the lone one went on meanwhile */
+    }
+    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
+    assert_int_equal(t_wait(lone), 0);
+    assert_int_equal(chk->next[0], atomic_load(&sh->committed[0]));
+    for (unsigned j = 1; j <= joiners; j++) {
+        assert_int_equal(chk->next[j], per_joiner);
+    }
+    printf("# 1 lone producer (%llu messages) joined by %u producers x %llu; granted solo again "
+           "%u times\n",
+           (unsigned long long)chk->next[0], joiners, (unsigned long long)per_joiner, regranted);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
+static void test_killed_holder(void **state)
+{
+    (void)state;
+    const int rounds = 60;
+    tl_subreaper();
+    struct tl_name n = tl_name("mpsolok");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 2};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    uint64_t rng = (uint64_t)getpid() * 2654435761u + 7;
+    int eof = 0;
+    unsigned id = 0;
+    struct prod_args a = {n, id, 0, sh};
+    pid_t pid = t_spawn(producer_main, &a);
+    for (int round = 0; round <= rounds; round++) {
+        assert_true(tl_await(&sh->ready[id], 10000)); /* opened at once after the death */
+        if (solo_expected()) {
+            /* Alone, though the dead predecessors stay counted: granted at its open. */
+            uint32_t k = (solo_of(c) >> 16) & 0x3ff;
+            assert_true(solo_of(c) != 0 && k < 2);
+            assert_int_equal(solo_of(c), tag_of_slot(c, k));
+            assert_int_equal(atomic_load(&c->side.mcons.v.slots[k].pid), pid);
+        }
+        if (round == rounds) {
+            break;
+        }
+        consume_until(c, chk, never, NULL, 1 + (int64_t)(t_rand(&rng) % 8), &eof);
+        assert_int_equal(tl_kill(pid), 128 + SIGKILL);
+        if (round == rounds - 1 && solo_of(c) != 0) {
+            /* As if it had died between reading and advancing `claim`. */
+            uint32_t k = (solo_of(c) >> 16) & 0x3ff;
+            atomic_store(&c->side.mcons.v.slots[k].in_claim, 1);
+        }
+        a = (struct prod_args){n, ++id, 0, sh};
+        pid = t_spawn(producer_main, &a);
+    }
+    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
+    assert_int_equal(t_wait(pid), 0);
+    for (unsigned i = 0; i <= id; i++) {
+        uint64_t committed = atomic_load(&sh->committed[i]);
+        if (chk->next[i] < committed || (i == id && chk->next[i] != committed)) {
+            fail_msg("producer %u: %llu delivered, %llu committed", i,
+                     (unsigned long long)chk->next[i], (unsigned long long)committed);
+        }
+    }
+    printf("# %d lone producers killed, %llu messages delivered\n", rounds,
+           (unsigned long long)chk->total);
+    tl_reap_all();
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
+static void test_stopped_holder_is_waited_for(void **state)
+{
+    (void)state;
+    if (!solo_expected()) {
+        skip();
+    }
+    struct tl_name n = tl_name("mpsolos");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    int eof = 0;
+    struct prod_args a = {n, 0, 0, sh};
+    pid_t holder = t_spawn(producer_main, &a);
+    assert_true(tl_await(&sh->ready[0], 10000));
+    struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
+    assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
+    assert_int_equal(kill(holder, SIGSTOP), 0);
+    int status;
+    assert_int_equal(waitpid(holder, &status, WUNTRACED), holder);
+    /* Stopped as if inside its claim. */
+    atomic_store(&c->side.mcons.v.slots[0].in_claim, 1);
+    struct prod_args b = {n, 1, 1000, sh};
+    int64_t t0 = tl_now_ns();
+    pid_t joiner = t_spawn(producer_main, &b);
+    consume_until(c, chk, never, NULL, 500, &eof);
+    assert_int_equal(atomic_load(&sh->ready[1]), 0); /* still waiting in its open */
+    assert_int_equal(kill(holder, SIGCONT), 0);
+    assert_true(tl_await(&sh->ready[1], 10000));
+    int64_t waited_ms = (tl_now_ns() - t0) / 1000000;
+    struct exited e = {joiner, 0, 0};
+    assert_true(consume_until(c, chk, has_exited, &e, 60000, &eof));
+    assert_true(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0);
+    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
+    assert_int_equal(t_wait(holder), 0);
+    assert_int_equal(chk->next[0], atomic_load(&sh->committed[0]));
+    assert_int_equal(chk->next[1], 1000);
+    printf("# the joiner's open waited %lld ms for the stopped holder\n", (long long)waited_ms);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_joiners_take_solo_away),
+        cmocka_unit_test(test_killed_holder),
+        cmocka_unit_test(test_stopped_holder_is_waited_for),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
