@@ -210,7 +210,7 @@ struct mpsc_case {
 
 void mpsc(benchmark::State &st, mpsc_case c)
 {
-    const uint64_t n = c.kind >= BENCH_MPSC_MQ ? 50000 : 400000;
+    const uint64_t n = c.kind >= BENCH_MPSC_MQ ? 50000 : 2000000;
     int partner = c.kind != BENCH_MPSC_MPSC ? -1
                   : c.producers == 1        ? BENCH_MPSC_SPSC
                                             : BENCH_MPSC_BOOST;

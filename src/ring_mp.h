@@ -362,34 +362,42 @@ SHMRING__MP_INLINE int shmring__mprod_reserve(struct shmring__mprod *p, uint64_t
     return 0;
 }
 
-/* Producer: commits the open reservation as a len-byte message (len <= resv_len); the rest of
- * the claimed bytes become padding. */
-SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t len)
+/* Producer: commits the len-byte message whose record starts at data offset idx. */
+SHMRING__MP_INLINE void shmring__mprod_commit_at(struct shmring__mprod *p, uint64_t idx,
+                                                 uint64_t len)
 {
     /* Fields into locals before the shared stores, which could alias them (see ring.h). */
     uint8_t *data = p->v.data;
-    const uint64_t idx = p->resv_idx;
-    const uint64_t size = shmring__rec_size(len);
     const uint64_t msgs = p->sent_msgs + 1, bytes = p->sent_bytes + len;
     struct shmring__mp_slot *me = p->me;
-    p->resv_open = 0;
     p->sent_msgs = msgs;
     p->sent_bytes = bytes;
-    if (size < p->resv_size) {
-        /* MR4: the rest of the claim as padding; pairs with MA2, MA6 (the consumer reads it
-         * after MA2 of the message before it). */
-        atomic_store_explicit(
-            shmring__mp_word(data, idx + size),
-            shmring__mp_rec_word(p->resv_size - size - SHMRING__REC_HDR, SHMRING__REC_PAD),
-            memory_order_release);
-    }
-    /* MR5: publishes the payload written into the reservation; pairs with MA2 in
+    /* MR5: publishes the payload written into the record; pairs with MA2 in
      * shmring__mcons_next() and MA6, MA7, MA9 in shmring__mcons_resolve(). */
     atomic_store_explicit(shmring__mp_word(data, idx), shmring__mp_rec_word(len, SHMRING__REC_MSG),
                           memory_order_release);
     /* MC1 (relaxed): only this slot's holder writes them; readers (MC10, MC11) sum a snapshot. */
     atomic_store_explicit(&me->sent_msgs, msgs, memory_order_relaxed);
     atomic_store_explicit(&me->sent_bytes, bytes, memory_order_relaxed);
+}
+
+/* Producer: commits the open reservation as a len-byte message (len <= resv_len); the rest of
+ * the claimed bytes become padding. */
+SHMRING__MP_INLINE void shmring__mprod_commit(struct shmring__mprod *p, uint64_t len)
+{
+    const uint64_t idx = p->resv_idx;
+    const uint64_t size = shmring__rec_size(len);
+    const uint64_t resv_size = p->resv_size;
+    p->resv_open = 0;
+    if (size < resv_size) {
+        /* MR4: the rest of the claim as padding; pairs with MA2, MA6 (the consumer reads it
+         * after MA2 of the message before it). */
+        atomic_store_explicit(
+            shmring__mp_word(p->v.data, idx + size),
+            shmring__mp_rec_word(resv_size - size - SHMRING__REC_HDR, SHMRING__REC_PAD),
+            memory_order_release);
+    }
+    shmring__mprod_commit_at(p, idx, len);
 }
 
 /* Producer: turns the open reservation into padding. */
@@ -405,13 +413,17 @@ static inline void shmring__mprod_abort(struct shmring__mprod *p)
 /* Producer: one message, copied. 0, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EPROTO. */
 SHMRING__MP_INLINE int shmring__mprod_send(struct shmring__mprod *p, const void *msg, uint64_t len)
 {
-    void *slot;
-    int err = shmring__mprod_reserve(p, len, &slot);
+    if (len > p->v.max_msg) {
+        return SHMRING_EMSGSIZE;
+    }
+    uint64_t idx = 0;
+    int err = shmring__mprod_claim(p, shmring__rec_size(len), &idx);
     if (err != 0) {
         return err;
     }
-    shmring__copy(slot, msg, len);
-    shmring__mprod_commit(p, len);
+    /* No reservation: the claim is exactly the record, committed right after the copy. */
+    shmring__copy(p->v.data + idx + SHMRING__REC_HDR, msg, len);
+    shmring__mprod_commit_at(p, idx, len);
     return 0;
 }
 
