@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 // shmring_bench_mpsc: several producer processes into one consumer.
-//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 400000, 5)
+//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 2000000, 5)
 // Cases, each at 8 and 64 bytes, polling (non-blocking calls retried) and blocking:
 //   shmring-spsc 1p        the single-producer ring (baseline of the claim's cost)
 //   shmring-mpsc 1p        a multi-producer ring with one producer
@@ -8,8 +8,10 @@
 //   posix-mq 2p            mq_send / mq_receive (O_NONBLOCK when polling)
 //   boost-mq 2p            boost::interprocess::message_queue (try_send/try_receive polling)
 // Every message carries (producer, number) and the consumer checks per-producer order. Rates are
-// messages per second at the consumer, from the first to the last message. Processes are not
-// pinned; the program prints when they outnumber the CPUs.
+// messages per second at the consumer, from the first to the last message. With one producer,
+// consumer and producer are pinned to CPUs of their own (the first two this process may use),
+// for both rings alike; with two producers nobody is pinned, and the program prints when the
+// processes outnumber the CPUs.
 #include <boost/interprocess/ipc/message_queue.hpp>
 
 #include <algorithm>
@@ -140,10 +142,46 @@ int produce(Kind k, const std::string &name, unsigned id, uint64_t n, size_t siz
     return 0;
 }
 
+// The CPUs this program may use, as it started (the harness's cases pin it later).
+cpu_set_t g_allowed;
+bool g_allowed_known = false;
+struct AllowedAtStart {
+    AllowedAtStart()
+    {
+        g_allowed_known = sched_getaffinity(0, sizeof g_allowed, &g_allowed) == 0;
+    }
+} g_allowed_at_start; // runs before main, so before any case pinned us
+
+// Places the calling process: on CPU number `which` (0, 1) of the allowed ones, or anywhere
+// allowed (which < 0). Best effort: a refused affinity leaves things as they are.
+void place(int which)
+{
+    if (!g_allowed_known) {
+        return;
+    }
+    cpu_set_t set = g_allowed;
+    if (which >= 0) {
+        CPU_ZERO(&set);
+        int seen = 0;
+        for (int i = 0; i < CPU_SETSIZE; i++) {
+            if (CPU_ISSET(i, &g_allowed) && seen++ == which) {
+                CPU_SET(i, &set);
+                break;
+            }
+        }
+        if (seen <= which) {
+            return; /* fewer CPUs than that */
+        }
+    }
+    (void)sched_setaffinity(0, sizeof set, &set);
+}
+
 // Runs one case; returns messages per second, or -1.
 double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
 {
     std::string name = name_of(k);
+    const bool pinned = producers == 1 && g_allowed_known && CPU_COUNT(&g_allowed) >= 2;
+    place(pinned ? 1 : -1); // the consumer; its producer on the other CPU
     shmring *c = nullptr;
     mqd_t q = (mqd_t)-1;
     bip::message_queue *bq = nullptr;
@@ -174,6 +212,9 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
     for (unsigned i = 0; i < producers; i++) {
         pids[i] = fork();
         if (pids[i] == 0) {
+            if (pinned) {
+                place(0);
+            }
             close(gate_ready[0]);
             close(gate_go[1]);
             _exit(produce(k, name, i, n, size, block));
@@ -292,7 +333,7 @@ double median(std::vector<double> v)
 
 int main(int argc, char **argv)
 {
-    uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 400000;
+    uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 2000000;
     int reps = argc > 2 ? std::atoi(argv[2]) : 5;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     std::printf("# %llu messages per producer (a quarter for mq and Boost), %d repetitions "

@@ -310,11 +310,13 @@ SHMRING__MP_INLINE int shmring__mprod_claim_loop(struct shmring__mprod *p, uint6
                                   shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
             p->last_pos = c + total;
             p->last_idx = ridx + need == cap ? 0 : ridx + need;
-            if (p->pf_dist != 0) {
+            if (p->pf_dist != 0 && (p->last_idx & (SHMRING__MP_LINE - 1)) < need) {
                 /* Ask for the line we will write a few records from now, for writing: the
                  * consumer zeroed it one lap ago, so it sits modified in the consumer's cache,
                  * and the next claim's CAS would otherwise wait for that transfer (a locked
-                 * instruction waits for every earlier store). A hint only; inside the area. */
+                 * instruction waits for every earlier store). Once per line: only when this
+                 * record ended in a new line (its end's offset in the line is below its
+                 * size). A hint only; inside the area. */
                 const uint64_t ahead = p->last_idx + p->pf_dist;
                 shmring__mp_prefetch_w(p, p->v.data + (ahead < cap ? ahead : ahead - cap));
             }
