@@ -109,7 +109,9 @@ int shmring__mp_role_attach(shmring *r)
         const uint32_t before =
             atomic_fetch_add_explicit(&h->mp_producers, 1, memory_order_seq_cst);
         if ((err = solo_attach(r, before)) < 0) {
-            /* MR17 as in shmring__mp_role_detach(): nothing was claimed. */
+            /* MP3 and MR17 as in shmring__mp_role_detach(): nothing was claimed. */
+            atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
+            atomic_store_explicit(&s->state, SHMRING__PEER_CLOSED, memory_order_release);
             atomic_fetch_sub_explicit(&h->mp_producers, 1, memory_order_release);
             shmring__seg_drop_role(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k);
             r->side.mprod.me = NULL;

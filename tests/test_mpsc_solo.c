@@ -10,7 +10,8 @@
  *   slot saying it died inside its claim: the next producer attaches at once, becomes the solo
  *   producer itself, and every committed message arrives;
  * - a holder stopped (SIGSTOP) inside its claim: a new producer's open waits until it is
- *   continued, and then both send.
+ *   continued, and then both send; stopped for longer than 10 s, the open gives up with
+ *   -EBUSY and leaves no trace.
  *
  * Without membarrier (SHMRING_NO_MEMBARRIER=1) nobody is granted `solo`: the first test checks
  * that, the others still run. */
@@ -271,12 +272,62 @@ static void test_stopped_holder_is_waited_for(void **state)
     shmring_close(c);
 }
 
+/* A holder that stays inside its claim for more than 10 s (stopped there): the open gives up
+ * with -EBUSY and leaves nothing behind (slot closed, count back); the holder goes on. */
+static void test_stopped_holder_too_long(void **state)
+{
+    (void)state;
+    if (!solo_expected()) {
+        skip();
+    }
+    struct tl_name n = tl_name("mpsolol");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c, *late;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    int eof = 0;
+    struct prod_args a = {n, 0, 0, sh};
+    pid_t holder = t_spawn(producer_main, &a);
+    assert_true(tl_await(&sh->ready[0], 10000));
+    struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
+    assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
+    assert_int_equal(kill(holder, SIGSTOP), 0);
+    int status;
+    assert_int_equal(waitpid(holder, &status, WUNTRACED), holder);
+    atomic_store(&c->side.mcons.v.slots[0].in_claim, 1);
+    int64_t t0 = tl_now_ns();
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &late), -EBUSY);
+    int64_t waited_ms = (tl_now_ns() - t0) / 1000000;
+    assert_true(waited_ms >= 10000);
+    assert_int_equal(atomic_load(&c->hdr->mp_producers), 1);
+    for (uint32_t k = 1; k < 4; k++) {
+        assert_int_not_equal(atomic_load(&c->side.mcons.v.slots[k].state), SHMRING__PEER_ATTACHED);
+    }
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.producers, 1);
+    assert_int_equal(kill(holder, SIGCONT), 0);
+    consume_until(c, chk, never, NULL, 100, &eof);
+    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
+    assert_int_equal(t_wait(holder), 0);
+    assert_int_equal(chk->next[0], atomic_load(&sh->committed[0]));
+    printf("# the open gave up after %lld ms\n", (long long)waited_ms);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joiners_take_solo_away),
         cmocka_unit_test(test_killed_holder),
         cmocka_unit_test(test_stopped_holder_is_waited_for),
+        cmocka_unit_test(test_stopped_holder_too_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
