@@ -3,6 +3,7 @@
  * over ring_mp.h, the consumer's handling of uncommitted records, and inspection. The public
  * calls in shmring.c dispatch here from their cold branches (handle.h, SHMRING__ROLE_MPROD). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handle.h"
@@ -52,8 +53,11 @@ static int solo_attach(shmring *r, uint32_t before)
         }
     }
     /* The light barrier is a compiler barrier only where peers' heavy barriers interrupt this
-     * process: the condition for the holder's side of the pair (MS2). */
-    p->solo_ok = !shmring__plat_light_is_fence;
+     * process: the condition for the holder's side of the pair (MS2). And only on request
+     * (SHMRING_MP_SOLO=1) for now: one run of test_mpsc_solo lost a killed lone producer's
+     * committed messages, unexplained so far (docs/mpsc.md, "One producer alone"). */
+    const char *want = getenv("SHMRING_MP_SOLO");
+    p->solo_ok = !shmring__plat_light_is_fence && want != NULL && want[0] == '1';
     if (!p->solo_ok) {
         return 0;
     }
