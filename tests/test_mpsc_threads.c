@@ -122,6 +122,8 @@ static void test_threads_solo_handover(void **state)
     if (solo_ok) {
         assert_int_equal(shmring__mprod_solo_grant(&lone.r->side.mprod, 1), 1);
     }
+    /* Read before the thread runs: it frees its handle once it sees `stop` (relaxed). */
+    const uint32_t lone_tag = lone.r->side.mprod.claimed_tag;
     pthread_t lt;
     assert_int_equal(pthread_create(&lt, NULL, producer_thread, &lone), 0);
     struct tm_check *chk = calloc(1, sizeof *chk);
@@ -142,7 +144,7 @@ static void test_threads_solo_handover(void **state)
         assert_int_equal(b.rc, 0);
         /* Alone again: re-granted within 1024 of its claims. */
         for (int64_t t0 = tl_now_ns(); solo_ok && tl_now_ns() - t0 < 30000000000ll;) {
-            if (atomic_load(&c->side.mcons.v.ext->solo) == lone.r->side.mprod.claimed_tag) {
+            if (atomic_load(&c->side.mcons.v.ext->solo) == lone_tag) {
                 regranted++;
                 break;
             }
