@@ -24,6 +24,7 @@ endif()
 # started afterwards gets and prints. Also built against the static library.
 add_executable(compat_legacy_run compat/legacy_run.c)
 target_compile_options(compat_legacy_run PRIVATE ${SHMRING_WARNINGS})
+target_include_directories(compat_legacy_run PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}) # t_create_process_win.h
 set(_legacy_dir ${PROJECT_SOURCE_DIR}/examples/legacy)
 foreach(ex setter getter)
   add_executable(compat_legacy_${ex}_static ${_legacy_dir}/${ex}.c)

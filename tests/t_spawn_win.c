@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "t_create_process_win.h"
 #include "testutil.h"
 
 extern IMAGE_DOS_HEADER __ImageBase; /* the linker's symbol for this program's load address */
@@ -72,7 +73,7 @@ t_proc t_spawn_exe(const char *exe, const char *const args[])
     si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
     si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
     PROCESS_INFORMATION pi;
-    if (!CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+    if (!t_create_process_a(exe, cmd, TRUE, &si, &pi)) {
         fprintf(stderr, "t_spawn_exe: CreateProcess %s: error %lu\n", exe, GetLastError());
         return -1;
     }

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <windows.h>
 
+#include "t_create_process_win.h"
+
 /* Windows: the programs run with CreateProcess, their standard input and output are anonymous
  * pipes, and the name is the section Local\shmring-<name>.mem. */
 typedef HANDLE proc_t;
@@ -80,7 +82,7 @@ static proc_t start(const char *exe, const char *arg, fd_t *in_fd, fd_t *out_fd)
     si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
     PROCESS_INFORMATION pi;
     fflush(NULL);
-    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+    if (!t_create_process_a(NULL, cmd, TRUE, &si, &pi)) {
         fprintf(stderr, "CreateProcess %s: error %lu\n", exe, GetLastError());
         exit(1);
     }

@@ -7,6 +7,8 @@
 #include <wchar.h>
 #include <windows.h>
 
+#include "t_create_process_win.h"
+
 /* DLLSHMEM.C's prototypes (cdecl, undecorated). */
 __declspec(dllimport) void __cdecl SetSharedMem(LPWSTR lpszBuf);
 __declspec(dllimport) void __cdecl GetSharedMem(LPWSTR lpszBuf, DWORD cchSize);
@@ -29,7 +31,7 @@ int main(int argc, char **argv)
     PROCESS_INFORMATION pi;
     memset(&si, 0, sizeof(si));
     si.cb = sizeof(si);
-    if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+    if (!t_create_process_w(cmd, FALSE, &si, &pi)) {
         printf("FAIL - CreateProcessW: %lu\n", GetLastError());
         return 1;
     }

@@ -15,6 +15,7 @@
 
 #include "platform.h"
 #include "platform_win.h"
+#include "t_create_process_win.h"
 
 #define SEG_SIZE   65536u
 #define WORD_OFF   256u  /* a wait word */
@@ -51,7 +52,7 @@ static PROCESS_INFORMATION spawn(const char *op, const char *name, const char *a
              arg2 ? arg2 : "-");
     STARTUPINFOA si = {.cb = sizeof(si)};
     PROCESS_INFORMATION pi = {0};
-    assert_true(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi));
+    assert_true(t_create_process_a(NULL, cmd, FALSE, &si, &pi));
     CloseHandle(pi.hThread);
     return pi;
 }
@@ -655,6 +656,26 @@ static void t_process_wide(void **state)
     assert_int_equal(SHMRING_EACCES, -13); /* the fixed Linux numbers */
 }
 
+/* The tests' CreateProcess retry (t_create_process_win.h) retries wine's transient code only,
+ * a bounded number of times, and leaves the error code for the report. */
+static void t_create_process_retry_rule(void **state)
+{
+    (void)state;
+    SetLastError(ERROR_INTERNAL_ERROR);
+    assert_int_equal(t_create_process_again(0), 1);
+    assert_int_equal(GetLastError(), ERROR_INTERNAL_ERROR);
+    SetLastError(ERROR_INTERNAL_ERROR);
+    assert_int_equal(t_create_process_again(T_CREATE_PROCESS_TRIES - 1u), 0);
+    SetLastError(ERROR_FILE_NOT_FOUND);
+    assert_int_equal(t_create_process_again(0), 0);
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+    STARTUPINFOA si = {.cb = sizeof(si)};
+    PROCESS_INFORMATION pi = {0};
+    char cmd[] = "\"no-such-program-shmring.exe\"";
+    assert_false(t_create_process_a(NULL, cmd, FALSE, &si, &pi));
+    assert_int_equal(GetLastError(), ERROR_FILE_NOT_FOUND);
+}
+
 int main(int argc, char **argv)
 {
     GetModuleFileNameA(NULL, g_exe, sizeof(g_exe));
@@ -672,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_wait_wake_across_processes),
         cmocka_unit_test(t_access_is_the_creating_user),
         cmocka_unit_test(t_process_wide),
+        cmocka_unit_test(t_create_process_retry_rule),
     };
     return cmocka_run_group_tests_name("platform_win", tests, NULL, NULL);
 }

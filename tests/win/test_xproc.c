@@ -18,6 +18,7 @@
 
 #include "shmring.h"
 #include "shmring_compat.h"
+#include "t_create_process_win.h"
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -89,7 +90,7 @@ static HANDLE spawn(const char *exe, const char *args)
     PROCESS_INFORMATION pi;
     memset(&si, 0, sizeof(si));
     si.cb = sizeof(si);
-    if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+    if (!t_create_process_w(cmd, FALSE, &si, &pi)) {
         FAIL("CreateProcessW %s: error %lu", exe, GetLastError());
     }
     CloseHandle(pi.hThread);
