@@ -23,25 +23,6 @@ static uint64_t msgs_per_producer(void)
     return e != NULL && atoll(e) > 0 ? (uint64_t)atoll(e) : 200000;
 }
 
-struct prod_args {
-    struct tl_name n;
-    unsigned id;
-    uint64_t count;
-    struct tm_shared *sh;
-};
-
-static int producer_main(void *p)
-{
-    struct prod_args *a = p;
-    shmring *r;
-    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
-    TL_CHECK(shmring_role(r) == SHMRING_PRODUCER);
-    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
-    int rc = tm_produce(r, a->id, a->count, a->sh, 0);
-    shmring_close(r);
-    return rc;
-}
-
 static int drain_fn(void *ctx, const void *msg, size_t len)
 {
     return tm_check(ctx, msg, len) ? -1 : 0;
@@ -62,10 +43,10 @@ static void test_eight_producers(void **state)
     struct tm_shared *sh = tl_shared(sizeof *sh);
     uint64_t count = msgs_per_producer();
     pid_t pids[NPROD];
-    struct prod_args args[NPROD];
+    struct tm_prod_args args[NPROD];
     for (unsigned i = 0; i < NPROD; i++) {
-        args[i] = (struct prod_args){n, i, count, sh};
-        pids[i] = t_spawn(producer_main, &args[i]);
+        args[i] = (struct tm_prod_args){n, i, count, sh, 0};
+        pids[i] = t_spawn(tm_producer_main, &args[i]);
     }
     struct tm_check *chk = calloc(1, sizeof *chk);
     assert_non_null(chk);

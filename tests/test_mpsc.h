@@ -95,6 +95,28 @@ static inline int tm_produce(shmring *r, unsigned id, uint64_t count, struct tm_
     return 0;
 }
 
+/* A producer process (t_spawn): opens n as SHMRING_PRODUCER, sets ready[id], sends with
+ * tm_produce (count 0: until sh->stop) and closes. */
+struct tm_prod_args {
+    struct tl_name n;
+    unsigned id;
+    uint64_t count;
+    struct tm_shared *sh;
+    int slow_commit;
+};
+
+static inline int tm_producer_main(void *p)
+{
+    struct tm_prod_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    TL_CHECK(shmring_role(r) == SHMRING_PRODUCER);
+    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
+    int rc = tm_produce(r, a->id, a->count, a->sh, a->slow_commit);
+    shmring_close(r);
+    return rc;
+}
+
 /* The consumer's view of every producer's stream. */
 struct tm_check {
     uint64_t next[TM_MAX_IDS]; /* next message number expected from each id */

@@ -25,23 +25,6 @@
 #define STALL_MAX  (100 * 1000000ll)
 #define RECV_SLICE (2 * 1000000ll)
 
-struct prod_args {
-    struct tl_name n;
-    unsigned id;
-    struct tm_shared *sh;
-};
-
-static int producer_main(void *p)
-{
-    struct prod_args *a = p;
-    shmring *r;
-    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
-    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
-    int rc = tm_produce(r, a->id, 0, a->sh, 1);
-    shmring_close(r);
-    return rc;
-}
-
 struct consumer {
     shmring *c;
     struct tm_check *chk;
@@ -102,11 +85,11 @@ static void test_kill_producers(void **state)
     unsigned ids[NPROD];
     unsigned next_id = 0;
     uint8_t killed[TM_MAX_IDS] = {0};
-    struct prod_args args;
+    struct tm_prod_args args;
     for (unsigned i = 0; i < NPROD; i++) {
-        args = (struct prod_args){n, next_id, sh};
+        args = (struct tm_prod_args){n, next_id, 0, sh, 1};
         ids[i] = next_id++;
-        pids[i] = t_spawn(producer_main, &args);
+        pids[i] = t_spawn(tm_producer_main, &args);
     }
     uint64_t rng = (uint64_t)getpid() * 2654435761u + 1;
     k.last_move_ns = tl_now_ns();
@@ -120,9 +103,9 @@ static void test_kill_producers(void **state)
         k.death_ns = tl_now_ns();
         killed[ids[i]] = 1;
         assert_true(next_id < TM_MAX_IDS);
-        args = (struct prod_args){n, next_id, sh};
+        args = (struct tm_prod_args){n, next_id, 0, sh, 1};
         ids[i] = next_id++;
-        pids[i] = t_spawn(producer_main, &args);
+        pids[i] = t_spawn(tm_producer_main, &args);
     }
     atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
     for (int64_t t0 = tl_now_ns(); !k.eof;) {

@@ -23,24 +23,6 @@
 
 #include "test_mpsc.h"
 
-struct prod_args {
-    struct tl_name n;
-    unsigned id;
-    uint64_t count; /* 0: until sh->stop */
-    struct tm_shared *sh;
-};
-
-static int producer_main(void *p)
-{
-    struct prod_args *a = p;
-    shmring *r;
-    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
-    atomic_store_explicit(&a->sh->ready[a->id], 1, memory_order_release);
-    int rc = tm_produce(r, a->id, a->count, a->sh, 0);
-    shmring_close(r);
-    return rc;
-}
-
 /* The ring's `solo` word, read through the consumer's handle. */
 static uint32_t solo_of(shmring *c)
 {
@@ -130,8 +112,8 @@ static void test_joiners_take_solo_away(void **state)
     const unsigned joiners = 40;
     const uint64_t per_joiner = 3000;
     /* The lone producer (id 0: send_wait without pause), in slot 0. */
-    struct prod_args a = {n, 0, 0, sh};
-    pid_t lone = t_spawn(producer_main, &a);
+    struct tm_prod_args a = {n, 0, 0, sh, 0};
+    pid_t lone = t_spawn(tm_producer_main, &a);
     assert_true(tl_await(&sh->ready[0], 10000));
     int eof = 0;
     struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
@@ -146,8 +128,8 @@ static void test_joiners_take_solo_away(void **state)
             assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
             regranted++;
         }
-        struct prod_args b = {n, j, per_joiner, sh};
-        struct exited e = {t_spawn(producer_main, &b), 0, 0};
+        struct tm_prod_args b = {n, j, per_joiner, sh, 0};
+        struct exited e = {t_spawn(tm_producer_main, &b), 0, 0};
         assert_true(consume_until(c, chk, has_exited, &e, 60000, &eof));
         assert_true(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0);
         assert_false(eof);
@@ -184,8 +166,8 @@ static void test_killed_holder(void **state)
     uint64_t rng = (uint64_t)getpid() * 2654435761u + 7;
     int eof = 0;
     unsigned id = 0;
-    struct prod_args a = {n, id, 0, sh};
-    pid_t pid = t_spawn(producer_main, &a);
+    struct tm_prod_args a = {n, id, 0, sh, 0};
+    pid_t pid = t_spawn(tm_producer_main, &a);
     for (int round = 0; round <= rounds; round++) {
         assert_true(tl_await(&sh->ready[id], 10000)); /* opened at once after the death */
         if (solo_expected()) {
@@ -205,8 +187,8 @@ static void test_killed_holder(void **state)
             uint32_t k = (solo_of(c) >> 16) & 0x3ff;
             atomic_store(&c->side.mcons.v.slots[k].in_claim, 1);
         }
-        a = (struct prod_args){n, ++id, 0, sh};
-        pid = t_spawn(producer_main, &a);
+        a = (struct tm_prod_args){n, ++id, 0, sh, 0};
+        pid = t_spawn(tm_producer_main, &a);
     }
     atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
     assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
@@ -226,51 +208,74 @@ static void test_killed_holder(void **state)
     shmring_close(c);
 }
 
+/* A lone producer (id: which sending method) granted `solo`, then stopped (SIGSTOP) with its
+ * slot saying it is inside its claim, on a ring of its own with 4 slots. */
+struct stopped {
+    struct tl_name n;
+    shmring *c;
+    struct tm_check *chk;
+    struct tm_shared *sh;
+    unsigned id;
+    pid_t holder;
+    int eof;
+};
+
+static void stopped_setup(struct stopped *f, const char *tag, unsigned id)
+{
+    f->n = tl_name(tag);
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    assert_int_equal(shmring_open(f->n.s, SHMRING_CONSUMER, &o, &f->c), 0);
+    f->chk = calloc(1, sizeof *f->chk);
+    assert_non_null(f->chk);
+    f->sh = tl_shared(sizeof *f->sh);
+    f->id = id;
+    f->eof = 0;
+    struct tm_prod_args a = {f->n, id, 0, f->sh, 0};
+    f->holder = t_spawn(tm_producer_main, &a);
+    assert_true(tl_await(&f->sh->ready[id], 10000));
+    struct solo_is lone_solo = {f->c, tag_of_slot(f->c, 0)};
+    assert_true(consume_until(f->c, f->chk, solo_is, &lone_solo, 10000, &f->eof));
+    assert_int_equal(kill(f->holder, SIGSTOP), 0);
+    int status;
+    assert_int_equal(waitpid(f->holder, &status, WUNTRACED), f->holder);
+    atomic_store(&f->c->side.mcons.v.slots[0].in_claim, 1); /* as if stopped inside its claim */
+}
+
+/* Stops the (continued) holder, drains the ring to the end and checks the holder's stream. */
+static void stopped_finish(struct stopped *f)
+{
+    atomic_store_explicit(&f->sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(f->c, f->chk, never, NULL, 60000, &f->eof) == 0 && f->eof);
+    assert_int_equal(t_wait(f->holder), 0);
+    assert_int_equal(f->chk->next[f->id], atomic_load(&f->sh->committed[f->id]));
+    free(f->chk);
+    tl_unshare(f->sh, sizeof *f->sh);
+    shmring_close(f->c);
+}
+
 static void test_stopped_holder_is_waited_for(void **state)
 {
     (void)state;
     if (!solo_expected()) {
         skip();
     }
-    struct tl_name n = tl_name("mpsolos");
-    struct shmring_opts o = {
-        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
-    shmring *c;
-    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
-    struct tm_check *chk = calloc(1, sizeof *chk);
-    assert_non_null(chk);
-    struct tm_shared *sh = tl_shared(sizeof *sh);
-    int eof = 0;
-    struct prod_args a = {n, 0, 0, sh};
-    pid_t holder = t_spawn(producer_main, &a);
-    assert_true(tl_await(&sh->ready[0], 10000));
-    struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
-    assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
-    assert_int_equal(kill(holder, SIGSTOP), 0);
-    int status;
-    assert_int_equal(waitpid(holder, &status, WUNTRACED), holder);
-    /* Stopped as if inside its claim. */
-    atomic_store(&c->side.mcons.v.slots[0].in_claim, 1);
-    struct prod_args b = {n, 1, 1000, sh};
+    struct stopped f;
+    stopped_setup(&f, "mpsolos", 0);
+    struct tm_prod_args b = {f.n, 1, 1000, f.sh, 0};
     int64_t t0 = tl_now_ns();
-    pid_t joiner = t_spawn(producer_main, &b);
-    consume_until(c, chk, never, NULL, 500, &eof);
-    assert_int_equal(atomic_load(&sh->ready[1]), 0); /* still waiting in its open */
-    assert_int_equal(kill(holder, SIGCONT), 0);
-    assert_true(tl_await(&sh->ready[1], 10000));
+    pid_t joiner = t_spawn(tm_producer_main, &b);
+    consume_until(f.c, f.chk, never, NULL, 500, &f.eof);
+    assert_int_equal(atomic_load(&f.sh->ready[1]), 0); /* still waiting in its open */
+    assert_int_equal(kill(f.holder, SIGCONT), 0);
+    assert_true(tl_await(&f.sh->ready[1], 10000));
     int64_t waited_ms = (tl_now_ns() - t0) / 1000000;
     struct exited e = {joiner, 0, 0};
-    assert_true(consume_until(c, chk, has_exited, &e, 60000, &eof));
+    assert_true(consume_until(f.c, f.chk, has_exited, &e, 60000, &f.eof));
     assert_true(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0);
-    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
-    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
-    assert_int_equal(t_wait(holder), 0);
-    assert_int_equal(chk->next[0], atomic_load(&sh->committed[0]));
-    assert_int_equal(chk->next[1], 1000);
+    assert_int_equal(f.chk->next[1], 1000);
+    stopped_finish(&f);
     printf("# the joiner's open waited %lld ms for the stopped holder\n", (long long)waited_ms);
-    free(chk);
-    tl_unshare(sh, sizeof *sh);
-    shmring_close(c);
 }
 
 /* A holder that stays inside its claim for more than 10 s (stopped there): the open gives up
@@ -281,47 +286,27 @@ static void test_stopped_holder_too_long(void **state)
     if (!solo_expected()) {
         skip();
     }
-    struct tl_name n = tl_name("mpsolol");
-    struct shmring_opts o = {
-        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
-    shmring *c, *late;
-    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
-    struct tm_check *chk = calloc(1, sizeof *chk);
-    assert_non_null(chk);
-    struct tm_shared *sh = tl_shared(sizeof *sh);
-    int eof = 0;
     /* Id 3: plain sends retried without a deadline (a send_wait asleep on the full ring when
      * stopped would time out during the 10 s). */
-    struct prod_args a = {n, 3, 0, sh};
-    pid_t holder = t_spawn(producer_main, &a);
-    assert_true(tl_await(&sh->ready[3], 10000));
-    struct solo_is lone_solo = {c, tag_of_slot(c, 0)};
-    assert_true(consume_until(c, chk, solo_is, &lone_solo, 10000, &eof));
-    assert_int_equal(kill(holder, SIGSTOP), 0);
-    int status;
-    assert_int_equal(waitpid(holder, &status, WUNTRACED), holder);
-    atomic_store(&c->side.mcons.v.slots[0].in_claim, 1);
+    struct stopped f;
+    stopped_setup(&f, "mpsolol", 3);
+    shmring *late;
     int64_t t0 = tl_now_ns();
-    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &late), -EBUSY);
+    assert_int_equal(shmring_open(f.n.s, SHMRING_PRODUCER, NULL, &late), -EBUSY);
     int64_t waited_ms = (tl_now_ns() - t0) / 1000000;
     assert_true(waited_ms >= 10000);
-    assert_int_equal(atomic_load(&c->hdr->mp_producers), 1);
+    assert_int_equal(atomic_load(&f.c->hdr->mp_producers), 1);
     for (uint32_t k = 1; k < 4; k++) {
-        assert_int_not_equal(atomic_load(&c->side.mcons.v.slots[k].state), SHMRING__PEER_ATTACHED);
+        assert_int_not_equal(atomic_load(&f.c->side.mcons.v.slots[k].state),
+                             SHMRING__PEER_ATTACHED);
     }
     struct shmring_stats st;
-    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(shmring_stats(f.c, &st), 0);
     assert_int_equal(st.producers, 1);
-    assert_int_equal(kill(holder, SIGCONT), 0);
-    consume_until(c, chk, never, NULL, 100, &eof);
-    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
-    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
-    assert_int_equal(t_wait(holder), 0);
-    assert_int_equal(chk->next[3], atomic_load(&sh->committed[3]));
+    assert_int_equal(kill(f.holder, SIGCONT), 0);
+    consume_until(f.c, f.chk, never, NULL, 100, &f.eof);
+    stopped_finish(&f);
     printf("# the open gave up after %lld ms\n", (long long)waited_ms);
-    free(chk);
-    tl_unshare(sh, sizeof *sh);
-    shmring_close(c);
 }
 
 int main(void)
