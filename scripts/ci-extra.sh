@@ -24,8 +24,9 @@ step "ASan + UBSan: the whole suite"
 cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DSHMRING_SANITIZE="address;undefined" \
   -DSHMRING_BENCH=OFF -DSHMRING_EXAMPLES=ON >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
-# The plain build already ran the 10M-message wait stress; under ASan a tenth keeps CI short.
-SHMRING_STRESS_MSGS=1000000 ctest --test-dir build-asan --output-on-failure -j2 -LE soak
+# The plain build already ran the 10M-message wait stress and 8 x 1M messages into one
+# consumer; under ASan a tenth and a fifth keep CI short.
+SHMRING_STRESS_MSGS=1000000 SHMRING_MPSC_MSGS=200000 ctest --test-dir build-asan --output-on-failure -j2 -LE soak
 
 step "TSan: threaded tests (one mapping)"
 cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSHMRING_SANITIZE=thread -DSHMRING_BENCH=OFF >/dev/null
