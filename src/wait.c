@@ -42,6 +42,24 @@ static _Atomic uint64_t *producer_sleeps(shmring *r)
     return r->role == SHMRING__ROLE_MPROD ? &r->side.mprod.me->sleeps : &r->hdr->producer_sleeps;
 }
 
+/* The answer of a wait whose peer is gone: try once more (anything published before the peer
+ * went is still ours), and SHMRING_EPIPE if that finds nothing. On a multi-producer ring only the
+ * consumer's own look may say SHMRING_EPIPE (MA11: once nothing is claimed past head), and its
+ * SHMRING_EAGAIN can mean a dead producer's claim at head with committed records behind it: the
+ * look skips such a claim only after asking the kernel about its producer, which it does at most
+ * every SHMRING__LIVENESS_PERIOD_NS. So the next look asks at once; if it still says
+ * SHMRING_EAGAIN (a producer attached meanwhile, or its claim is live after all), the wait goes
+ * on. Before this, a wait answered SHMRING_EPIPE with records still to deliver. */
+static int gone_answer(shmring *r, try_fn try, void *arg)
+{
+    if (r->role == SHMRING__ROLE_MCONS) {
+        r->next_liveness_ns = 0;
+        return try(r, arg);
+    }
+    int res = try(r, arg);
+    return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
+}
+
 /* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
  * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
 static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
@@ -78,8 +96,8 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         if (now >= deadline) {
             /* A peer that is gone is reported as such even by the shortest wait. */
             if (shmring__peer_gone(r, 1)) {
-                res = try(r, arg);
-                return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
+                res = gone_answer(r, try, arg);
+                return res == SHMRING_EAGAIN ? SHMRING_ETIMEDOUT : res;
             }
             return SHMRING_ETIMEDOUT;
         }
@@ -99,13 +117,12 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
             }
             return res;
         }
-        if (shmring__peer_gone(r, 1)) {
+        if (shmring__peer_gone(r, 1) && (res = gone_answer(r, try, arg)) != SHMRING_EAGAIN) {
             if (!shared) {
                 atomic_store_explicit(mine, 0, memory_order_relaxed); /* W2 */
             }
-            res = try(r, arg); /* anything published before the peer went is still ours */
-            return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
-        }
+            return res;
+        } /* else a multi-producer consumer sleeps a slice with its flag up and looks again */
         int64_t slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
         if (r->role == SHMRING__ROLE_MCONS && r->side.mcons.stalled &&
             slice > SHMRING__MP_STALL_NS) {

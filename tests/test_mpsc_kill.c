@@ -12,7 +12,10 @@
  * coarse clock is good to ~4 ms, so the designed bound is ~16 ms; the rest absorbs scheduling
  * delays of this loaded 2-CPU machine. The worst stall seen is printed.
  *
- * SHMRING_MPSC_KILL_ROUNDS sets the rounds (200). */
+ * SHMRING_MPSC_KILL_ROUNDS sets the rounds (200).
+ *
+ * Then two fixed cases: records committed behind a dead producer's claim, every producer gone,
+ * read with recv_wait and with peek_wait (a wait once answered -EPIPE there, docs/mpsc.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,9 +144,130 @@ static void test_kill_producers(void **state)
     shmring_close(k.c);
 }
 
+/* ---- a wait on an emptied ring with a dead claim at head --------------------------------- */
+
+#define BEHIND 20 /* records committed behind the dead claim */
+
+struct behind_args {
+    struct tl_name n;
+    struct tm_shared *sh;
+};
+
+/* Producer 0: reserves a record (claimed, never committed, at head) and waits to be killed. */
+static int claim_holder_main(void *p)
+{
+    struct behind_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    void *slot;
+    TL_CHECK_RC(shmring_reserve(r, 100, &slot), 0);
+    atomic_store_explicit(&a->sh->ready[0], 1, memory_order_release);
+    for (;;) {
+        pause();
+    }
+}
+
+/* Producer 1: commits BEHIND records after the claim, then closes when told to. */
+static int behind_sender_main(void *p)
+{
+    struct behind_args *a = p;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    unsigned char buf[TM_MAX_LEN];
+    for (uint64_t i = 0; i < BEHIND; i++) {
+        size_t len = tm_len(1, i);
+        t_msg_fill(buf, len, tm_seq(1, i));
+        TL_CHECK_RC(shmring_send(r, buf, len), 0);
+    }
+    atomic_store_explicit(&a->sh->ready[1], 1, memory_order_release);
+    while (atomic_load_explicit(&a->sh->stop, memory_order_acquire) == 0) {
+        usleep(1000);
+    }
+    shmring_close(r);
+    return 0;
+}
+
+static shmring_ssize wait_one(shmring *c, int peek, unsigned char *buf, size_t cap,
+                              int64_t timeout_ns)
+{
+    if (!peek) {
+        return shmring_recv_wait(c, buf, cap, timeout_ns);
+    }
+    const void *msg;
+    shmring_ssize len = shmring_peek_wait(c, &msg, timeout_ns);
+    if (len < 0) {
+        return len;
+    }
+    assert_true((size_t)len <= cap);
+    memcpy(buf, msg, (size_t)len);
+    assert_int_equal(shmring_release(c), 0);
+    return len;
+}
+
+/* Every producer is gone, one of them dead inside a claim at head, and committed records wait
+ * behind it. A wait must skip the dead claim and deliver them: it once answered SHMRING_EPIPE
+ * because the liveness probe that lets the consumer skip the claim is rate-limited, while the
+ * wait's own "peer gone" check is not (the consumer had looked at the claim moments before, so
+ * the 10 ms stall timer had not run out either). The short timeout (2 ms) is the worst case:
+ * the wait reaches its deadline before the stall timer could help. */
+static void dead_claim_then_wait(int peek)
+{
+    struct tl_name n = tl_name(peek ? "mpbehp" : "mpbehr");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 2};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    struct behind_args a = {n, sh};
+    pid_t holder = t_spawn(claim_holder_main, &a);
+    assert_true(tl_await(&sh->ready[0], 5000));
+    assert_int_equal(tl_kill(holder), 137);
+    pid_t sender = t_spawn(behind_sender_main, &a);
+    assert_true(tl_await(&sh->ready[1], 5000));
+    /* The consumer looks while the sender lives: it sees the claim at head (the stall starts). */
+    unsigned char buf[TM_MAX_LEN];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(shmring_recv(c, buf, sizeof buf), -EAGAIN);
+    }
+    atomic_store_explicit(&sh->stop, 1, memory_order_release);
+    assert_int_equal(t_wait(sender), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    for (uint64_t i = 0; i < BEHIND; i++) {
+        shmring_ssize len = wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll);
+        if (len < 0) {
+            fail_msg("%s, record %llu of %d behind the dead claim: %s",
+                     peek ? "peek_wait" : "recv_wait", (unsigned long long)i, BEHIND,
+                     shmring_strerror((int)len));
+        }
+        assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
+    }
+    assert_int_equal(chk->next[1], BEHIND);
+    assert_int_equal(c->side.mcons.dead_claims, 1);
+    /* Now the ring is empty and nobody can write: the end of the stream. */
+    assert_int_equal(wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll), -EPIPE);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
+static void test_dead_claim_then_recv_wait(void **state)
+{
+    (void)state;
+    dead_claim_then_wait(0);
+}
+
+static void test_dead_claim_then_peek_wait(void **state)
+{
+    (void)state;
+    dead_claim_then_wait(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dead_claim_then_recv_wait),
+        cmocka_unit_test(test_dead_claim_then_peek_wait),
         cmocka_unit_test(test_kill_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -480,7 +480,9 @@ static int spin_producer(void *p)
         if (a->sleepy) {
             TL_CHECK_RC(shmring_send_wait(r, msg, len, 5 * SEC), 0);
             if (s % 64 == 0) {
-                tl_sleep_us(200);
+                /* Longer than the consumer's spin phase even under strace, where each of the
+                 * spin's yields is a traced system call: 200 us once gave 0 sleeps under load. */
+                tl_sleep_us(2000);
             }
             continue;
         }
