@@ -53,11 +53,10 @@ static int solo_attach(shmring *r, uint32_t before)
         }
     }
     /* The light barrier is a compiler barrier only where peers' heavy barriers interrupt this
-     * process: the condition for the holder's side of the pair (MS2). And only on request
-     * (SHMRING_MP_SOLO=1) for now: one run of test_mpsc_solo lost a killed lone producer's
-     * committed messages, unexplained so far (docs/mpsc.md, "One producer alone"). */
+     * process: the condition for the holder's side of the pair (MS2). SHMRING_MP_SOLO=0 keeps
+     * the CAS (a control for tests and benchmarks, and a way out). */
     const char *want = getenv("SHMRING_MP_SOLO");
-    p->solo_ok = !shmring__plat_light_is_fence && want != NULL && want[0] == '1';
+    p->solo_ok = !shmring__plat_light_is_fence && !(want != NULL && want[0] == '0');
     if (!p->solo_ok) {
         return 0;
     }
