@@ -21,6 +21,7 @@
  * to burn a whole CPU. A real publish still ends the nap at the next look. */
 #define NAP_MIN_NS (50 * 1000ll)
 #define NAP_MAX_NS (4 * 1000000ll)
+#define GONE_LOOKS 64 /* see gone_answer() */
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
@@ -53,8 +54,19 @@ static _Atomic uint64_t *producer_sleeps(shmring *r)
 static int gone_answer(shmring *r, try_fn try, void *arg)
 {
     if (r->role == SHMRING__ROLE_MCONS) {
-        r->next_liveness_ns = 0;
-        return try(r, arg);
+        /* Again while a look skips dead claims without delivering (head moves): the look that
+         * skipped the last one has just used the probe, and would say SHMRING_EAGAIN where the
+         * end has come. At most GONE_LOOKS looks (each skips up to 64 dead claims), so that a
+         * peer that keeps writing padding cannot hold the wait past its deadline. */
+        int res;
+        int looks = 0;
+        uint64_t head;
+        do {
+            head = r->side.mcons.head;
+            r->next_liveness_ns = 0;
+            res = try(r, arg);
+        } while (res == SHMRING_EAGAIN && r->side.mcons.head != head && ++looks < GONE_LOOKS);
+        return res;
     }
     int res = try(r, arg);
     return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;

@@ -151,6 +151,7 @@ static void test_kill_producers(void **state)
 struct behind_args {
     struct tl_name n;
     struct tm_shared *sh;
+    uint64_t behind; /* records producer 1 commits after the claim */
 };
 
 /* Producer 0: reserves a record (claimed, never committed, at head) and waits to be killed. */
@@ -167,14 +168,14 @@ static int claim_holder_main(void *p)
     }
 }
 
-/* Producer 1: commits BEHIND records after the claim, then closes when told to. */
+/* Producer 1: commits a->behind records after the claim, then closes when told to. */
 static int behind_sender_main(void *p)
 {
     struct behind_args *a = p;
     shmring *r;
     TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
     unsigned char buf[TM_MAX_LEN];
-    for (uint64_t i = 0; i < BEHIND; i++) {
+    for (uint64_t i = 0; i < a->behind; i++) {
         size_t len = tm_len(1, i);
         t_msg_fill(buf, len, tm_seq(1, i));
         TL_CHECK_RC(shmring_send(r, buf, len), 0);
@@ -210,7 +211,7 @@ static shmring_ssize wait_one(shmring *c, int peek, unsigned char *buf, size_t c
  * wait's own "peer gone" check is not (the consumer had looked at the claim moments before, so
  * the 10 ms stall timer had not run out either). The short timeout (2 ms) is the worst case:
  * the wait reaches its deadline before the stall timer could help. */
-static void dead_claim_then_wait(int peek)
+static void dead_claim_then_wait(int peek, uint64_t behind)
 {
     struct tl_name n = tl_name(peek ? "mpbehp" : "mpbehr");
     struct shmring_opts o = {
@@ -218,7 +219,7 @@ static void dead_claim_then_wait(int peek)
     shmring *c;
     assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
     struct tm_shared *sh = tl_shared(sizeof *sh);
-    struct behind_args a = {n, sh};
+    struct behind_args a = {n, sh, behind};
     pid_t holder = t_spawn(claim_holder_main, &a);
     assert_true(tl_await(&sh->ready[0], 5000));
     assert_int_equal(tl_kill(holder), 137);
@@ -233,7 +234,7 @@ static void dead_claim_then_wait(int peek)
     assert_int_equal(t_wait(sender), 0);
     struct tm_check *chk = calloc(1, sizeof *chk);
     assert_non_null(chk);
-    for (uint64_t i = 0; i < BEHIND; i++) {
+    for (uint64_t i = 0; i < behind; i++) {
         shmring_ssize len = wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll);
         if (len < 0) {
             fail_msg("%s, record %llu of %d behind the dead claim: %s",
@@ -242,10 +243,10 @@ static void dead_claim_then_wait(int peek)
         }
         assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
     }
-    assert_int_equal(chk->next[1], BEHIND);
-    assert_int_equal(c->side.mcons.dead_claims, 1);
+    assert_int_equal(chk->next[1], behind);
     /* Now the ring is empty and nobody can write: the end of the stream. */
     assert_int_equal(wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll), -EPIPE);
+    assert_int_equal(c->side.mcons.dead_claims, 1);
     free(chk);
     tl_unshare(sh, sizeof *sh);
     shmring_close(c);
@@ -254,13 +255,21 @@ static void dead_claim_then_wait(int peek)
 static void test_dead_claim_then_recv_wait(void **state)
 {
     (void)state;
-    dead_claim_then_wait(0);
+    dead_claim_then_wait(0, BEHIND);
 }
 
 static void test_dead_claim_then_peek_wait(void **state)
 {
     (void)state;
-    dead_claim_then_wait(1);
+    dead_claim_then_wait(1, BEHIND);
+}
+
+/* Nothing behind the dead claim: the same short wait skips it and says -EPIPE at once (it once
+ * said -ETIMEDOUT here: the look that skipped the claim had just used up the liveness probe). */
+static void test_dead_claim_alone_then_recv_wait(void **state)
+{
+    (void)state;
+    dead_claim_then_wait(0, 0);
 }
 
 int main(void)
@@ -268,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dead_claim_then_recv_wait),
         cmocka_unit_test(test_dead_claim_then_peek_wait),
+        cmocka_unit_test(test_dead_claim_alone_then_recv_wait),
         cmocka_unit_test(test_kill_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
