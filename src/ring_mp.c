@@ -92,6 +92,10 @@ int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, ui
     atomic_store_explicit(&p->me->epoch, epoch, memory_order_relaxed);
     p->claimed_tag = SHMRING__REC_CLAIMED | slot << 16 | (epoch & 0xffffu);
     atomic_store_explicit(&p->me->pend_size, 0, memory_order_relaxed);
+    /* MS11 (relaxed): a dead solo holder may have left in_claim set, and a revoker waits for
+     * every live slot whose in_claim is set (solo_attach in shmring_mp.c): we are in no claim.
+     * Nothing is published by it; a revoker that still reads the old 1 looks again. */
+    atomic_store_explicit(&p->me->in_claim, 0, memory_order_relaxed);
     /* MR7: the dead predecessor's announcement no longer makes the consumer wait for us. */
     shmring__mprod_unannounce(p);
     /* MC3 (relaxed): the counters continue; the slot lock's hand-over ordered them. */
@@ -168,21 +172,14 @@ uint32_t shmring__mp_solo_revoke(const struct shmring__mp_view *v, uint32_t my_t
     return tag;
 }
 
-int shmring__mp_solo_busy(const struct shmring__mp_view *v, uint32_t tag)
+int shmring__mp_in_claim(const struct shmring__mp_view *v, uint32_t slot)
 {
-    const uint32_t slot = tag >> 16 & (SHMRING__MP_MAX_PRODUCERS - 1);
-    if ((tag & SHMRING__REC_CLAIMED_MASK) != SHMRING__REC_CLAIMED || slot >= v->nslots) {
-        return 0; /* not a tag a producer writes: nobody to wait for */
-    }
-    const struct shmring__mp_slot *s = &v->slots[slot];
-    /* MS9: pairs with MS4 (and MS1, through the heavy barrier MS8): 0 means the holder is out of
-     * its claim and its last MR18 is visible. */
-    if (atomic_load_explicit(&s->in_claim, memory_order_acquire) == 0) {
+    if (slot >= v->nslots) {
         return 0;
     }
-    /* MX13 (relaxed): a slot taken again since is held by someone else (the holder is gone);
-     * only compared, as MX7. */
-    return (atomic_load_explicit(&s->epoch, memory_order_relaxed) & 0xffffu) == (tag & 0xffffu);
+    /* MS9: pairs with MS4 (and MS1, through the heavy barrier MS8): 0 means the slot's holder is
+     * out of its claim and its last MR18 is visible. */
+    return atomic_load_explicit(&v->slots[slot].in_claim, memory_order_acquire) != 0;
 }
 
 int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)

@@ -180,7 +180,7 @@ SHMRING__MP_INLINE int shmring__mprod_room(struct shmring__mprod *p, uint64_t c,
 /* Solo holder: out of its claim; a waiting revoker may go on. */
 SHMRING__MP_INLINE void shmring__mprod_solo_exit(struct shmring__mprod *p)
 {
-    /* MS4: pairs with MS9 in shmring__mp_solo_busy(): the revoker that sees 0 sees the claim
+    /* MS4: pairs with MS9 in shmring__mp_in_claim(): the revoker that sees 0 sees the claim
      * stored before it (MR18), and CASes from there. */
     atomic_store_explicit(&p->me->in_claim, 0, memory_order_release);
 }
@@ -212,12 +212,15 @@ int shmring__mprod_solo_grant(struct shmring__mprod *p, int by_count);
 void shmring__mprod_solo_ungrant(struct shmring__mprod *p);
 
 /* Revoker: clears `solo` if it names some other producer, returning that tag (0: none). The
- * caller then runs the heavy barrier and waits while shmring__mp_solo_busy(). */
+ * caller then runs the heavy barrier and waits while any other live slot is
+ * shmring__mp_in_claim(), whatever this returned: another revoker may have cleared `solo` first
+ * while the holder was still inside its claim. */
 uint32_t shmring__mp_solo_revoke(const struct shmring__mp_view *v, uint32_t my_tag);
 
-/* Revoker, after the heavy barrier: 1 while the holder named by tag is inside a claim (its slot
- * still has that epoch and `in_claim` is set); its liveness is the caller's question. */
-int shmring__mp_solo_busy(const struct shmring__mp_view *v, uint32_t tag);
+/* Revoker, after the heavy barrier: 1 while the holder of slot is inside a CAS-free claim
+ * (`in_claim` is set; only a solo holder sets it, and a new holder of a dead one's slot clears
+ * it at attach); its liveness is the caller's question. */
+int shmring__mp_in_claim(const struct shmring__mp_view *v, uint32_t slot);
 
 /* No claim in flight any more (after a CAS was lost and the producer gave up): a stale entry
  * would make the consumer wait for this live producer. */

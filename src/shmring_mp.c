@@ -36,14 +36,22 @@ static int slot_alive(void *ctx, uint32_t k)
 static int solo_attach(shmring *r, uint32_t before)
 {
     struct shmring__mprod *p = &r->side.mprod;
-    const uint32_t tag = shmring__mp_solo_revoke(&p->v, p->claimed_tag);
-    if (tag != 0) {
-        /* MS8: heavy barrier (H0), pairs with MS2: MS7's clearing before the MS9 loads. */
-        shmring__plat_heavy_barrier();
-        const uint32_t holder = tag >> 16 & (SHMRING__MP_MAX_PRODUCERS - 1);
-        const int64_t deadline = shmring__plat_deadline(SOLO_WAIT_NS);
-        for (unsigned looks = 0; shmring__mp_solo_busy(&p->v, tag); looks++) {
-            if (!slot_alive(r, holder)) {
+    /* The holder may have been revoked already by another new producer, which is still
+     * waiting for it: then `solo` reads 0 here, yet the holder can still be inside its claim
+     * (between MS3 and MR18). So the barrier always runs, and we wait for every other live slot
+     * that is inside a claim, not only for the holder our own revocation names. (Before, a
+     * second newcomer went straight to its CAS, and the holder's plain store of `claim` then
+     * overwrote its first record: test_second_revoker_waits in test_mpsc_solo.) */
+    (void)shmring__mp_solo_revoke(&p->v, p->claimed_tag);
+    /* MS8: heavy barrier (H0), pairs with MS2: MS7's clearing before the MS9 loads. */
+    shmring__plat_heavy_barrier();
+    const int64_t deadline = shmring__plat_deadline(SOLO_WAIT_NS);
+    for (uint32_t k = 0; k < r->mp_slots; k++) {
+        if (k == p->slot) {
+            continue;
+        }
+        for (unsigned looks = 0; shmring__mp_in_claim(&p->v, k); looks++) {
+            if (!slot_alive(r, k)) {
                 break; /* died inside its claim: nothing more comes from it */
             }
             if (shmring__plat_now_ns() >= deadline) {
@@ -340,7 +348,7 @@ static inline int mcons_ready(shmring *r)
 /* Nothing committed at head. 1: look again now (a dead claim was skipped or a record was just
  * committed); else the call's result: SHMRING_EAGAIN, SHMRING_EPIPE, SHMRING_EBADMSG,
  * SHMRING_EPROTO. */
-static int mcons_empty(shmring *r, int err, int round)
+static int mcons_empty(shmring *r, int err, int round, int *gone)
 {
     struct shmring__mcons *c = &r->side.mcons;
     if (err != SHMRING_EAGAIN) {
@@ -354,7 +362,11 @@ static int mcons_empty(shmring *r, int err, int round)
             c->stall_pos = c->head;
             c->stall_since_ns = now;
         }
-        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS || shmring__peer_gone(r, 0)) {
+        /* *gone: an earlier round of this call found every producer gone (the probe is
+         * rate-limited, so asking again would say no): the next dead claim is skipped in this
+         * call too, not one per call. resolve() asks about each claim's producer itself. */
+        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS || *gone ||
+            (*gone = shmring__peer_gone(r, 0))) {
             c->stall_since_ns = now;
             int res = shmring__mcons_resolve(c, slot_alive, r);
             if (res >= 0) {
@@ -374,7 +386,7 @@ static int mcons_empty(shmring *r, int err, int round)
     c->empty_events++;
     /* MC8 (relaxed): statistics; only the consumer writes it. */
     atomic_store_explicit(&r->hdr->empty_events, c->empty_events, memory_order_relaxed);
-    if (!c->stalled && shmring__peer_gone(r, 0)) {
+    if (!c->stalled && (*gone || shmring__peer_gone(r, 0))) {
         /* MA11: pairs with MR2, MR9: a producer may have claimed between our empty check and
          * its close. */
         uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
@@ -392,6 +404,7 @@ static int mcons_empty(shmring *r, int err, int round)
 SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
 {
     int polls = 0;
+    int gone = 0; /* every producer was found gone by a round of this call (mcons_empty) */
     for (int round = 0;; round++) {
         int64_t len = shmring__mcons_next(&r->side.mcons, msg, size);
         if (LIKELY(len >= 0)) {
@@ -403,7 +416,7 @@ SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *si
             shmring__plat_cpu_relax();
             continue;
         }
-        int res = mcons_empty(r, (int)len, round);
+        int res = mcons_empty(r, (int)len, round, &gone);
         if (res != 1) {
             return res;
         }

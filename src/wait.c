@@ -64,6 +64,7 @@ static int gone_answer(shmring *r, try_fn try, void *arg)
         do {
             head = r->side.mcons.head;
             r->next_liveness_ns = 0;
+            r->side.mcons.look_claim = 1; /* a fresh `claim`: the cached one may be behind */
             res = try(r, arg);
         } while (res == SHMRING_EAGAIN && r->side.mcons.head != head && ++looks < GONE_LOOKS);
         return res;

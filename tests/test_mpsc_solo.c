@@ -91,6 +91,18 @@ static int solo_is(void *p)
     return solo_of(s->c) == s->tag;
 }
 
+struct stream_done {
+    const struct tm_check *chk;
+    unsigned id;
+    uint64_t count;
+};
+
+static int stream_done(void *p)
+{
+    const struct stream_done *d = p;
+    return d->chk->next[d->id] >= d->count;
+}
+
 static int never(void *p)
 {
     (void)p;
@@ -337,9 +349,16 @@ static void test_stopped_holder_is_waited_for(void **state)
     struct exited e = {joiner, 0, 0};
     assert_true(consume_until(f.c, f.chk, has_exited, &e, 60000, &f.eof));
     assert_true(WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0);
+    /* What the joiner sent last may still be in the ring when it has exited. */
+    int64_t t_exit = tl_now_ns();
+    struct stream_done d = {f.chk, 1, 1000};
+    assert_true(consume_until(f.c, f.chk, stream_done, &d, 10000, &f.eof));
     assert_int_equal(f.chk->next[1], 1000);
+    int64_t rest_ms = (tl_now_ns() - t_exit) / 1000000;
     stopped_finish(&f);
-    printf("# the joiner's open waited %lld ms for the stopped holder\n", (long long)waited_ms);
+    printf("# the joiner's open waited %lld ms for the stopped holder; its last messages "
+           "arrived %lld ms after its exit\n",
+           (long long)waited_ms, (long long)rest_ms);
 }
 
 /* A holder that stays inside its claim for more than 10 s (stopped there): the open gives up
@@ -373,6 +392,128 @@ static void test_stopped_holder_too_long(void **state)
     printf("# the open gave up after %lld ms\n", (long long)waited_ms);
 }
 
+/* ---- two newcomers while the holder is inside its claim ----------------------------------- */
+
+struct two_revokers {
+    struct tl_name n;
+    struct tm_shared *sh; /* ready[0]: holder inside its claim; ready[1]: holder done;
+                           * ready[2]: newcomer 2 has sent; ready[9]: the holder may go on */
+};
+
+/* The solo holder (id 0), held between reading `claim` and storing it: the steps of
+ * shmring__mprod_claim_loop(solo = 1) with a pause after MX1, then one message committed. */
+static int paused_holder_main(void *v)
+{
+    struct two_revokers *a = v;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    struct shmring__mprod *p = &r->side.mprod;
+    TL_CHECK(p->solo == 1);
+    TL_CHECK(shmring__mprod_solo_enter(p) == 1);
+    uint64_t c = atomic_load_explicit(&p->v.ext->claim, memory_order_relaxed);
+    atomic_store_explicit(&a->sh->ready[0], 1, memory_order_release);
+    TL_CHECK(tl_await(&a->sh->ready[9], 20000)); /* bounded: a failed test leaves no process */
+    const size_t len = tm_len(0, 0);
+    const uint64_t need = shmring__rec_size(len);
+    TL_CHECK(c == p->last_pos); /* its own last claim: no gap */
+    const uint64_t idx = p->last_idx;
+    atomic_store_explicit(&p->me->pend_size, need, memory_order_release);
+    atomic_store_explicit(&p->me->pend_pos, c, memory_order_release);
+    atomic_store_explicit(&p->v.ext->claim, c + need, memory_order_release);
+    atomic_store_explicit(shmring__mp_word(p->v.data, idx),
+                          shmring__mp_rec_word(need, p->claimed_tag), memory_order_relaxed);
+    p->last_pos = c + need;
+    p->last_idx = idx + need;
+    shmring__mprod_solo_exit(p);
+    unsigned char buf[TM_MAX_LEN];
+    t_msg_fill(buf, len, tm_seq(0, 0));
+    shmring__copy(p->v.data + idx + SHMRING__REC_HDR, buf, len);
+    shmring__mprod_commit_at(p, idx, len);
+    atomic_store_explicit(&a->sh->ready[1], 1, memory_order_release);
+    TL_CHECK(tl_await(&a->sh->stop, 20000));
+    TL_CHECK_RC(shmring_close(r), 0);
+    return 0;
+}
+
+/* Newcomers 1 and 2: open (waiting for the holder, if they do), send `count` messages. */
+struct newcomer {
+    struct two_revokers *a;
+    unsigned id;
+    uint64_t count;
+};
+
+static int newcomer_main(void *v)
+{
+    struct newcomer *m = v;
+    shmring *r;
+    TL_CHECK_RC(shmring_open(m->a->n.s, SHMRING_PRODUCER, NULL, &r), 0);
+    unsigned char buf[TM_MAX_LEN];
+    for (uint64_t i = 0; i < m->count; i++) {
+        const size_t len = tm_len(m->id, i);
+        t_msg_fill(buf, len, tm_seq(m->id, i));
+        TL_CHECK_RC(shmring_send(r, buf, len), 0);
+    }
+    atomic_store_explicit(&m->a->sh->ready[m->id], 1, memory_order_release);
+    TL_CHECK(tl_await(&m->a->sh->stop, 20000));
+    TL_CHECK_RC(shmring_close(r), 0);
+    return 0;
+}
+
+/* The holder is inside its claim (it has read `claim`, not stored it); newcomer 1 revokes
+ * `solo` and waits for it; newcomer 2 then finds `solo` already 0. It must wait too: it used
+ * to go straight to its CAS, and the holder's plain store of `claim` then overwrote its first
+ * record and moved `claim` back (10 of 11 messages, then -EPROTO). A review helper found it. */
+static void test_second_revoker_waits(void **state)
+{
+    (void)state;
+    if (!solo_expected()) {
+        skip();
+    }
+    struct tl_name n = tl_name("mpsolo2");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    struct two_revokers a = {n, sh};
+    pid_t holder = t_spawn(paused_holder_main, &a);
+    assert_true(tl_await(&sh->ready[0], 5000));
+    struct newcomer m1 = {&a, 1, 0}, m2 = {&a, 2, 10};
+    pid_t first = t_spawn(newcomer_main, &m1);
+    /* Until newcomer 1 has cleared `solo` (it then waits for the holder). */
+    int64_t t0 = tl_now_ns();
+    while (solo_of(c) != 0 && tl_now_ns() - t0 < 5000 * 1000000ll) {
+        usleep(500);
+    }
+    assert_int_equal(solo_of(c), 0);
+    pid_t second = t_spawn(newcomer_main, &m2);
+    /* Newcomer 2 may not get through while the holder is inside its claim (it took 0.1 ms
+     * before the fix; 300 ms is ample). */
+    assert_false(tl_await(&sh->ready[2], 300));
+    assert_int_equal(atomic_load(&sh->ready[1]), 0);
+    atomic_store_explicit(&sh->ready[9], 1, memory_order_release); /* the holder goes on */
+    assert_true(tl_await(&sh->ready[1], 5000));
+    assert_true(tl_await(&sh->ready[2], 5000));
+    atomic_store_explicit(&sh->stop, 1, memory_order_release);
+    assert_int_equal(t_wait(holder), 0);
+    assert_int_equal(t_wait(first), 0);
+    assert_int_equal(t_wait(second), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    unsigned char buf[TM_MAX_LEN];
+    shmring_ssize len;
+    while ((len = shmring_recv_wait(c, buf, sizeof buf, 100 * 1000000ll)) >= 0) {
+        assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
+    }
+    assert_int_equal(len, -EPIPE);
+    assert_int_equal(chk->next[0], 1);
+    assert_int_equal(chk->next[2], 10);
+    assert_int_equal(chk->total, 11);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_killed_lone_producer_cas),
         cmocka_unit_test(test_stopped_holder_is_waited_for),
         cmocka_unit_test(test_stopped_holder_too_long),
+        cmocka_unit_test(test_second_revoker_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
