@@ -348,7 +348,7 @@ static inline int mcons_ready(shmring *r)
 /* Nothing committed at head. 1: look again now (a dead claim was skipped or a record was just
  * committed); else the call's result: SHMRING_EAGAIN, SHMRING_EPIPE, SHMRING_EBADMSG,
  * SHMRING_EPROTO. */
-static int mcons_empty(shmring *r, int err, int round, int *gone)
+static int mcons_empty(shmring *r, int err, int round)
 {
     struct shmring__mcons *c = &r->side.mcons;
     if (err != SHMRING_EAGAIN) {
@@ -362,14 +362,18 @@ static int mcons_empty(shmring *r, int err, int round, int *gone)
             c->stall_pos = c->head;
             c->stall_since_ns = now;
         }
-        /* *gone: an earlier round of this call found every producer gone (the probe is
-         * rate-limited, so asking again would say no): the next dead claim is skipped in this
-         * call too, not one per call. resolve() asks about each claim's producer itself. */
-        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS || *gone ||
-            (*gone = shmring__peer_gone(r, 0))) {
+        int gone = 0;
+        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS ||
+            (gone = shmring__peer_gone(r, 0)) != 0) {
             c->stall_since_ns = now;
             int res = shmring__mcons_resolve(c, slot_alive, r);
             if (res >= 0) {
+                if (gone) {
+                    /* Every producer was gone a moment ago: the next look probes again at once
+                     * (the probe is rate-limited), so dead claims in a row are skipped in one
+                     * call, not one per probe period, and the end is seen right after them. */
+                    r->next_liveness_ns = 0;
+                }
                 return 1;
             }
             if (res != SHMRING_EAGAIN) {
@@ -386,7 +390,7 @@ static int mcons_empty(shmring *r, int err, int round, int *gone)
     c->empty_events++;
     /* MC8 (relaxed): statistics; only the consumer writes it. */
     atomic_store_explicit(&r->hdr->empty_events, c->empty_events, memory_order_relaxed);
-    if (!c->stalled && (*gone || shmring__peer_gone(r, 0))) {
+    if (!c->stalled && shmring__peer_gone(r, 0)) {
         /* MA11: pairs with MR2, MR9: a producer may have claimed between our empty check and
          * its close. */
         uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
@@ -404,7 +408,6 @@ static int mcons_empty(shmring *r, int err, int round, int *gone)
 SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *size)
 {
     int polls = 0;
-    int gone = 0; /* every producer was found gone by a round of this call (mcons_empty) */
     for (int round = 0;; round++) {
         int64_t len = shmring__mcons_next(&r->side.mcons, msg, size);
         if (LIKELY(len >= 0)) {
@@ -416,7 +419,7 @@ SHMRING__MP_INLINE int64_t mcons_next(shmring *r, const void **msg, uint64_t *si
             shmring__plat_cpu_relax();
             continue;
         }
-        int res = mcons_empty(r, (int)len, round, &gone);
+        int res = mcons_empty(r, (int)len, round);
         if (res != 1) {
             return res;
         }
