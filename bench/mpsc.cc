@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 // shmring_bench_mpsc: several producer processes into one consumer.
-//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS]]   (default 2000000, 5)
+//   shmring_bench_mpsc [MSGS_PER_PRODUCER [REPETITIONS [MODE [SIZE]]]]   (default 2000000, 5)
+// MODE (polling, blocking) and SIZE (8, 64) pick one part of the table; default both of each.
 // Cases, each at 8 and 64 bytes, polling (non-blocking calls retried) and blocking:
 //   shmring-spsc 1p        the single-producer ring (baseline of the claim's cost)
 //   shmring-mpsc 1p        a multi-producer ring with one producer
@@ -335,6 +336,18 @@ int main(int argc, char **argv)
 {
     uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 2000000;
     int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+    const char *only_mode = argc > 3 ? argv[3] : nullptr;
+    size_t only_size = argc > 4 ? std::strtoull(argv[4], nullptr, 0) : 0;
+    if (only_mode != nullptr && std::strcmp(only_mode, "polling") != 0 &&
+        std::strcmp(only_mode, "blocking") != 0) {
+        std::fprintf(stderr, "usage: %s [MSGS [REPS [polling|blocking [8|64]]]]\n", argv[0]);
+        return 2;
+    }
+    auto wanted = [&](int block, size_t size) {
+        return (only_mode == nullptr ||
+                (std::strcmp(only_mode, "blocking") == 0) == (block != 0)) &&
+               (only_size == 0 || only_size == size);
+    };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     std::printf("# %llu messages per producer (a quarter for mq and Boost), %d repetitions "
                 "interleaved, medians; %ld CPUs; the 2p cases run 3 processes%s\n",
@@ -355,6 +368,9 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < reps; rep++) {
         for (int block = 0; block <= 1; block++) {
             for (int si = 0; si < 2; si++) {
+                if (!wanted(block, sizes[si])) {
+                    continue;
+                }
                 for (int i = 0; i < 5; i++) {
                     uint64_t per = cases[i].k >= MQ ? n / 4 : n; // the slow peers: fewer
                     rate[block][si][i].push_back(
@@ -366,6 +382,9 @@ int main(int argc, char **argv)
     std::printf("%-10s %-14s %-3s %5s %14s\n", "mode", "transport", "p", "size", "msgs/s");
     for (int block = 0; block <= 1; block++) {
         for (int si = 0; si < 2; si++) {
+            if (!wanted(block, sizes[si])) {
+                continue;
+            }
             for (int i = 0; i < 5; i++) {
                 std::printf("%-10s %-14s %-3u %5zu %14.0f\n", block ? "blocking" : "polling",
                             cases[i].name, cases[i].p, sizes[si], median(rate[block][si][i]));
