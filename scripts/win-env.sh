@@ -9,3 +9,22 @@ export WINEDEBUG=${WINEDEBUG:--all}
 # No GUI: wine must never try to open a window or ask to install Mono/Gecko.
 export DISPLAY=
 export WINEDLLOVERRIDES=${WINEDLLOVERRIDES:-mscoree,mshtml=}
+
+# win32_runs: whether this kernel runs 32-bit x86 programs, which wine32 (and so every i686 test)
+# needs. Some kernels are built or booted without ia32 emulation: there exec of any 32-bit
+# program fails with "Exec format error" (seen on this project's CI machines, kernel 6.18).
+# Asks Debian's 32-bit loader for its version; with another layout, assumes yes and lets the
+# tests say otherwise.
+win32_runs() {
+  [ -x /usr/lib/wine/wine ] || return 0
+  /usr/lib/wine/wine --version >/dev/null 2>&1
+}
+
+# The 64-bit loader: Debian keeps it in /usr/lib/wine; elsewhere wine64 or wine is on PATH.
+wine64_loader() {
+  local l
+  for l in /usr/lib/wine/wine64 wine64 wine; do
+    if command -v "$l" >/dev/null 2>&1; then echo "$l"; return 0; fi
+  done
+  return 1
+}
