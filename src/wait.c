@@ -22,6 +22,18 @@
 #define NAP_MIN_NS (50 * 1000ll)
 #define NAP_MAX_NS (4 * 1000000ll)
 #define GONE_LOOKS 64 /* see gone_answer() */
+/* A producer that finds a ring of at least PRODUCER_YIELD_MIN_SIZE bytes full yields the CPU
+ * between its looks instead of pausing, for at most PRODUCER_SPIN_NS before it sleeps. Its wait
+ * adds no latency (a ring of messages is ahead of its next one), while its looks cost the
+ * consumer it waits for: each reads the line the consumer writes on every message, and a
+ * producer that shares a CPU with the consumer (more processes than CPUs: two producers and a
+ * consumer on two) holds that CPU while it pauses (docs/mpsc.md, "Wake-ups", for what it
+ * moved). A smaller ring is drained within a few yields (4 KiB holds 56 messages of 64 B), and
+ * its consumer then waits for the producer. A consumer waiting on an empty ring keeps pausing:
+ * there the next message's latency is at stake, and a yield is a system call (1.3 us on the
+ * development VM). */
+#define PRODUCER_SPIN_NS        (60 * 1000ll)
+#define PRODUCER_YIELD_MIN_SIZE (64 * 1024)
 
 typedef int (*try_fn)(shmring *r, void *arg);
 
@@ -73,21 +85,28 @@ static int gone_answer(shmring *r, try_fn try, void *arg)
     return res == SHMRING_EAGAIN ? SHMRING_EPIPE : res;
 }
 
-/* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
- * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
-static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
-                     _Atomic uint64_t *sleeps)
+/* The spin phase of a wait: looks again and again before the wait goes to sleep. Returns the
+ * first result other than SHMRING_EAGAIN, or SHMRING_EAGAIN when the phase is over. */
+static int spin(shmring *r, try_fn try, void *arg, int64_t deadline)
 {
-    /* The producers of a multi-producer ring share their flag: a waker clears it (exchange in
-     * shmring__wake_slow), a sleeper never does, or it could clear another sleeper's 1 and that
-     * one would miss its wake-up. A flag left at 1 costs at most one needless wake call. */
-    const int shared = r->role == SHMRING__ROLE_MPROD;
-    int res = try(r, arg);
-    if (res != SHMRING_EAGAIN || timeout_ns == 0) {
-        return res;
+    int res = SHMRING_EAGAIN;
+    if (is_producer(r) && r->seg.size >= PRODUCER_YIELD_MIN_SIZE) { /* see PRODUCER_SPIN_NS */
+        /* A yield can give the CPU away for a whole time slice: only a wait with at least
+         * PRODUCER_SPIN_NS left yields at every look; a shorter one spins as below (#10 fault
+         * 14: a 1 ns wait took milliseconds). */
+        int64_t now = shmring__plat_now_ns();
+        if (deadline - now >= PRODUCER_SPIN_NS) {
+            const int64_t end = now + PRODUCER_SPIN_NS;
+            for (int i = 0; i < SPIN_ROUNDS && now < end; i++) {
+                shmring__plat_yield();
+                if ((res = try(r, arg)) != SHMRING_EAGAIN) {
+                    return res;
+                }
+                now = shmring__plat_now_ns();
+            }
+            return res;
+        }
     }
-    int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
-    int64_t nap = 0;
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         /* A timeout shorter than the spin ends it: without this check a 1 ns wait ran all
          * rounds and their yields, milliseconds on a busy machine (#10 fault 14). */
@@ -103,6 +122,27 @@ static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Ato
         if ((res = try(r, arg)) != SHMRING_EAGAIN) {
             return res;
         }
+    }
+    return res;
+}
+
+/* Runs try until it returns something other than SHMRING_EAGAIN, the deadline passes, or the peer
+ * is gone. `mine` is this side's flag, `sleeps` the header counter of this side's sleeps. */
+static int wait_loop(shmring *r, try_fn try, void *arg, int64_t timeout_ns, _Atomic uint32_t *mine,
+                     _Atomic uint64_t *sleeps)
+{
+    /* The producers of a multi-producer ring share their flag: a waker clears it (exchange in
+     * shmring__wake_slow), a sleeper never does, or it could clear another sleeper's 1 and that
+     * one would miss its wake-up. A flag left at 1 costs at most one needless wake call. */
+    const int shared = r->role == SHMRING__ROLE_MPROD;
+    int res = try(r, arg);
+    if (res != SHMRING_EAGAIN || timeout_ns == 0) {
+        return res;
+    }
+    int64_t deadline = shmring__plat_deadline(timeout_ns); /* saturated: no overflow */
+    int64_t nap = 0;
+    if ((res = spin(r, try, arg, deadline)) != SHMRING_EAGAIN) {
+        return res;
     }
     for (;;) {
         int64_t now = shmring__plat_now_ns();

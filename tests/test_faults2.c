@@ -291,6 +291,58 @@ static void test_fault14_spin_respects_deadline(void **state)
     shmring_close(c);
 }
 
+/* The same for a producer on a full ring. On rings of 64 KiB or more a wait with at least 60 us
+ * left yields before every look, for at most 60 us, and then sleeps (wait.c, PRODUCER_SPIN_NS):
+ * a loop of its own, so its deadline and its bound are checked here too. A shorter wait, and
+ * any wait on a smaller ring, spins as the consumer's does (2000 paused looks). Each look of a
+ * wait on a full ring counts one full event. */
+static void test_fault14_producer_spin_respects_deadline(void **state)
+{
+    (void)state;
+    const uint64_t sizes[] = {4096, 65536};
+    for (int k = 0; k < 2; k++) {
+        struct tl_name n = tl_name("pspin");
+        struct shmring_opts o = {.size = sizes[k], .flags = SHMRING_CREATE | SHMRING_EXCL};
+        shmring *p;
+        assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, &o, &p), 0);
+        char msg[64] = {0};
+        int sent = 0;
+        while (shmring_send(p, msg, sizeof msg) == 0) {
+            sent++;
+        }
+        assert_true(sent > 0);
+        const int64_t timeouts[] = {1, 1000, 5 * 1000000};
+        for (int i = 0; i < 3; i++) {
+            struct shmring_stats s0, s1;
+            assert_int_equal(shmring_stats(p, &s0), 0);
+            int64_t t0 = tl_now_ns();
+            int rc = shmring_send_wait(p, msg, sizeof msg, timeouts[i]);
+            int64_t t = tl_now_ns() - t0;
+            assert_int_equal(shmring_stats(p, &s1), 0);
+            uint64_t tries = s1.full_events - s0.full_events;
+            uint64_t sleeps = s1.producer_sleeps - s0.producer_sleeps;
+            printf("send_wait on a full %llu-byte ring with a %lld ns timeout: %d after %.1f us, "
+                   "%llu attempts, %llu sleeps\n",
+                   (unsigned long long)sizes[k], (long long)timeouts[i], rc, (double)t / 1e3,
+                   (unsigned long long)tries, (unsigned long long)sleeps);
+            assert_int_equal(rc, -ETIMEDOUT);
+            if (timeouts[i] < 60000) {
+                assert_true(tries < 1000); /* the spin has up to 2000 */
+                continue;
+            }
+            assert_true(sleeps >= 1);
+            if (sizes[k] >= 65536) {
+                assert_true(tries < 1500); /* 60 us of yields, then a sleep to the deadline */
+            } else if (t < 4 * 1000000) {
+                assert_true(tries > 2000); /* all paused looks (unless a slow machine's clock
+                                              check ended the spin at the deadline) */
+            }
+        }
+        shmring_close(p);
+        shmring_unlink(n.s);
+    }
+}
+
 /* ---- fault 15: a first set/get call after the library's exit handler ---------------------- */
 
 /* The set/get calls learned of exit() only from a handle the exit handler had dropped. With no
@@ -370,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_fault12_cancel_in_open_close),
         cmocka_unit_test(test_fault13_fork_during_first_set),
         cmocka_unit_test(test_fault14_spin_respects_deadline),
+        cmocka_unit_test(test_fault14_producer_spin_respects_deadline),
         cmocka_unit_test(test_fault15_first_call_after_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
