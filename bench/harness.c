@@ -557,7 +557,7 @@ static int run_case(const struct bench_case *c, int latency, struct bench_result
         }
     }
     if (err == 0) {
-        int64_t deadline = now_ns() + 10 * 1000000000ll;
+        int64_t deadline = now_ns() + 10 * 1000000000LL;
         uint32_t s;
         while ((s = atomic_load_explicit(&k->child_state, memory_order_acquire)) ==
                CHILD_STARTING) {
@@ -586,7 +586,7 @@ static int run_case(const struct bench_case *c, int latency, struct bench_result
             /* Throughput: also until the round wrapped the ring a few times, so that the
              * first rounds' page faults do not pass for the rate. */
             int cycled = latency || n * c->size >= 4 * (uint64_t)c->map;
-            if (err != 0 || (secs >= target / 4 && cycled) || n >= (1ull << 34)) {
+            if (err != 0 || (secs >= target / 4 && cycled) || n >= (1ULL << 34)) {
                 break;
             }
             n *= secs < target / 64 ? 8 : 2;

@@ -18,7 +18,7 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int ring_consumer(const char *name)
@@ -133,7 +133,15 @@ static double pipe_run(double seconds)
 
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    double seconds = 1.0;
+    if (argc > 1) {
+        char *end = NULL;
+        seconds = strtod(argv[1], &end);
+        if (end == argv[1] || *end != '\0' || !(seconds > 0 && seconds <= 3600)) {
+            fprintf(stderr, "usage: demo [SECONDS]   (0 < SECONDS <= 3600, default 1)\n");
+            return 2;
+        }
+    }
     char name[64];
     snprintf(name, sizeof name, "shmring-demo-%d", (int)getpid());
     uint64_t sent = 0;

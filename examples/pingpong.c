@@ -110,9 +110,10 @@ int main(int argc, char **argv)
         }
         if (rc == 0) {
             qsort(rtt, (size_t)rounds, sizeof *rtt, cmp64);
+            const int64_t median = rtt[rounds / 2], p99 = rtt[(rounds * 99) / 100];
             printf("%-9s round trip, 8 bytes: median %6.2f us, p99 %6.2f us (%ld rounds)\n",
-                   busy ? "busy-poll" : "sleeping", rtt[rounds / 2] / 1e3,
-                   rtt[(rounds * 99) / 100] / 1e3, rounds);
+                   busy ? "busy-poll" : "sleeping", (double)median / 1e3, (double)p99 / 1e3,
+                   rounds);
         }
     }
     int st = 0;

@@ -90,7 +90,7 @@ struct shmring_buf {
 #define SHMRING_DEFAULT_SIZE 4096u        /* total bytes of a mapping created with size 0 */
 #define SHMRING_HEADER_SIZE  512u         /* bytes of the mapping taken by the header */
 #define SHMRING_NAME_MAX     200u         /* longest valid name */
-#define SHMRING_MAX_SIZE     (1ull << 32) /* largest mapping (4 GiB) */
+#define SHMRING_MAX_SIZE     (1ULL << 32) /* largest mapping (4 GiB) */
 
 typedef struct shmring shmring; /* opaque per-process handle */
 

@@ -20,6 +20,9 @@ if [ "$bad" != "0" ]; then
 fi
 echo "ok"
 
+step "clang-tidy: .clang-tidy on every C file of the Linux build, no findings"
+./scripts/check-tidy.sh build-clang # the clang build above, now with its compilation database
+
 step "ASan + UBSan: the whole suite"
 cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DSHMRING_SANITIZE="address;undefined" \
   -DSHMRING_BENCH=OFF -DSHMRING_EXAMPLES=ON >/dev/null

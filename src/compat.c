@@ -18,8 +18,8 @@
 #include "shmring_compat.h"
 
 #define COMPAT_NAME_ENV        "SHMRING_COMPAT_NAME"
-#define COMPAT_LOCK_TIMEOUT_NS (1000000000ll) /* a setter waits this long for another setter */
-#define COMPAT_GET_TIMEOUT_NS  (1000000000ll) /* a getter waits this long for an overwrite */
+#define COMPAT_LOCK_TIMEOUT_NS (1000000000LL) /* a setter waits this long for another setter */
+#define COMPAT_GET_TIMEOUT_NS  (1000000000LL) /* a getter waits this long for an overwrite */
 
 _Static_assert(SHMRING_COMPAT_SIZE - SHMRING_HEADER_SIZE >= SHMRING_COMPAT_MAX_STRING,
                "the longest value fits the data area");

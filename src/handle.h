@@ -18,11 +18,11 @@
 
 /* A multi-producer consumer stuck on an uncommitted record asks whether its writer lives this
  * often (a few system calls each time); blocking waits sleep no longer than this then. */
-#define SHMRING__MP_STALL_NS (10 * 1000000ll)
+#define SHMRING__MP_STALL_NS (10 * 1000000LL)
 
 /* A liveness probe of the peer costs a system call; on the non-blocking empty/full path it runs
  * at most this often. Blocking waits probe on every sleep slice instead. */
-#define SHMRING__LIVENESS_PERIOD_NS (10 * 1000000ll)
+#define SHMRING__LIVENESS_PERIOD_NS (10 * 1000000LL)
 
 struct shmring {
     /* Hot: the side's ring view comes first. Only the one for `role` is used. */

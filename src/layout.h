@@ -13,7 +13,7 @@
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "cross-process atomics must be lock-free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "cross-process atomics must be lock-free");
 
-#define SHMRING__MAGIC 0x474e49524d485353ull /* "SSHMRING" little-endian */
+#define SHMRING__MAGIC 0x474e49524d485353ULL /* "SSHMRING" little-endian */
 #define SHMRING__LINE  128 /* a cache-line pair: adjacent-line prefetchers make 64 too little */
 #define SHMRING__ALIGN 8u  /* every record starts 8-byte aligned */
 

@@ -195,8 +195,8 @@ static void probe_header(void *ctx, const void *base, uint64_t size)
     if (pc->out->check == 0) {
         struct shmring__hdr *h = (struct shmring__hdr *)(uintptr_t)base; /* read-only mapping */
         pc->out->flags = h->flags;
-        pc->out->producer_alive = (pc->facts->roles >> SHMRING__ROLE_ID_PRODUCER) & 1;
-        pc->out->consumer_alive = (pc->facts->roles >> SHMRING__ROLE_ID_CONSUMER) & 1;
+        pc->out->producer_alive = (int)((pc->facts->roles >> SHMRING__ROLE_ID_PRODUCER) & 1);
+        pc->out->consumer_alive = (int)((pc->facts->roles >> SHMRING__ROLE_ID_CONSUMER) & 1);
         pc->out->producers_alive = pc->facts->slots_held;
         if (pc->fn != NULL) {
             pc->fn(pc->ctx, h, size);

@@ -319,9 +319,7 @@ int shmring__open(const char *name, int role, const struct shmring_opts *opts, u
         r->hdr = r->seg.hdr;
         r->role = role;
         r->magic = SHMRING__HANDLE_MAGIC;
-        if ((err = mp_kind(r, opts)) < 0) {
-            shmring__seg_close(&r->seg);
-        } else if ((err = role_attach(r)) < 0) {
+        if ((err = mp_kind(r, opts)) < 0 || (err = role_attach(r)) < 0) {
             shmring__seg_close(&r->seg);
         }
     }

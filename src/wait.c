@@ -13,14 +13,14 @@
  * for our spin to end. With a CPU of its own the yield returns at once. */
 #define SPIN_YIELD_EVERY    512 /* rounds 128, 640, 1152, 1664: a few, as a yield under load can */
 #define SPIN_YIELD_AT       128 /* hand the CPU away for a whole time slice of another process */
-#define SLICE_NS            (40 * 1000000ll) /* the longest sleep between liveness probes */
+#define SLICE_NS            (40 * 1000000LL) /* the longest sleep between liveness probes */
 #define SPIN_DEADLINE_EVERY 64 /* rounds between clock reads in the spin (a vDSO call, ~20 ns) */
 /* A wake-up that brings no progress (the peer published too little, or a hostile peer keeps
  * clearing our flag and waking us) is followed by a nap that doubles up to NAP_MAX: each pass
  * costs a heavy barrier, a liveness query and a kernel wait, so without it a waiter could be made
  * to burn a whole CPU. A real publish still ends the nap at the next look. */
-#define NAP_MIN_NS (50 * 1000ll)
-#define NAP_MAX_NS (4 * 1000000ll)
+#define NAP_MIN_NS (50 * 1000LL)
+#define NAP_MAX_NS (4 * 1000000LL)
 #define GONE_LOOKS 64 /* see gone_answer() */
 /* A producer that finds a ring of at least PRODUCER_YIELD_MIN_SIZE bytes full yields the CPU
  * between its looks instead of pausing, for at most PRODUCER_SPIN_NS before it sleeps. Its wait
@@ -32,7 +32,7 @@
  * its consumer then waits for the producer. A consumer waiting on an empty ring keeps pausing:
  * there the next message's latency is at stake, and a yield is a system call (1.3 us on the
  * development VM). */
-#define PRODUCER_SPIN_NS        (60 * 1000ll)
+#define PRODUCER_SPIN_NS        (60 * 1000LL)
 #define PRODUCER_YIELD_MIN_SIZE (64 * 1024)
 
 typedef int (*try_fn)(shmring *r, void *arg);

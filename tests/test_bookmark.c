@@ -24,7 +24,7 @@
 
 #include "testutil.h"
 
-#define MS (1000000ll)
+#define MS (1000000LL)
 
 static shmring *open_role(const char *name, int role, unsigned flags)
 {

@@ -194,9 +194,9 @@ static void sc_make(char *out, size_t len, unsigned id, uint64_t seq)
     if (len < SC_HDR) {
         len = SC_HDR;
     }
-    uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)id << 56) ^ len;
+    uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 56) ^ len;
     for (size_t i = SC_HDR; i < len; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         out[i] = (char)('a' + (x >> 33) % 26);
     }
     out[len] = '\0';
@@ -1339,7 +1339,7 @@ static void test_hostile_header(void **state)
     assert_true(h->flags & SHMRING__F_LEGACY);
 
     static const uint64_t bad[] = {(uint64_t)4000 << 32 | 100, (uint64_t)3500 << 32 | 100,
-                                   0xffffffffull, (uint64_t)0xffffffff << 32 | 0xffffffff,
+                                   0xffffffffULL, (uint64_t)0xffffffff << 32 | 0xffffffff,
                                    (uint64_t)1 << 32 | DATA_CAP};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         atomic_store(&h->legacy_cur, bad[i]);

@@ -140,7 +140,7 @@ static void test_send_batch(void **state)
     struct shmring_buf iov[8];
     for (int i = 0; i < 8; i++) {
         iov[i].base = m[i];
-        iov[i].len = (size_t)(10 * i);
+        iov[i].len = 10 * (size_t)i;
         t_msg_fill(m[i], iov[i].len, (uint64_t)i);
     }
     assert_int_equal(shmring_send_batch(p, iov, 0), 0);
@@ -148,7 +148,7 @@ static void test_send_batch(void **state)
     assert_int_equal(shmring_send_batch(p, NULL, 1), SHMRING_EINVAL);
     assert_int_equal(shmring_send_batch(p, iov, 5), 5);
     for (int i = 0; i < 5; i++) {
-        recv_seq(c, (size_t)(10 * i), (uint64_t)i);
+        recv_seq(c, 10 * (size_t)i, (uint64_t)i);
     }
     assert_int_equal(shmring_recv(c, NULL, 0), SHMRING_EAGAIN);
 

@@ -17,11 +17,11 @@
 
 #include "test_lifeutil.h"
 
-#define SEC (1000000000ll)
-#define MS  (1000000ll)
+#define SEC (1000000000LL)
+#define MS  (1000000LL)
 /* Runs per side: 100, or SHMRING_DEATH_RUNS. */
 static int g_runs = 100;
-#define BASE (1ull << 40) /* first number of a replacement producer that starts its own stream */
+#define BASE (1ULL << 40) /* first number of a replacement producer that starts its own stream */
 
 static uint64_t seq_of(const void *msg)
 {

@@ -401,7 +401,7 @@ static void test_fault5_epipe_sticky(void **state)
     char buf[64];
     /* What was committed comes first; then -EPIPE on every call. */
     assert_int_equal(shmring_recv(c, buf, sizeof buf), 4);
-    int64_t end = tl_now_ns() + 40 * 1000000ll;
+    int64_t end = tl_now_ns() + 40 * 1000000LL;
     int calls = 0, pipes = 0, seen = 0, after = 0;
     while (tl_now_ns() < end) {
         ssize_t rc = shmring_recv(c, buf, sizeof buf);
@@ -421,7 +421,7 @@ static void test_fault5_epipe_sticky(void **state)
     assert_true(seen);
     assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 1000), -EPIPE); /* 1 us */
     assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 1), -EPIPE);
-    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 100 * 1000000ll), -EPIPE);
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 100 * 1000000LL), -EPIPE);
     assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
     assert_int_equal(shmring_close(c), 0);
 
@@ -432,7 +432,7 @@ static void test_fault5_epipe_sticky(void **state)
     assert_true(tl_await(b.ready, 5000));
     assert_int_equal(shmring_recv(c, buf, sizeof buf), 4);
     assert_int_equal(tl_kill(pid), 137);
-    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 2000 * 1000000ll), -EPIPE);
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 2000 * 1000000LL), -EPIPE);
     assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
     /* A new producer attaches: no longer -EPIPE. */
     shmring *p2;
@@ -452,7 +452,7 @@ static void test_fault5_epipe_sticky(void **state)
     while (shmring_send(p, buf, 32) == 0) {
     }
     assert_int_equal(tl_kill(pid), 137);
-    end = tl_now_ns() + 40 * 1000000ll;
+    end = tl_now_ns() + 40 * 1000000LL;
     calls = pipes = seen = after = 0;
     while (tl_now_ns() < end) {
         int rc = shmring_send(p, buf, 32);
@@ -708,7 +708,7 @@ static void test_fault10_hostile_wakeups(void **state)
     int64_t best_pct10 = -1; /* tenths of a per cent */
     for (int attempt = 0; attempt < 3 && (best_pct10 < 0 || best_pct10 >= 100); attempt++) {
         int64_t cpu0 = cpu_us(), t0 = tl_now_ns();
-        ssize_t rc = shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000ll);
+        ssize_t rc = shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000LL);
         int64_t wall = (tl_now_ns() - t0) / 1000, cpu = cpu_us() - cpu0;
         printf("recv_wait under a hostile waker: %zd after %lld ms, %lld ms of CPU (%.1f%%)\n", rc,
                (long long)(wall / 1000), (long long)(cpu / 1000),

@@ -21,8 +21,8 @@
 extern char **environ;
 #endif
 
-#define SEC (1000000000ll)
-#define MS  (1000000ll)
+#define SEC (1000000000LL)
+#define MS  (1000000LL)
 
 /* Sends seq [from, to) as checked messages of varying length with send_wait. */
 static int send_range(shmring *r, uint64_t from, uint64_t to)

@@ -56,7 +56,7 @@ static void test_eight_producers(void **state)
         /* Alternate blocking receives, zero-copy peeks and drains. */
         switch (chk->total / 1000 % 3) {
         case 0: {
-            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 20 * 1000000000ll);
+            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 20 * 1000000000LL);
             if (len == -EPIPE) {
                 eof = 1;
                 break;
@@ -67,7 +67,7 @@ static void test_eight_producers(void **state)
         }
         case 1: {
             const void *m;
-            shmring_ssize len = shmring_peek_wait(c, &m, 20 * 1000000000ll);
+            shmring_ssize len = shmring_peek_wait(c, &m, 20 * 1000000000LL);
             if (len == -EPIPE) {
                 eof = 1;
                 break;
@@ -103,7 +103,8 @@ static void test_eight_producers(void **state)
     assert_int_equal(st.producers, 0);
     assert_int_equal(st.used_bytes, 0);
     printf("# %u producers x %llu messages: %lld ms (%.2f M msg/s), %u CPUs\n", NPROD,
-           (unsigned long long)count, (long long)ms, ms > 0 ? count * NPROD / 1000.0 / ms : 0.0,
+           (unsigned long long)count, (long long)ms,
+           ms > 0 ? (double)count * NPROD / 1000.0 / (double)ms : 0.0,
            (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
     free(chk);
     tl_unshare(sh, sizeof *sh);
@@ -155,23 +156,23 @@ static void test_sigstop_is_waited_for(void **state)
     /* 2 s stopped: the consumer gets nothing, whether it polls or sleeps. */
     int64_t t0 = tl_now_ns();
     char buf[128];
-    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000ll), -ETIMEDOUT);
-    while (tl_now_ns() - t0 < 2000 * 1000000ll) {
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 1000 * 1000000LL), -ETIMEDOUT);
+    while (tl_now_ns() - t0 < 2000 * 1000000LL) {
         assert_int_equal(shmring_recv(c, buf, sizeof buf), -EAGAIN);
         usleep(1000);
     }
     assert_int_equal(c->side.mcons.dead_claims, 0);
     kill(pid, SIGCONT);
-    shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll);
+    shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000LL);
     assert_int_equal(len, 64);
     for (int i = 0; i < 64; i++) {
         assert_int_equal(buf[i], 'A');
     }
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll), 1);
+        assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000LL), 1);
         assert_int_equal(buf[0], 'B');
     }
-    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000ll), 7);
+    assert_int_equal(shmring_recv_wait(c, buf, sizeof buf, 10 * 1000000000LL), 7);
     assert_memory_equal(buf, "A-after", 7);
     assert_int_equal(t_wait(pid), 0);
     shmring_close(b);

@@ -22,7 +22,7 @@ static inline uint64_t tm_seq(unsigned id, uint64_t n)
 /* The length of message n of producer id, the same on both sides without a shared PRNG. */
 static inline size_t tm_len(unsigned id, uint64_t n)
 {
-    uint64_t s = tm_seq(id, n) * 0x9e3779b97f4a7c15ull;
+    uint64_t s = tm_seq(id, n) * 0x9e3779b97f4a7c15ULL;
     s ^= s >> 29;
     return 8 + (size_t)(s % (TM_MAX_LEN - 7));
 }
@@ -69,7 +69,7 @@ static inline int tm_produce(shmring *r, unsigned id, uint64_t count, struct tm_
             int err;
             if (method == 2) {
                 void *slot = NULL;
-                err = shmring_reserve_wait(r, len, &slot, 10 * 1000000000ll);
+                err = shmring_reserve_wait(r, len, &slot, 10 * 1000000000LL);
                 if (err == 0) {
                     t_msg_fill(slot, len, tm_seq(id, n));
                     if (slow_commit) {
@@ -80,7 +80,7 @@ static inline int tm_produce(shmring *r, unsigned id, uint64_t count, struct tm_
             } else {
                 t_msg_fill(buf[0], len, tm_seq(id, n));
                 if (method == 0) {
-                    err = shmring_send_wait(r, buf[0], len, 10 * 1000000000ll);
+                    err = shmring_send_wait(r, buf[0], len, 10 * 1000000000LL);
                 } else {
                     while ((err = shmring_send(r, buf[0], len)) == -EAGAIN) {
                         sched_yield();
@@ -130,7 +130,7 @@ static inline int tm_check(struct tm_check *c, const void *msg, size_t len)
     uint64_t seq;
     memcpy(&seq, msg, 8);
     unsigned id = (unsigned)(seq >> 40) - 1;
-    uint64_t n = seq & ((1ull << 40) - 1);
+    uint64_t n = seq & ((1ULL << 40) - 1);
     TL_CHECK(id < TM_MAX_IDS);
     if (n != c->next[id] || len != tm_len(id, n) || !t_msg_check(msg, len, seq)) {
         fprintf(stderr, "producer %u: got message %llu (len %zu), want %llu (len %zu)\n", id,

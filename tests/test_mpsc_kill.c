@@ -25,8 +25,8 @@
 #include "test_mpsc.h"
 
 #define NPROD      4
-#define STALL_MAX  (100 * 1000000ll)
-#define RECV_SLICE (2 * 1000000ll)
+#define STALL_MAX  (100 * 1000000LL)
+#define RECV_SLICE (2 * 1000000LL)
 
 struct consumer {
     shmring *c;
@@ -113,7 +113,7 @@ static void test_kill_producers(void **state)
     atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
     for (int64_t t0 = tl_now_ns(); !k.eof;) {
         consume(&k, 10);
-        assert_true(tl_now_ns() - t0 < 60 * 1000000000ll);
+        assert_true(tl_now_ns() - t0 < 60 * 1000000000LL);
     }
     for (unsigned i = 0; i < NPROD; i++) {
         assert_int_equal(t_wait(pids[i]), 0);
@@ -134,7 +134,7 @@ static void test_kill_producers(void **state)
     printf("# %d kills, %llu messages, %llu dead claims skipped (%llu bytes), worst hold-up by a "
            "dead claim %.1f ms (limit 100)\n",
            rounds, (unsigned long long)k.chk->total, (unsigned long long)k.dead_claims,
-           (unsigned long long)k.c->side.mcons.dead_bytes, k.worst_ns / 1e6);
+           (unsigned long long)k.c->side.mcons.dead_bytes, (double)k.worst_ns / 1e6);
     (void)lost_in_flight;
     assert_true(k.worst_ns <= STALL_MAX);
     assert_true(k.dead_claims > 0); /* the kills did land inside claims */
@@ -238,7 +238,7 @@ static void dead_claim_then_wait(int peek, uint64_t behind, int dead)
     struct tm_check *chk = calloc(1, sizeof *chk);
     assert_non_null(chk);
     for (uint64_t i = 0; i < behind; i++) {
-        shmring_ssize len = wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll);
+        shmring_ssize len = wait_one(c, peek, buf, sizeof buf, 2 * 1000000LL);
         if (len < 0) {
             fail_msg("%s, record %llu of %d behind the dead claim: %s",
                      peek ? "peek_wait" : "recv_wait", (unsigned long long)i, BEHIND,
@@ -248,7 +248,7 @@ static void dead_claim_then_wait(int peek, uint64_t behind, int dead)
     }
     assert_int_equal(chk->next[1], behind);
     /* Now the ring is empty and nobody can write: the end of the stream. */
-    assert_int_equal(wait_one(c, peek, buf, sizeof buf, 2 * 1000000ll), -EPIPE);
+    assert_int_equal(wait_one(c, peek, buf, sizeof buf, 2 * 1000000LL), -EPIPE);
     assert_int_equal(c->side.mcons.dead_claims, (uint64_t)dead);
     free(chk);
     tl_unshare(sh, sizeof *sh);

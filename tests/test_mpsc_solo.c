@@ -51,7 +51,7 @@ static int consume_until(shmring *c, struct tm_check *chk, int (*pred)(void *), 
     unsigned char buf[TM_MAX_LEN];
     int64_t end = tl_now_ns() + timeout_ms * 1000000;
     while (!pred(ctx) && tl_now_ns() < end) {
-        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 2 * 1000000ll);
+        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 2 * 1000000LL);
         if (len == -EPIPE) {
             *eof = 1;
             return pred(ctx);
@@ -485,7 +485,7 @@ static void test_second_revoker_waits(void **state)
     pid_t first = t_spawn(newcomer_main, &m1);
     /* Until newcomer 1 has cleared `solo` (it then waits for the holder). */
     int64_t t0 = tl_now_ns();
-    while (solo_of(c) != 0 && tl_now_ns() - t0 < 5000 * 1000000ll) {
+    while (solo_of(c) != 0 && tl_now_ns() - t0 < 5000 * 1000000LL) {
         usleep(500);
     }
     assert_int_equal(solo_of(c), 0);
@@ -505,7 +505,7 @@ static void test_second_revoker_waits(void **state)
     assert_non_null(chk);
     unsigned char buf[TM_MAX_LEN];
     shmring_ssize len;
-    while ((len = shmring_recv_wait(c, buf, sizeof buf, 100 * 1000000ll)) >= 0) {
+    while ((len = shmring_recv_wait(c, buf, sizeof buf, 100 * 1000000LL)) >= 0) {
         assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
     }
     assert_int_equal(len, -EPIPE);

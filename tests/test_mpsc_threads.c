@@ -72,7 +72,7 @@ static void test_threads_one_mapping(void **state)
     assert_non_null(chk);
     unsigned char buf[TM_MAX_LEN];
     for (;;) {
-        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000ll);
+        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000LL);
         if (len == -EPIPE) {
             break;
         }
@@ -136,26 +136,26 @@ static void test_threads_solo_handover(void **state)
         pthread_t bt;
         assert_int_equal(pthread_create(&bt, NULL, producer_thread, &b), 0);
         while (chk->next[j] < per_joiner) {
-            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000ll);
+            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000LL);
             assert_true(len >= 0);
             assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
         }
         assert_int_equal(pthread_join(bt, NULL), 0);
         assert_int_equal(b.rc, 0);
         /* Alone again: re-granted within 1024 of its claims. */
-        for (int64_t t0 = tl_now_ns(); solo_ok && tl_now_ns() - t0 < 30000000000ll;) {
+        for (int64_t t0 = tl_now_ns(); solo_ok && tl_now_ns() - t0 < 30000000000LL;) {
             if (atomic_load(&c->side.mcons.v.ext->solo) == lone_tag) {
                 regranted++;
                 break;
             }
-            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000ll);
+            shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000LL);
             assert_true(len >= 0);
             assert_int_equal(tm_check(chk, buf, (size_t)len), 0);
         }
     }
     atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
     for (;;) {
-        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000ll);
+        shmring_ssize len = shmring_recv_wait(c, buf, sizeof buf, 30 * 1000000000LL);
         if (len == -EPIPE) {
             break;
         }

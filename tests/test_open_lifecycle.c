@@ -219,10 +219,10 @@ static int race_child(void *arg)
     int ok = 0;
     uint64_t token = sh->token;
     if (role == SHMRING_PRODUCER) {
-        ok = shmring_send_wait(r, &token, sizeof token, 5000000000ll) == 0;
+        ok = shmring_send_wait(r, &token, sizeof token, 5000000000LL) == 0;
     } else if (role == SHMRING_CONSUMER) {
         uint64_t got = 0;
-        ok = shmring_recv_wait(r, &got, sizeof got, 5000000000ll) == (ssize_t)sizeof got &&
+        ok = shmring_recv_wait(r, &got, sizeof got, 5000000000LL) == (ssize_t)sizeof got &&
              got == token;
     } else {
         struct shmring_stats s = {0};
@@ -246,7 +246,7 @@ static void test_concurrent_first_attach(void **state)
     struct race *sh = t_shared_new(&shared, "race", sizeof *sh);
     for (int round = 0; round < RACE_ROUNDS; round++) {
         memset(sh, 0, sizeof *sh);
-        sh->token = 0xC0FFEE00ull + (uint64_t)getpid();
+        sh->token = 0xC0FFEE00ULL + (uint64_t)getpid();
         char tag[32];
         snprintf(tag, sizeof tag, "race%d", round);
         snprintf(sh->name, sizeof sh->name, "%s", t_name(tag));

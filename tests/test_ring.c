@@ -241,7 +241,7 @@ static void test_check_rejects(void **state)
     atomic_store(&h->magic, 0);
     assert_int_equal(shmring__ring_check(mem, size), SHMRING_EAGAIN);
     /* ... but version 0 under a foreign magic is not ours at all. */
-    atomic_store(&h->magic, 0x1122334455667788ull);
+    atomic_store(&h->magic, 0x1122334455667788ULL);
     assert_int_equal(shmring__ring_check(mem, size), SHMRING_EPROTO);
     RESET();
     h->header_size = SHMRING_HEADER_SIZE * 2;
@@ -708,7 +708,7 @@ static void test_corrupt_tail(void **state)
     const void *msg = NULL;
     const uint64_t cap = 4096 - SHMRING_HEADER_SIZE;
     const uint64_t bad_tails[] = {
-        base - 8, base - 1, 0, base + cap + 8, base + cap + 1, UINT64_MAX, base + (1ull << 40),
+        base - 8, base - 1, 0, base + cap + 8, base + cap + 1, UINT64_MAX, base + (1ULL << 40),
     };
     for (size_t i = 0; i < sizeof bad_tails / sizeof bad_tails[0]; i++) {
         tr_open(&t, 4096, base);
@@ -881,7 +881,7 @@ static void model_run(uint64_t size, uint64_t seed, uint64_t ops)
     struct tr t;
     uint64_t rng = seed;
     const uint64_t cap = size - SHMRING_HEADER_SIZE;
-    uint64_t base = (t_rand(&rng) % (1ull << 40)) & ~(uint64_t)7;
+    uint64_t base = (t_rand(&rng) % (1ULL << 40)) & ~(uint64_t)7;
     tr_open(&t, size, base);
     const uint64_t max = t.p.max_msg;
     struct model m = {0};
@@ -1005,7 +1005,7 @@ static void test_model_random(void **state)
     const uint64_t sizes[] = {4096, 768, 1544, 512 + 1000, 16384};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (uint64_t seed = 1; seed <= 4; seed++) {
-            model_run(sizes[s], seed * 0x9E3779B97F4A7C15ull + s, 60000);
+            model_run(sizes[s], seed * 0x9E3779B97F4A7C15ULL + s, 60000);
         }
     }
 }

@@ -361,7 +361,7 @@ static void test_hostile(void **state)
     atomic_store(shmring__mp_word(p.v.data, 0), shmring__mp_rec_word(4100, SHMRING__REC_PAD));
     assert_int_equal(get(&c, buf, sizeof buf), -EBADMSG); /* past the end of the data area */
     assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
-    atomic_store(shmring__mp_word(p.v.data, 0), 0x1234567812345678ull);
+    atomic_store(shmring__mp_word(p.v.data, 0), 0x1234567812345678ULL);
     assert_int_equal(get(&c, buf, sizeof buf), -EBADMSG);
     /* Announcements pointing anywhere, all slots dead: progress, bounded by the claim. */
     assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);

@@ -84,7 +84,7 @@ static void sleep_us(uint64_t us)
 }
 
 #define RING_SIZE     8192
-#define WAIT_NS       (20 * 1000000ll)
+#define WAIT_NS       (20 * 1000000LL)
 #define CALL_SLACK_MS 2000 /* scheduling on a loaded two-core machine, under sanitizers */
 #define OPEN_BOUND_MS (5000 + CALL_SLACK_MS)
 #define MAX_LEN       600 /* messages of 16..MAX_LEN bytes: many per ring, all checksummed */
@@ -192,8 +192,8 @@ static uint64_t len_of(uint64_t seq)
  * scribble on them alone would pass it). */
 static uint64_t msg_sum(const uint8_t *m, size_t len)
 {
-    uint64_t h = t_hash(m, 8) * 0x9e3779b97f4a7c15ull;
-    return h ^ t_hash(m + 16, len - 16) ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+    uint64_t h = t_hash(m, 8) * 0x9e3779b97f4a7c15ULL;
+    return h ^ t_hash(m + 16, len - 16) ^ ((uint64_t)len * 0xff51afd7ed558ccdULL);
 }
 
 static void msg_fill(uint8_t *m, size_t len, uint64_t seq)
@@ -491,6 +491,7 @@ static int consumer(void *arg)
 static uint64_t interesting(uint64_t *rng, uint64_t old, uint64_t cap)
 {
     uint64_t x = t_rand(rng);
+    // NOLINTNEXTLINE(bugprone-signed-char-misuse,cert-str34-c): the sign extension is the point
     int64_t k = (int8_t)(x >> 8);
     switch (x % 9) {
     case 0:
@@ -508,7 +509,7 @@ static uint64_t interesting(uint64_t *rng, uint64_t old, uint64_t cap)
     case 6:
         return x >> 16;
     case 7:
-        return old ^ (1ull << (x >> 58));
+        return old ^ (1ULL << (x >> 58));
     default:
         return t_rand(rng);
     }
@@ -654,7 +655,7 @@ static int scribbler(void *arg)
                 size_t off = (x >> 8) % 8 * 8;
                 uint64_t v;
                 memcpy(&v, mem + off, 8);
-                v ^= 1ull << ((x >> 16) % 64);
+                v ^= 1ULL << ((x >> 16) % 64);
                 memcpy(mem + off, &v, 8);
                 break;
             }
@@ -699,7 +700,7 @@ static int clean_producer(void *arg)
     uint8_t msg[MAX_LEN];
     for (uint64_t seq = 0; seq < CLEAN_MSGS; seq++) {
         msg_fill(msg, len_of(seq), seq);
-        TL_CHECK(shmring_send_wait(r, msg, len_of(seq), 10 * 1000000000ll) == 0);
+        TL_CHECK(shmring_send_wait(r, msg, len_of(seq), 10 * 1000000000LL) == 0);
     }
     shmring_close(r);
     return 0;
@@ -712,12 +713,12 @@ static int clean_consumer(void *arg)
     TL_CHECK(shmring_open(ring_name, SHMRING_CONSUMER, NULL, &r) == 0);
     uint8_t buf[RING_SIZE];
     for (uint64_t seq = 0; seq < CLEAN_MSGS; seq++) {
-        shmring_ssize n = shmring_recv_wait(r, buf, sizeof buf, 10 * 1000000000ll);
+        shmring_ssize n = shmring_recv_wait(r, buf, sizeof buf, 10 * 1000000000LL);
         TL_CHECK(n == (shmring_ssize)len_of(seq));
         TL_CHECK(msg_check(buf, (size_t)n));
         TL_CHECK(memcmp(buf, &seq, 8) == 0);
     }
-    TL_CHECK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000ll) == SHMRING_EPIPE);
+    TL_CHECK(shmring_recv_wait(r, buf, sizeof buf, 5 * 1000000000LL) == SHMRING_EPIPE);
     shmring_close(r);
     return 0;
 }

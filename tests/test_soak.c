@@ -53,7 +53,7 @@
 #include "testutil.h"
 
 #define PAIRS   2
-#define WAIT_NS (50 * 1000000ll)
+#define WAIT_NS (50 * 1000000LL)
 
 enum { IDLE = 0, IN_RECV = 1, IN_RELEASE = 2 };
 
@@ -108,8 +108,8 @@ static uint64_t len_of(const struct pair *pr, uint64_t seq)
 /* A checksum over sequence number, length and bytes (t_msg_check's leaves the number out). */
 static uint64_t msg_sum(const uint8_t *m, size_t len)
 {
-    return t_hash(m, 8) * 0x9e3779b97f4a7c15ull ^ t_hash(m + 16, len - 16) ^
-           ((uint64_t)len * 0xff51afd7ed558ccdull);
+    return t_hash(m, 8) * 0x9e3779b97f4a7c15ULL ^ t_hash(m + 16, len - 16) ^
+           ((uint64_t)len * 0xff51afd7ed558ccdULL);
 }
 
 static void msg_fill(uint8_t *m, size_t len, uint64_t seq)
@@ -186,7 +186,7 @@ static int producer(void *arg)
 {
     struct pair *pr = arg;
     int stop_gen = atomic_load(&pr->spawn_p);
-    uint64_t rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+    uint64_t rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
     shmring *r = open_side(pr, SHMRING_PRODUCER);
     if (r == NULL) {
         return 1;
@@ -351,7 +351,7 @@ static int consumer(void *arg)
 {
     struct pair *pr = arg;
     int stop_gen = atomic_load(&pr->spawn_c);
-    uint64_t rng = (uint64_t)getpid() * 0xff51afd7ed558ccdull;
+    uint64_t rng = (uint64_t)getpid() * 0xff51afd7ed558ccdULL;
     shmring *r = open_side(pr, SHMRING_CONSUMER);
     if (r == NULL) {
         return 1;
@@ -472,8 +472,8 @@ static void test_soak(void **state)
         if (t_now_ms() >= next_report) {
             next_report += 10000;
             printf("  %3llds: pair 0 %llu msgs, pair 1 %llu msgs, errors %llu\n",
-                   (long long)(t_now_ms() - start) / 1000, (unsigned long long)P[0].msgs,
-                   (unsigned long long)P[1].msgs, (unsigned long long)(P[0].errors + P[1].errors));
+                   (long long)((t_now_ms() - start) / 1000), (unsigned long long)P[0].msgs,
+                   (unsigned long long)P[1].msgs, (unsigned long long)P[0].errors + P[1].errors);
             fflush(stdout);
         }
     }

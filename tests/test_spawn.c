@@ -24,7 +24,7 @@ static int child_echo(void *p)
     const struct spawn_arg *a = p;
     /* The child got the bytes, not a pointer into the parent. */
     if (strcmp(a->text, "argument \"with\" quotes \\ and spaces") != 0 ||
-        a->value != 0x0123456789abcdefull) {
+        a->value != 0x0123456789abcdefULL) {
         fprintf(stderr, "child: wrong argument: '%s' %llx\n", a->text,
                 (unsigned long long)a->value);
         return 3;
@@ -44,7 +44,7 @@ static int child_sleep(void *p)
 static void test_child_gets_argument_and_exit_code(void **state)
 {
     (void)state;
-    struct spawn_arg a = {.value = 0x0123456789abcdefull};
+    struct spawn_arg a = {.value = 0x0123456789abcdefULL};
     snprintf(a.text, sizeof a.text, "%s", "argument \"with\" quotes \\ and spaces");
     for (int code = 0; code < 3; code++) {
         a.code = 40 + code;

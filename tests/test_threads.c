@@ -47,7 +47,7 @@
 #define T_SANITIZED 0
 #endif
 
-#define T_WAIT_NS  (10 * 1000000000ll)
+#define T_WAIT_NS  (10 * 1000000000LL)
 #define T_STUCK_MS 20000
 
 enum { V_SPIN, V_BLOCKING, V_ZEROCOPY, V_BATCH };
@@ -232,7 +232,7 @@ static void run_threads(const struct trun *run0, const char *tag)
     c->hdr = p->hdr;
     assert_int_equal(shmring__cons_attach(&c->side.cons, p->hdr, p->seg.size), 0);
 
-    struct tctx x = {&run, p, c, 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid(), 0, {"", ""}};
+    struct tctx x = {&run, p, c, 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid(), 0, {"", ""}};
     int64_t t0 = t_now_ms();
     pthread_t tp, tc;
     assert_int_equal(pthread_create(&tc, NULL, consumer, &x), 0);

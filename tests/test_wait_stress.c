@@ -37,8 +37,8 @@
 
 #include "test_lifeutil.h"
 
-#define SEC (1000000000ll)
-#define MS  (1000000ll)
+#define SEC (1000000000LL)
+#define MS  (1000000LL)
 
 struct side_stats {
     _Atomic uint64_t sleeps, slice_timeouts, lost, calls_over_10ms;

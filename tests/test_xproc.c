@@ -48,7 +48,7 @@
 #define X_SANITIZED 0
 #endif
 
-#define X_WAIT_NS   (10 * 1000000000ll) /* one blocking call; a healthy run never gets near */
+#define X_WAIT_NS   (10 * 1000000000LL) /* one blocking call; a healthy run never gets near */
 #define X_STUCK_MS  20000               /* no progress for this long in a spinning loop */
 #define X_STALL_MS  35                  /* a blocking call this slow slept a whole slice */
 #define X_MAX_STALL 100                 /* stalls allowed to scheduling noise on a busy host */
@@ -322,7 +322,7 @@ static void x_run(const struct xrun *run0, const char *tag)
     struct xshared *sh = t_shared_new(&arg.mem, tag, sizeof *sh);
     memset(sh, 0, sizeof *sh);
     snprintf(sh->name, sizeof sh->name, "%s", t_name(tag));
-    sh->seed = 0x1234567ull + (uint64_t)getpid() * 7919;
+    sh->seed = 0x1234567ULL + (uint64_t)getpid() * 7919;
     int64_t t0 = t_now_ms();
     t_proc c = t_spawn_flat(x_consumer, &arg, sizeof arg);
     assert_true(c != -1);

@@ -33,21 +33,21 @@ const char *t_name(const char *tag)
 uint64_t t_hash(const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
-        h = (h ^ b[i]) * 1099511628211ull;
+        h = (h ^ b[i]) * 1099511628211ULL;
     }
     return h;
 }
 
 uint64_t t_rand(uint64_t *state)
 {
-    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
     *state = x;
-    return x * 2685821657736338717ull;
+    return x * 2685821657736338717ULL;
 }
 
 void t_msg_fill(void *msg, size_t len, uint64_t seq)
@@ -63,9 +63,9 @@ void t_msg_fill(void *msg, size_t len, uint64_t seq)
         return;
     }
     memcpy(m, seqb, 8);
-    uint64_t x = seq * 0x9e3779b97f4a7c15ull + len;
+    uint64_t x = seq * 0x9e3779b97f4a7c15ULL + len;
     for (size_t i = 16; i < len; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         m[i] = (unsigned char)(x >> 56);
     }
     uint64_t h = t_hash(m + 16, len - 16) ^ len;

@@ -22,7 +22,7 @@ static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int cmp(const void *a, const void *b)
@@ -188,9 +188,9 @@ int main(int argc, char **argv)
         }
         double secs = (double)(now_ns() - t0) / 1e9 - (idle >= max_idle ? max_idle : 0);
         qsort(lat, (size_t)got, sizeof *lat, cmp);
+        const int64_t p50 = lat[got / 2], p99 = lat[got * 99 / 100];
         printf("lost %ld msgs %ld secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n", count - got,
-               got, secs, (double)got / secs, (double)lat[got / 2] / 1e3,
-               (double)lat[got * 99 / 100] / 1e3);
+               got, secs, (double)got / secs, (double)p50 / 1e3, (double)p99 / 1e3);
         natsSubscription_Destroy(sub);
         free(lat);
     }

@@ -186,7 +186,7 @@ int bridge_ensure_stream(const struct bridge_opts *o, jsCtx *js)
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.Replicas = o->replicas;
-    cfg.Duplicates = o->dup_window_s * 1000000000ll;
+    cfg.Duplicates = o->dup_window_s * 1000000000LL;
     s = js_AddStream(&si, js, &cfg, NULL, &jerr);
     if (jerr == JSStreamNameExistErr) {
         return EXIT_OK; /* created meanwhile (by the other bridge), maybe with other settings */

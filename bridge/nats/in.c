@@ -138,7 +138,7 @@ static int commit(struct in *b, uint64_t seq, uint64_t count, const void *msg, s
         }
     }
     for (;;) {
-        int err = shmring_send_wait(b->r, msg, len, 100 * 1000000ll);
+        int err = shmring_send_wait(b->r, msg, len, 100 * 1000000LL);
         if (err == 0) {
             b->st.msgs++;
             b->st.bytes += len;
@@ -244,7 +244,7 @@ static int setup_consumer(struct in *b)
     jsConsumerConfig_Init(&cc);
     cc.Durable = o->durable;
     cc.AckPolicy = js_AckAll; /* one acknowledgement per fetch: see in_jetstream() */
-    cc.AckWait = o->ack_wait_ms * 1000000ll;
+    cc.AckWait = o->ack_wait_ms * 1000000LL;
     cc.FilterSubject = o->subject;
     cc.MaxAckPending = (int64_t)o->fetch * 4 > 1024 ? (int64_t)o->fetch * 4 : 1024;
     cc.MaxDeliver = -1;

@@ -244,12 +244,12 @@ static int pack(struct out *b, uint32_t limit, int exact, const char *reply, nat
                 uint64_t *first, uint64_t *end, uint64_t *bytes, int *skip)
 {
     const struct bridge_opts *o = b->o;
+    *skip = 0;
     int rc = hold_next(b, 0);
     if (rc <= 0) {
         return rc;
     }
     *first = b->hpos;
-    *skip = 0;
     if (oversize(b, b->hlen)) {
         if (o->oversize == OVERSIZE_STOP) {
             bridge_log("ring message at position %" PRIu64 " is %zu bytes: too large for the "
@@ -659,7 +659,7 @@ static int out_jetstream(struct out *b)
             if (!bridge_stop && inflight < o->window) {
                 /* The ring is empty: block on it (the producer wakes us), 100 ms when nothing
                  * is outstanding, else 1 ms so that acknowledged messages are released soon. */
-                int h = hold_next(b, (inflight == 0 ? 100 : 1) * 1000000ll);
+                int h = hold_next(b, (inflight == 0 ? 100 : 1) * 1000000LL);
                 if (h < 0) {
                     rc = -h;
                 }
@@ -724,8 +724,8 @@ static int out_core(struct out *b)
     while (rc == EXIT_OK && !bridge_stop) {
         natsMsg *m = NULL;
         uint64_t first, end, bytes;
-        int skip;
-        int h = hold_next(b, 100 * 1000000ll);
+        int skip = 0;
+        int h = hold_next(b, 100 * 1000000LL);
         if (h <= 0) {
             rc = -h;
             bridge_stats_tick(o, &b->st, 0);
@@ -746,6 +746,9 @@ static int out_core(struct out *b)
             if (n < 0) {
                 rc = -n;
                 break;
+            }
+            if (n == 0) {
+                continue; /* nothing packed (a message is held here, so not expected) */
             }
             if (!skip) {
                 s = natsConnection_PublishMsg(b->nc, m);

@@ -165,7 +165,7 @@ void cli_binary_stdio(void);
 /* Monotonic nanoseconds. */
 int64_t cli_now_ns(void);
 /* Blocking waits are cut into slices this long so a stop signal is seen promptly. */
-#define CLI_SLICE_NS (200 * 1000000ll)
+#define CLI_SLICE_NS (200 * 1000000LL)
 /* The wait for the next slice: min(deadline - now, CLI_SLICE_NS), at least 0. A deadline of
  * INT64_MAX means forever. */
 int64_t cli_slice(int64_t deadline);

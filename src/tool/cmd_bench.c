@@ -29,7 +29,7 @@ static const struct cli_cmd cmd = {
 
 #define BATCH       256          /* messages between looks at the clock */
 #define MAX_SAMPLES (1u << 21)   /* round trips whose time is kept for percentiles */
-#define STUCK_NS    1000000000ll /* a wait this long makes the parent check on its child */
+#define STUCK_NS    1000000000LL /* a wait this long makes the parent check on its child */
 #define MAX_MSG     (16u << 20)
 
 struct cfg {
@@ -341,7 +341,8 @@ static void sample_summary(struct samples *s, struct run *out)
         return;
     }
     qsort(s->v, s->n, sizeof s->v[0], by_value);
-    out->p50 = s->v[s->n / 2];
+    const size_t mid = s->n / 2; /* an index: integer division is meant */
+    out->p50 = s->v[mid];
     out->p99 = s->v[(size_t)((double)(s->n - 1) * 0.99)];
     out->max = s->v[s->n - 1];
 }

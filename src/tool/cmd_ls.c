@@ -77,6 +77,13 @@ static const char *peer_cell(const struct shmring_peer *p, char buf[32])
     return buf;
 }
 
+/* Appends ",flag" to the comma-separated list in flags[0..cap) (cut short if it is full). */
+static void add_flag(char *flags, size_t cap, const char *flag)
+{
+    const size_t used = strlen(flags);
+    snprintf(flags + used, cap - used, ",%s", flag);
+}
+
 static void text(const struct entry *e, size_t n)
 {
     int w = 4;
@@ -107,16 +114,16 @@ static void text(const struct entry *e, size_t n)
             }
         }
         if (s->flags & SHMRING_PERSIST) {
-            strcat(flags, ",persistent");
+            add_flag(flags, sizeof flags, "persistent");
         }
         if (legacy) {
-            strcat(flags, ",legacy");
+            add_flag(flags, sizeof flags, "legacy");
         }
         if (!v->in_use) {
-            strcat(flags, ",idle");
+            add_flag(flags, sizeof flags, "idle");
         }
         if (s->kind == SHMRING_KIND_MPSC) {
-            strcat(flags, ",multi-producer");
+            add_flag(flags, sizeof flags, "multi-producer");
             snprintf(prod, sizeof prod, "%u/%u live", s->producers, s->max_producers);
         } else {
             peer_cell(&v->producer, prod);

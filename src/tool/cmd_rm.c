@@ -25,7 +25,7 @@ static int remove_named(const char *name, int force)
     struct shmring_info info;
     int r = shmring_inspect(name, &info);
     if (r == SHMRING_EACCES && force) {
-        r = 0; /* cannot look inside; unlinking may still be allowed */
+        /* Cannot look inside; unlinking may still be allowed. */
     } else if (r < 0) {
         return cli_fail(what, r);
     } else if (info.check != 0 && !force) {

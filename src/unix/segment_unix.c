@@ -40,8 +40,8 @@
 #endif
 
 /* Bounds the wait for another process's open or close (they hold INIT briefly). */
-#define INIT_TIMEOUT_NS  (5 * 1000000000ll)
-#define STALE_TIMEOUT_NS (1000000000ll) /* remove_stale: INIT is held for a few system calls */
+#define INIT_TIMEOUT_NS  (5 * 1000000000LL)
+#define STALE_TIMEOUT_NS (1000000000LL) /* remove_stale: INIT is held for a few system calls */
 
 enum { LOCK_INIT = 0, LOCK_ATTACH = 1, LOCK_ROLE0 = 2, LOCK_SLOT0 = 32 };
 enum { UNLOCK = 0, SHARED = 1, EXCLUSIVE = 2 };
@@ -128,11 +128,12 @@ static int is_linked(int fd, const char *path)
     /* Compares identities without opening the name: no descriptor is needed (so this works at
      * the descriptor limit), and nothing planted there (a FIFO, a device) can block us. */
     char full[sizeof SHM_DIR + 256];
-    if (strlen(path) >= 256) {
+    const size_t path_len = strlen(path);
+    if (path_len >= 256) {
         return -ENAMETOOLONG;
     }
     memcpy(full, SHM_DIR, sizeof SHM_DIR - 1);
-    strcpy(full + sizeof SHM_DIR - 1, path);
+    memcpy(full + sizeof SHM_DIR - 1, path, path_len + 1);
     if (lstat(full, &linked) != 0) {
         return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
     }
@@ -167,7 +168,7 @@ static int lock_cmd(int fd, int byte, int kind, int cmd, int len)
 {
     struct flock fl;
     memset(&fl, 0, sizeof fl); /* OFD locks require l_pid == 0 */
-    fl.l_type = kind == EXCLUSIVE ? F_WRLCK : kind == SHARED ? F_RDLCK : F_UNLCK;
+    fl.l_type = (short)(kind == EXCLUSIVE ? F_WRLCK : kind == SHARED ? F_RDLCK : F_UNLCK);
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = len;

@@ -445,7 +445,7 @@ static void op_recv(struct ctx *x, int wait)
     long got = wait ? (long)shmring_recv_wait(x->cons, buf, cap, timeout)
                     : (long)shmring_recv(x->cons, buf, cap);
     FZ_CHECK(got == want, "recv(cap %zu): %ld, model %ld (front %lld bytes)", cap, got, want,
-             f ? (long long)f->len : -1ll);
+             f ? (long long)f->len : -1LL);
     if (got >= 0) {
         check_message(x, f, null_buf ? NULL : x->rbuf, got);
         pop(m);
@@ -695,7 +695,7 @@ static void open_ring(struct ctx *x, uint8_t sel, uint8_t posb)
         pos = (uint64_t)posb * 8;
         break;
     case 1:
-        pos = (1ull << 63) - (uint64_t)(posb & 63) * 24;
+        pos = (1ULL << 63) - (uint64_t)(posb & 63) * 24;
         break;
     case 2:
         pos = 0 - (uint64_t)(posb & 63) * 8 - 8;

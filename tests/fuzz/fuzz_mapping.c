@@ -109,6 +109,7 @@ static uint32_t interesting32(uint8_t v, uint64_t cap, uint64_t max_msg)
 
 static uint64_t interesting64(uint8_t v, uint64_t old, uint64_t cap)
 {
+    // NOLINTNEXTLINE(bugprone-signed-char-misuse,cert-str34-c): the sign extension is the point
     int64_t k = (int8_t)v;
     switch (v % 8) {
     case 0:
@@ -124,9 +125,9 @@ static uint64_t interesting64(uint8_t v, uint64_t old, uint64_t cap)
     case 5:
         return UINT64_MAX - (uint64_t)(v / 8) * 8 + 1;
     case 6:
-        return (1ull << 63) + (uint64_t)k * 8;
+        return (1ULL << 63) + (uint64_t)k * 8;
     default:
-        return old ^ (1ull << (v % 64));
+        return old ^ (1ULL << (v % 64));
     }
 }
 

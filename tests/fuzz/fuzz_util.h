@@ -65,27 +65,27 @@ static inline uint16_t fz_u16(struct fz_in *in)
 static inline uint64_t fz_hash(const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
-        h = (h ^ b[i]) * 1099511628211ull;
+        h = (h ^ b[i]) * 1099511628211ULL;
     }
     return h;
 }
 
 static inline uint64_t fz_rand(uint64_t *s)
 {
-    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ULL;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
     *s = x;
-    return x * 2685821657736338717ull;
+    return x * 2685821657736338717ULL;
 }
 
 /* A self-checking payload: byte i of message seq is a function of (seq, len, i). */
 static inline uint8_t fz_byte(uint64_t seq, uint64_t len, uint64_t i)
 {
-    uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ull ^ (len << 20) ^ (i * 0xff51afd7ed558ccdull);
+    uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ULL ^ (len << 20) ^ (i * 0xff51afd7ed558ccdULL);
     return (uint8_t)(x >> 56 ^ x >> 23 ^ x);
 }
 

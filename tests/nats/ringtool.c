@@ -26,7 +26,7 @@ static size_t max_len = 512;
 
 static size_t len_of(uint64_t seq)
 {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + seq;
+    uint64_t x = seed * 0x9e3779b97f4a7c15ULL + seq;
     uint64_t h = t_hash(&x, sizeof x);
     return 16 + (size_t)(h % (max_len - 15));
 }
@@ -35,7 +35,7 @@ static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -92,7 +92,7 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
     for (; i < count; i++) {
         /* 30 s for the first message, then 3 s: core mode may have lost the rest. */
         shmring_ssize n = shmring_recv_wait(r, buf, shmring_max_msg(r) + 1,
-                                            i == 0 ? 30000000000ll : 3000000000ll);
+                                            i == 0 ? 30000000000LL : 3000000000LL);
         if (n == SHMRING_ETIMEDOUT && i > 0) {
             break;
         }
@@ -110,9 +110,9 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
     }
     double secs = (double)(last - t0) / 1e9;
     qsort(lat, i, sizeof *lat, cmp_i64);
+    const int64_t p50 = lat[i / 2], p99 = lat[i * 99 / 100];
     printf("lost %" PRIu64 " msgs %" PRIu64 " secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n",
-           count - i, i, secs, (double)i / secs, (double)lat[i / 2] / 1e3,
-           (double)lat[i * 99 / 100] / 1e3);
+           count - i, i, secs, (double)i / secs, (double)p50 / 1e3, (double)p99 / 1e3);
     shmring_close(r);
     return 0;
 }
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
                 }
             }
             shmring_set_bookmark(r, seq);
-            while ((err = shmring_send_wait(r, buf, len, 1000000000ll)) == SHMRING_ETIMEDOUT ||
+            while ((err = shmring_send_wait(r, buf, len, 1000000000LL)) == SHMRING_ETIMEDOUT ||
                    err == SHMRING_EPIPE) {
                 if (err == SHMRING_EPIPE) {
                     struct timespec ts = {0, 50000000};
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     lat = latency ? malloc(sizeof(int64_t) * (count + 1)) : NULL;
     uint64_t nlat = 0;
     while (next <= count) {
-        shmring_ssize n = shmring_recv_wait(r, buf, shmring_max_msg(r) + 1, 200000000ll);
+        shmring_ssize n = shmring_recv_wait(r, buf, shmring_max_msg(r) + 1, 200000000LL);
         if (n < 0) {
             if (now_ns() - last_progress > (int64_t)(stall * 1e9)) {
                 fprintf(stderr,
@@ -260,8 +260,8 @@ int main(int argc, char **argv)
     printf("ok %" PRIu64 " messages, %" PRIu64 " missing\n", got, missing);
     if (lat != NULL && nlat > 0) {
         qsort(lat, nlat, sizeof *lat, cmp_i64);
-        printf("latency_us p50 %.1f p99 %.1f\n", (double)lat[nlat / 2] / 1e3,
-               (double)lat[nlat * 99 / 100] / 1e3);
+        const int64_t p50 = lat[nlat / 2], p99 = lat[nlat * 99 / 100];
+        printf("latency_us p50 %.1f p99 %.1f\n", (double)p50 / 1e3, (double)p99 / 1e3);
     }
 out:
     free(lat);

@@ -133,7 +133,7 @@ static int child_main(int argc, char **argv)
     } else if (strcmp(op, "wait") == 0) { /* wait on side arg2 while word == 1, arg ms */
         SetEvent(ready);
         int64_t t0 = shmring__plat_now_ns();
-        rep->wait = shmring__plat_wait(seg, arg2, word_of(at.base), 1, arg * 1000000ll);
+        rep->wait = shmring__plat_wait(seg, arg2, word_of(at.base), 1, arg * 1000000LL);
         rep->elapsed_ns = shmring__plat_now_ns() - t0;
         code = -rep->wait;
     }
@@ -366,8 +366,8 @@ static void t_roles_between_handles(void **state)
     assert_int_equal(shmring__plat_role_take(s2, r), SHMRING_EBUSY);
     assert_int_equal(shmring__plat_role_held(s2, r), 1);
     int64_t t0 = shmring__plat_now_ns();
-    assert_int_equal(shmring__plat_role_take_wait(s2, r, 100 * 1000000ll), SHMRING_ETIMEDOUT);
-    assert_true(shmring__plat_now_ns() - t0 >= 90 * 1000000ll);
+    assert_int_equal(shmring__plat_role_take_wait(s2, r, 100 * 1000000LL), SHMRING_ETIMEDOUT);
+    assert_true(shmring__plat_now_ns() - t0 >= 90 * 1000000LL);
     shmring__plat_role_drop(s1, r);
     assert_int_equal(shmring__plat_role_take(s2, r), 0);
     assert_int_equal(shmring__plat_role_held(s1, r), 1);
@@ -405,19 +405,19 @@ static void t_killed_holder_frees_role(void **state)
     int64_t t0 = shmring__plat_now_ns();
     assert_true(TerminateProcess(pi.hProcess, 9));
     int64_t seen = 0;
-    while ((seen = shmring__plat_now_ns() - t0) < 2000000000ll &&
+    while ((seen = shmring__plat_now_ns() - t0) < 2000000000LL &&
            shmring__plat_role_held(seg, role) != 0) {
         Sleep(1);
     }
     print_message("role free %.1f ms after TerminateProcess\n", seen / 1e6);
-    assert_true(seen < 100 * 1000000ll);
+    assert_true(seen < 100 * 1000000LL);
     reap(&pi, 10000);
     assert_int_equal(shmring__plat_role_take(seg, role), 0); /* taken over at once */
     shmring__plat_role_drop(seg, role);
 
     /* 2. A waiting taker gets it within 100 ms of the holder's death. */
     pi = holder(name, role, &at);
-    struct take_arg a = {seg, role, -1, 5000000000ll, 0};
+    struct take_arg a = {seg, role, -1, 5000000000LL, 0};
     HANDLE th = CreateThread(NULL, 0, take_thread, &a, 0, NULL);
     Sleep(100);
     assert_int_equal(WaitForSingleObject(th, 0), WAIT_TIMEOUT); /* still waiting */
@@ -428,7 +428,7 @@ static void t_killed_holder_frees_role(void **state)
     reap(&pi, 10000);
     assert_int_equal(a.result, 0);
     print_message("waiting taker got it %.1f ms after TerminateProcess\n", (a.done_ns - t0) / 1e6);
-    assert_true(a.done_ns - t0 < 100 * 1000000ll);
+    assert_true(a.done_ns - t0 < 100 * 1000000LL);
     assert_int_equal(shmring__plat_seg_detach(seg, 1), 1);
 }
 
@@ -446,14 +446,14 @@ static void t_wait_wake_across_processes(void **state)
 
     /* The word differs: no sleep at all. */
     atomic_store(word, 0);
-    assert_int_equal(shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 5000000000ll), 0);
+    assert_int_equal(shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 5000000000LL), 0);
     /* Nobody wakes: a bounded wait times out, on time. */
     atomic_store(word, 1);
     int64_t t0 = shmring__plat_now_ns();
-    assert_int_equal(shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 100 * 1000000ll),
+    assert_int_equal(shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 100 * 1000000LL),
                      SHMRING_ETIMEDOUT);
     int64_t took = shmring__plat_now_ns() - t0;
-    assert_true(took >= 90 * 1000000ll && took < 1000 * 1000000ll);
+    assert_true(took >= 90 * 1000000LL && took < 1000 * 1000000LL);
 
     /* The child wakes us after 100 ms. */
     char side[8];
@@ -461,14 +461,14 @@ static void t_wait_wake_across_processes(void **state)
     PROCESS_INFORMATION pi = spawn("wake", name, "100", side);
     t0 = shmring__plat_now_ns();
     int w;
-    while ((w = shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 5000000000ll)) == 0 &&
+    while ((w = shmring__plat_wait(seg, SHMRING__SIDE_CONSUMER, word, 1, 5000000000LL)) == 0 &&
            atomic_load(word) == 1) {
         /* a stale wake of an earlier round: the caller re-checks and sleeps again */
     }
     took = shmring__plat_now_ns() - t0;
     assert_int_equal(w, 0);
     assert_int_equal(atomic_load(word), 0);
-    assert_true(took < 3000 * 1000000ll);
+    assert_true(took < 3000 * 1000000LL);
     assert_int_equal(reap(&pi, 10000), 0);
 
     /* The child waits on the producer side; we wake it. */
@@ -482,12 +482,12 @@ static void t_wait_wake_across_processes(void **state)
     assert_int_equal(reap(&pi, 10000), 0);
     struct report *rep = report_of(at.base);
     assert_int_equal(rep->wait, 0);
-    assert_true(rep->elapsed_ns < 3000 * 1000000ll); /* woken, not timed out */
+    assert_true(rep->elapsed_ns < 3000 * 1000000LL); /* woken, not timed out */
     /* A child waiting with nobody to wake it times out. */
     atomic_store(word, 1);
     pi = spawn("wait", name, "150", side);
     assert_int_equal(reap(&pi, 10000), -SHMRING_ETIMEDOUT);
-    assert_true(rep->elapsed_ns >= 140 * 1000000ll);
+    assert_true(rep->elapsed_ns >= 140 * 1000000LL);
     assert_int_equal(shmring__plat_seg_detach(seg, 1), 1);
 }
 
@@ -634,9 +634,9 @@ static void t_process_wide(void **state)
     assert_int_equal(atomic_load(&g_once_runs), 1);
 
     int64_t a = shmring__plat_now_ns();
-    shmring__plat_sleep_ns(20 * 1000000ll);
+    shmring__plat_sleep_ns(20 * 1000000LL);
     int64_t b = shmring__plat_now_ns();
-    assert_true(b - a >= 19 * 1000000ll && b - a < 1000 * 1000000ll);
+    assert_true(b - a >= 19 * 1000000LL && b - a < 1000 * 1000000LL);
     assert_true(shmring__plat_coarse_ns() > 0);
     assert_int_equal(shmring__plat_deadline(-1), INT64_MAX);
     assert_int_equal(shmring__plat_deadline(INT64_MAX), INT64_MAX);

@@ -123,7 +123,7 @@ static int child_produce(const char *name, long n)
     unsigned char m[128];
     for (uint32_t seq = 0; n == 0 || seq < (uint32_t)n; seq++) {
         size_t len = make_msg(seq, m);
-        if ((err = shmring_send_wait(r, m, len, 10 * 1000000000ll)) < 0) {
+        if ((err = shmring_send_wait(r, m, len, 10 * 1000000000LL)) < 0) {
             FAIL("send %u: %s", seq, shmring_strerror(err));
         }
     }
@@ -159,7 +159,7 @@ static uint32_t consume(shmring *r, uint32_t expect_n, int64_t *epipe_at_ms)
     uint32_t next = 0;
     int64_t start = now_ms();
     for (;;) {
-        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 20 * 1000000000ll);
+        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 20 * 1000000000LL);
         if (n == SHMRING_EPIPE && next == 0 && now_ms() - start < 20000) {
             Sleep(5); /* the (next) producer has not attached yet */
             continue;
@@ -219,7 +219,7 @@ static int test_kill(const char *peer)
     static unsigned char m[256];
     uint32_t next = 0;
     while (next < 20000) {
-        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 20 * 1000000000ll);
+        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 20 * 1000000000LL);
         if (n < 0 || check_msg(m, (size_t)n) != next) {
             FAIL("before the kill, at %u: %d", next, (int)n);
         }
@@ -233,7 +233,7 @@ static int test_kill(const char *peer)
     CloseHandle(p);
     /* The exact prefix: every committed message in order, then SHMRING_EPIPE. */
     for (;;) {
-        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 5 * 1000000000ll);
+        shmring_ssize n = shmring_recv_wait(r, m, sizeof(m), 5 * 1000000000LL);
         if (n == SHMRING_EPIPE) {
             break;
         }
