@@ -93,6 +93,9 @@ struct shmring__mprod {
     int solo;           /* granted `solo` (the ring's word says whether it still is) */
     int solo_ok;        /* may be granted: peers' heavy barriers interrupt this process */
     uint32_t solo_tick; /* claims since the last look for a chance to be granted `solo` */
+    int solo_probe;     /* that look found others counted: the caller asks the kernel (they may be
+                         * dead, and the dead stay counted until their slot is taken again) */
+    int64_t solo_probe_ns; /* when the caller last asked */
 };
 
 /* A prefetch for writing: the line comes exclusive, so the store into it later needs no
@@ -342,7 +345,8 @@ SHMRING__MP_INLINE int shmring__mprod_claim(struct shmring__mprod *p, uint64_t n
             return err;
         }
     } else if (p->solo_ok && ++p->solo_tick % SHMRING__MP_SOLO_EVERY == 0) {
-        (void)shmring__mprod_solo_grant(p, 1); /* from the next claim on, when alone */
+        /* From the next claim on, when alone; else the caller checks the other slots' locks. */
+        p->solo_probe = !shmring__mprod_solo_grant(p, 1);
     }
     return shmring__mprod_claim_loop(p, need, idx_out, 0);
 }

@@ -30,6 +30,23 @@ static int slot_alive(void *ctx, uint32_t k)
  * instructions; only a stopped or hostile holder stays inside). */
 #define SOLO_WAIT_NS (10 * 1000000000LL)
 
+/* Others are counted, but those may have died (they stay counted until a new producer takes
+ * their slot): `solo` if no other slot is held. Granted first, then checked: a producer whose
+ * slot lock comes after our look at it reads `solo` after that (MS7) and revokes it. Called
+ * outside any claim: at attach, and from mprod_ready(). */
+static void solo_grant_if_alone(shmring *r)
+{
+    struct shmring__mprod *p = &r->side.mprod;
+    if (shmring__mprod_solo_grant(p, 0)) {
+        for (uint32_t k = 0; k < r->mp_slots; k++) {
+            if (k != p->slot && slot_alive(r, k)) {
+                shmring__mprod_solo_ungrant(p);
+                break;
+            }
+        }
+    }
+}
+
 /* A new producer (`before` others were counted): takes `solo` away from a holder and waits
  * until that holder is out of its claim, so that our first CAS starts from its last claim; then
  * is granted `solo` itself when it is alone (docs/mpsc.md, "One producer alone"). */
@@ -72,17 +89,7 @@ static int solo_attach(shmring *r, uint32_t before)
         (void)shmring__mprod_solo_grant(p, 1);
         return 0;
     }
-    /* Others are counted, but those may have died (they stay counted): alone if no other slot
-     * is held. Granted first, then checked: a producer whose slot lock comes after our look at
-     * it reads `solo` after that (MS7) and revokes it. */
-    if (shmring__mprod_solo_grant(p, 0)) {
-        for (uint32_t k = 0; k < r->mp_slots; k++) {
-            if (k != p->slot && slot_alive(r, k)) {
-                shmring__mprod_solo_ungrant(p);
-                break;
-            }
-        }
-    }
+    solo_grant_if_alone(r);
     return 0;
 }
 
@@ -227,13 +234,35 @@ int shmring__mp_peer_gone(shmring *r, int force)
 
 /* ---- producer ------------------------------------------------------------------------------ */
 
+/* At most this often a producer that is counted with others asks the kernel whether they are
+ * alive (one lock query per slot), so that a survivor of the others' deaths gets `solo` back. */
+#define SOLO_PROBE_NS (100 * 1000000LL)
+
+static void solo_probe(shmring *r)
+{
+    struct shmring__mprod *p = &r->side.mprod;
+    p->solo_probe = 0;
+    const int64_t now = shmring__plat_coarse_ns();
+    if (now - p->solo_probe_ns < SOLO_PROBE_NS) {
+        return;
+    }
+    p->solo_probe_ns = now;
+    solo_grant_if_alone(r);
+}
+
 static inline int mprod_ready(shmring *r)
 {
     struct shmring__mprod *p = &r->side.mprod;
     if (UNLIKELY(p->broken)) {
         return SHMRING_EPROTO;
     }
-    return UNLIKELY(p->resv_open) ? SHMRING_EINVAL : 0;
+    if (UNLIKELY(p->resv_open)) {
+        return SHMRING_EINVAL;
+    }
+    if (UNLIKELY(p->solo_probe)) {
+        solo_probe(r); /* outside any claim: as at attach */
+    }
+    return 0;
 }
 
 /* A full ring: count it, and say SHMRING_EPIPE instead of SHMRING_EAGAIN if nobody will ever read.

@@ -279,6 +279,54 @@ static void test_killed_holder(void **state)
     killed_lone_producers("mpsolok", 1);
 }
 
+/* Two producers, then one of them killed. The dead one stays counted in `mp_producers` until a
+ * new producer takes its slot, so the count alone kept the survivor on the CAS for good (it
+ * was not granted `solo` again in 10 s). Now the survivor asks the kernel about the other slots
+ * (at most every 100 ms) and is granted `solo` again. */
+static void test_survivor_regains_solo(void **state)
+{
+    (void)state;
+    if (!solo_expected()) {
+        skip();
+    }
+    struct tl_name n = tl_name("mpsolosv");
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tm_check *chk = calloc(1, sizeof *chk);
+    assert_non_null(chk);
+    struct tm_shared *sh = tl_shared(sizeof *sh);
+    int eof = 0;
+    struct tm_prod_args a = {n, 0, 0, sh, 0};
+    pid_t survivor = t_spawn(tm_producer_main, &a); /* slot 0, the first free one */
+    assert_true(tl_await(&sh->ready[0], 10000));
+    struct tm_prod_args b = {n, 1, 0, sh, 0};
+    pid_t victim = t_spawn(tm_producer_main, &b);
+    assert_true(tl_await(&sh->ready[1], 10000));
+    struct stream_done both = {chk, 1, 1000};
+    assert_true(consume_until(c, chk, stream_done, &both, 10000, &eof)); /* both are sending */
+    assert_true(chk->next[0] > 0);
+    assert_int_equal(tl_kill(victim), 128 + SIGKILL);
+    const int64_t t0 = tl_now_ns();
+    struct solo_is regained = {c, tag_of_slot(c, 0)};
+    assert_true(consume_until(c, chk, solo_is, &regained, 10000, &eof));
+    const int64_t ms = (tl_now_ns() - t0) / 1000000;
+    /* MX11's count still has the dead one: the grant came from the kernel's answer. */
+    assert_int_equal(atomic_load(&c->hdr->mp_producers), 2);
+    atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
+    assert_true(consume_until(c, chk, never, NULL, 60000, &eof) == 0 && eof);
+    assert_int_equal(t_wait(survivor), 0);
+    assert_int_equal(chk->next[0], atomic_load(&sh->committed[0]));
+    assert_true(chk->next[1] >= atomic_load(&sh->committed[1])); /* every committed one */
+    printf("# the survivor was granted solo again %lld ms after the other producer's kill "
+           "(%llu and %llu messages)\n",
+           (long long)ms, (unsigned long long)chk->next[0], (unsigned long long)chk->next[1]);
+    free(chk);
+    tl_unshare(sh, sizeof *sh);
+    shmring_close(c);
+}
+
 /* The same kills with every claim a CAS: if a stream ever comes up short here too, `solo` is
  * not the cause. */
 static void test_killed_lone_producer_cas(void **state)
@@ -523,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_joiners_take_solo_away),
         cmocka_unit_test(test_killed_holder),
         cmocka_unit_test(test_killed_lone_producer_cas),
+        cmocka_unit_test(test_survivor_regains_solo),
         cmocka_unit_test(test_stopped_holder_is_waited_for),
         cmocka_unit_test(test_stopped_holder_too_long),
         cmocka_unit_test(test_second_revoker_waits),
