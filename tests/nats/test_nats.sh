@@ -147,7 +147,15 @@ cluster)
   # The stream needs the JetStream meta leader: the bridges retry until the cluster is ready.
   bridge out out "$pre-src" --server "$servers" --subject cl --replicas 3 --window 256
   bridge in in --server "$servers" --subject cl --durable cl "$pre-dst" --replicas 3
-  sleep 2
+  # Kill n1 only once the in-bridge has its consumer (so the R3 stream exists too): a stream
+  # created after a server is gone has "no suitable peers for placement" (JetStream error
+  # 10005) and the bridges retry forever. A fixed 2 s was too short under load.
+  for _ in $(seq 600); do
+    grep -q "^shmring-nats: consumer cl[: ]" "$tmp/in.log" && break
+    sleep 0.1
+  done
+  grep -q "^shmring-nats: consumer cl[: ]" "$tmp/in.log" || fail "stream and consumer not set up"
+  sleep 1
   stop_server n1; note "server n1 killed"
   wait "$chk" || { cat "$tmp/check.log"; fail "check with a server of the cluster killed"; }
   cat "$tmp/check.out"
