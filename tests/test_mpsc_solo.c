@@ -44,6 +44,21 @@ static int solo_expected(void)
     return !shmring__plat_light_is_fence && !(want != NULL && want[0] == '0');
 }
 
+/* A 16 KiB multi-producer ring with 4 slots, opened as its consumer, for a test that needs
+ * `solo` granted (skipped where it never is). */
+static shmring *solo_test_ring(const char *tag, struct tl_name *n)
+{
+    if (!solo_expected()) {
+        skip();
+    }
+    *n = tl_name(tag);
+    struct shmring_opts o = {
+        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
+    shmring *c = NULL;
+    assert_int_equal(shmring_open(n->s, SHMRING_CONSUMER, &o, &c), 0);
+    return c;
+}
+
 /* Receives until pred(c) or timeout; every message is checked. Returns pred's last answer. */
 static int consume_until(shmring *c, struct tm_check *chk, int (*pred)(void *), void *ctx,
                          int64_t timeout_ms, int *eof)
@@ -286,14 +301,8 @@ static void test_killed_holder(void **state)
 static void test_survivor_regains_solo(void **state)
 {
     (void)state;
-    if (!solo_expected()) {
-        skip();
-    }
-    struct tl_name n = tl_name("mpsolosv");
-    struct shmring_opts o = {
-        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
-    shmring *c;
-    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tl_name n;
+    shmring *c = solo_test_ring("mpsolosv", &n);
     struct tm_check *chk = calloc(1, sizeof *chk);
     assert_non_null(chk);
     struct tm_shared *sh = tl_shared(sizeof *sh);
@@ -517,14 +526,8 @@ static int newcomer_main(void *v)
 static void test_second_revoker_waits(void **state)
 {
     (void)state;
-    if (!solo_expected()) {
-        skip();
-    }
-    struct tl_name n = tl_name("mpsolo2");
-    struct shmring_opts o = {
-        .size = 16384, .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 4};
-    shmring *c;
-    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    struct tl_name n;
+    shmring *c = solo_test_ring("mpsolo2", &n);
     struct tm_shared *sh = tl_shared(sizeof *sh);
     struct two_revokers a = {n, sh};
     pid_t holder = t_spawn(paused_holder_main, &a);
