@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "t_shared.h"
 #include "testutil.h"

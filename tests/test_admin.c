@@ -18,7 +18,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "shmring.h"
 #include "shmring_admin.h"

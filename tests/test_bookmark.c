@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "testutil.h"
 

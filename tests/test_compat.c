@@ -44,7 +44,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "layout.h" /* the hostile-peer test writes the shared header directly */
 #include "legacy_value.h"
@@ -1420,8 +1420,9 @@ static void test_threads_one_process(void **state)
     agent_start(&a, 0);
     agent_start(&b, 0);
     uint32_t iters = 20000; /* per thread; COMPAT_THREADS_ITERS overrides (wine) */
-    if (getenv("COMPAT_THREADS_ITERS") != NULL) {
-        iters = (uint32_t)strtoul(getenv("COMPAT_THREADS_ITERS"), NULL, 10);
+    const char *iters_env = getenv("COMPAT_THREADS_ITERS");
+    if (iters_env != NULL) {
+        iters = (uint32_t)strtoul(iters_env, NULL, 10);
     }
     agent_send(&a, 'T', 4, iters, NULL);
     agent_send(&b, 'T', 4, iters, NULL);
@@ -1668,8 +1669,9 @@ static void test_stress(void **state)
     use_name("stress", name, sizeof name);
     snprintf(map, sizeof map, "Local\\shmring-test-compat-stress-%d", (int)shmring__plat_pid());
     uint64_t ops = ST_OPS;
-    if (getenv("COMPAT_STRESS_OPS") != NULL) {
-        ops = strtoull(getenv("COMPAT_STRESS_OPS"), NULL, 10);
+    const char *ops_env = getenv("COMPAT_STRESS_OPS");
+    if (ops_env != NULL) {
+        ops = strtoull(ops_env, NULL, 10);
     }
     struct st_shared *sh = st_map(map, 1);
     assert_non_null(sh);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "ring.h"
 #include "shmring.h"
@@ -403,7 +403,7 @@ static void test_batch_publishes_once(void **state)
     hook_install();
     hook.h = v.h;
     hook.faults = 0;
-    struct shmring_buf iov[6];
+    struct shmring_buf iov[6] = {{NULL, 0}};
     uint64_t records = 0;
     for (int k = 0; k < hook.npages; k++) {
         iov[k].base = hook.pages + (size_t)k * hook.page;

@@ -13,7 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "test_lifeutil.h"
 
@@ -195,8 +195,8 @@ static void run_producer_kill(int run, uint64_t *rng, void *totals)
     /* Receive while it runs, then kill it at a random moment. */
     int64_t kill_at = tl_now_ns() + (int64_t)(t_rand(rng) % (20 * MS));
     uint64_t got = 0;
-    uint64_t seq;
-    int torn;
+    uint64_t seq = 0; /* in the failure message even when take() failed */
+    int torn = 0;
     while (!early && tl_now_ns() < kill_at) {
         ssize_t n = take(&v, MS, &seq, &torn);
         if (n == SHMRING_ETIMEDOUT) {

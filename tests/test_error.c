@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "shmring.h"
 

@@ -26,7 +26,7 @@
 
 #include <linux/futex.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "shmring_compat.h"
 #include "test_lifeutil.h"

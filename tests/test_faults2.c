@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "shmring_compat.h"
 #include "test_lifeutil.h"

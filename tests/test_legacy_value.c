@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "legacy_value.h"
 #include "ring.h"

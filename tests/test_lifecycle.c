@@ -13,7 +13,7 @@
 #include <spawn.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "test_lifeutil.h"
 

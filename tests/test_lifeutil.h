@@ -37,7 +37,7 @@
         if (!(cond)) {                                                                             \
             fprintf(stderr, "[pid %d] %s:%d: check failed: %s\n", (int)getpid(), __FILE__,         \
                     __LINE__, #cond);                                                              \
-            return 1;                                                                              \
+            T_FAILED_RETURN(1);                                                                    \
         }                                                                                          \
     } while (0)
 
@@ -48,7 +48,7 @@
         if (tl_rc_ != (long)(want)) {                                                              \
             fprintf(stderr, "[pid %d] %s:%d: %s = %ld (%s), want %ld\n", (int)getpid(), __FILE__,  \
                     __LINE__, #expr, tl_rc_, shmring_strerror((int)tl_rc_), (long)(want));         \
-            return 1;                                                                              \
+            T_FAILED_RETURN(1);                                                                    \
         }                                                                                          \
     } while (0)
 

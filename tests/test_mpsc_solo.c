@@ -19,7 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "test_mpsc.h"
 

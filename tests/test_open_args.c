@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "handle.h" /* SHMRING__ROLE_LEGACY */
 #include "ring.h"

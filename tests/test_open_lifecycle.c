@@ -22,7 +22,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "handle.h" /* struct shmring: the concurrent-attach test finds the handle's mapping */
 #include "ring.h"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "ring.h"
 #include "shmring.h"

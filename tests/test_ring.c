@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "ring.h"
 #include "testutil.h"

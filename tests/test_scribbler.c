@@ -59,7 +59,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "handle.h"
 #include "platform.h"

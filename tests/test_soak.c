@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "handle.h"
 #include "shmring.h"

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "platform.h"
 #include "testutil.h"

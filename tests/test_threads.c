@@ -29,7 +29,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "handle.h"   /* struct shmring: to put both handles on one mapping (see above) */
 #include "platform.h" /* shmring__plat_sleep_ns */
@@ -79,7 +79,7 @@ static size_t t_len(uint64_t *rng, size_t max)
     if ((pick & 0x700) == 0) {
         return 1 + (size_t)(r % max);
     }
-    unsigned bits = 0;
+    unsigned bits = 1; /* max >= 1: the first round would make it 1 (and never 0: r % bits) */
     while (((size_t)1 << bits) <= max) {
         bits++;
     }
@@ -101,7 +101,7 @@ static void maybe_pause(const struct trun *run, uint64_t *rng)
 #define T_FAIL(side, ...)                                                                          \
     do {                                                                                           \
         snprintf(x->err[side], sizeof x->err[side], __VA_ARGS__);                                  \
-        return NULL;                                                                               \
+        T_FAILED_RETURN(NULL);                                                                     \
     } while (0)
 
 static void *producer(void *arg)

@@ -13,7 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "test_lifeutil.h"
 
@@ -634,7 +634,7 @@ int main(int argc, char **argv)
 #endif
     if (argc == 3 &&
         (strcmp(argv[1], "--spin-helper") == 0 || strcmp(argv[1], "--sleepy-helper") == 0)) {
-        struct shmring_stats st;
+        struct shmring_stats st = {0}; /* read below even when spin_pair fails early */
         int sleepy = strcmp(argv[1], "--sleepy-helper") == 0;
         int rc = spin_pair(sleepy ? "sleepyh" : "spinh", strtoull(argv[2], NULL, 10), sleepy, &st);
         fprintf(stderr, "helper: %llu msgs, %llu wake calls\n", (unsigned long long)st.sent_msgs,

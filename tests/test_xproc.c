@@ -29,7 +29,7 @@
 #include <unistd.h>
 #endif
 
-#include <cmocka.h>
+#include "t_cmocka.h"
 
 #include "platform.h" /* shmring__plat_light_is_fence: which barrier pair is in effect */
 #include "shmring.h"
@@ -105,7 +105,7 @@ static size_t x_len(uint64_t *rng, size_t max)
     } else if ((pick & 0x700) == 0) {
         return 1 + (size_t)(r % max);
     }
-    unsigned bits = 0;
+    unsigned bits = 1; /* top >= 1: the first round would make it 1 (and never 0: r % bits) */
     while (((size_t)1 << bits) <= top) {
         bits++;
     }
@@ -138,7 +138,7 @@ static void x_setenv(const struct xrun *run)
 #define X_FAIL(side, ...)                                                                          \
     do {                                                                                           \
         snprintf(a->sh->err[side], sizeof a->sh->err[side], __VA_ARGS__);                          \
-        return 1;                                                                                  \
+        T_FAILED_RETURN(1);                                                                        \
     } while (0)
 
 /* ---- producer ------------------------------------------------------------------------------- */

@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 3: {
-            uint64_t off = fz_u16(&in) % v.cap;
+            uint64_t off = fz_u16(&in) % (v.cap != 0 ? v.cap : 1);
             uint8_t n = fz_u8(&in);
             for (uint8_t i = 0; i < n && off + i < v.cap; i++) {
                 v.data[off + i] = fz_u8(&in);

@@ -87,7 +87,9 @@ int main(int argc, char **argv)
             n++;
         }
         closedir(d);
-        qsort(names, n, sizeof *names, by_name);
+        if (n > 0) {
+            qsort(names, n, sizeof *names, by_name);
+        }
         for (size_t k = 0; k < n; k++) {
             if (replay_file(names[k]) != 0) {
                 return 1;

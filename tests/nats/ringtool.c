@@ -67,6 +67,10 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
         return 2;
     }
     unsigned char *buf = calloc(1, shmring_max_msg(r) + 1);
+    if (buf == NULL) {
+        fprintf(stderr, "nats_ringtool: out of memory\n");
+        return 2;
+    }
     if (is_gen) {
         int64_t t0 = now_ns();
         for (uint64_t i = 0; i < count; i++) {
@@ -80,13 +84,20 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
             while ((err = shmring_send_wait(r, buf, size, -1)) == SHMRING_EINTR) {
             }
             if (err != 0) {
+                free(buf);
                 return 2;
             }
         }
+        free(buf);
         shmring_close(r);
         return 0;
     }
     int64_t *lat = malloc(sizeof(int64_t) * (count + 1));
+    if (lat == NULL) {
+        fprintf(stderr, "nats_ringtool bcheck: out of memory\n");
+        free(buf);
+        return 2;
+    }
     int64_t t0 = 0, last = 0;
     uint64_t i = 0;
     for (; i < count; i++) {
@@ -99,6 +110,8 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
         if (n < 8) {
             fprintf(stderr, "nats_ringtool bcheck: %" PRIu64 " of %" PRIu64 " (%s)\n", i, count,
                     n < 0 ? shmring_strerror((int)n) : "short");
+            free(lat);
+            free(buf);
             return 2;
         }
         int64_t t;
@@ -113,6 +126,8 @@ static int bench(int is_gen, const char *ring, uint64_t count, int argc, char **
     const int64_t p50 = lat[i / 2], p99 = lat[i * 99 / 100];
     printf("lost %" PRIu64 " msgs %" PRIu64 " secs %.3f msgs_per_s %.0f p50_us %.1f p99_us %.1f\n",
            count - i, i, secs, (double)i / secs, (double)p50 / 1e3, (double)p99 / 1e3);
+    free(lat);
+    free(buf);
     shmring_close(r);
     return 0;
 }
