@@ -72,3 +72,6 @@ step "NATS bridge: real nats-server processes (scripts/test-nats.sh)"
 
 step "Windows: mingw-w64 cross builds, tests under wine for i686 and x86_64 (scripts/test-windows.sh)"
 ./scripts/test-windows.sh
+
+step "clang-tidy on the Windows builds (src/win, tests/win; LLP64 and 32-bit types)"
+./scripts/check-tidy.sh --win build-win-i686 build-win-x86_64

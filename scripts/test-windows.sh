@@ -32,8 +32,9 @@ for arch in i686 x86_64; do
   peer="$PWD/build-win-i686"
   [ $run32 = 1 ] || peer=
   echo "--- $arch: tests/win"
+  # The compilation database is for scripts/check-tidy.sh --win.
   cmake -S tests/win -B "build-win-$arch" -DCMAKE_TOOLCHAIN_FILE="$tc" \
-    -DSHMRING_WIN_PEER_DIR="$peer" >/dev/null
+    -DSHMRING_WIN_PEER_DIR="$peer" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
   nice cmake --build "build-win-$arch" -j2 >/dev/null
   if [ $arch = i686 ] && [ $run32 = 0 ]; then
     echo "test-windows: i686 built, NOT RUN: this kernel cannot run 32-bit programs;" \

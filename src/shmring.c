@@ -900,7 +900,7 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
     }
     if (len < 0) {
         c->broken = (int)len;
-        return len;
+        return (shmring_ssize)len; /* an error code */
     }
     *pos = t.head;
     r->ahead.head = t.head + size;

@@ -465,7 +465,7 @@ static void agent_main(chan cmd_fd, chan res_fd)
             continue;
         }
         case 'N':
-            GetSharedMem(NULL, c.a);
+            GetSharedMem(NULL, (int)c.a); /* the legacy ABI's Integer */
             rc = shmring_compat_status();
             break;
         case 'P':

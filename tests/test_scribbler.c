@@ -164,7 +164,7 @@ static const int codes[8] = {SHMRING_EAGAIN,
 static const char *code_names[8] = {"EAGAIN",  "ETIMEDOUT", "EPIPE", "EPROTO",
                                     "EBADMSG", "EMSGSIZE",  "",      ""};
 
-static int code_slot(long rc)
+static int code_slot(shmring_ssize rc)
 {
     for (int i = 0; i < 6; i++) {
         if (codes[i] == rc) {
@@ -399,11 +399,11 @@ static int on_msg(void *ctx, const void *msg, size_t len)
     return 0;
 }
 
-static int check_recv(long rc)
+static int check_recv(shmring_ssize rc)
 {
     int k = code_slot(rc);
     if (rc < 0 && k < 0) {
-        fprintf(stderr, "[consumer] undocumented result %ld (%s)\n", rc, shmring_strerror((int)rc));
+        fprintf(stderr, "[consumer] undocumented result %td (%s)\n", rc, shmring_strerror((int)rc));
         return 1;
     }
     if (rc < 0) {
@@ -426,7 +426,7 @@ static int consumer(void *arg)
         uint64_t x = t_rand(&rng);
         int64_t t0 = t_now_ms();
         int64_t bound = CALL_SLACK_MS;
-        long rc;
+        shmring_ssize rc;
         switch (x & 3) {
         case 0:
             rc = shmring_recv_wait(r, buf, sizeof buf, WAIT_NS);

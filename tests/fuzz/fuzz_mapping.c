@@ -523,7 +523,7 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
     uint64_t it = 0;
     for (; it < bound; it++) {
         uint64_t x = fz_rand(&rng);
-        long res;
+        shmring_ssize res;
         switch (x % 5) {
         case 0:
         case 1: {
@@ -531,10 +531,10 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
             size_t cap = (x >> 8) & 1 ? max_msg : caps[(x >> 9) % 5];
             res = shmring_recv(r, buf, cap);
             if (peeked && res != SHMRING_EINVAL && !sticky) {
-                FZ_CHECK(0, "recv with a message peeked returned %ld", res);
+                FZ_CHECK(0, "recv with a message peeked returned %td", res);
             }
             if (res >= 0) {
-                FZ_CHECK((size_t)res <= cap, "recv returned %ld for a %zu-byte buffer", res, cap);
+                FZ_CHECK((size_t)res <= cap, "recv returned %td for a %zu-byte buffer", res, cap);
                 sink += fz_touch(buf, (uint64_t)res);
             }
             break;
@@ -586,10 +586,10 @@ static void named_consumer(const char *name, uint64_t size, uint64_t seed)
         }
         FZ_CHECK(IN(res, SHMRING_EAGAIN, SHMRING_EMSGSIZE, SHMRING_EBADMSG, SHMRING_EPROTO,
                     SHMRING_EPIPE, SHMRING_EINVAL),
-                 "consumer call returned %ld (%s)", res, shmring_strerror((int)res));
+                 "consumer call returned %td (%s)", res, shmring_strerror((int)res));
         FZ_CHECK(res != SHMRING_EINVAL || peeked, "SHMRING_EINVAL without a peeked message");
         if (sticky) {
-            FZ_CHECK(res == sticky, "returned %ld after %d", res, sticky);
+            FZ_CHECK(res == sticky, "returned %td after %d", res, sticky);
         }
         if (res == SHMRING_EBADMSG || res == SHMRING_EPROTO) {
             sticky = (int)res;
@@ -725,7 +725,7 @@ static void legacy_calls(const uint8_t *mem, uint64_t size, uint64_t seed)
     for (int round = 0; round < 2; round++) {
         unsigned cch = cchs[(seed >> (round * 3)) % 5];
         memset(out, 0x7f, sizeof out);
-        GetSharedMem(out, cch);
+        GetSharedMem(out, (int)cch); /* cchs[] are all within int */
         int st = shmring_compat_status();
         FZ_CHECK(IN(st, 0, SHMRING_EPROTO, SHMRING_EOWNERDEAD, SHMRING_ETIMEDOUT),
                  "GetSharedMem status %d", st);

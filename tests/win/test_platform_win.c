@@ -11,7 +11,7 @@
 #include <string.h>
 #include <windows.h>
 #include <aclapi.h>
-#include <cmocka.h>
+#include "t_cmocka.h" /* CMocka; assertions end paths for the analyzer */
 
 #include "platform.h"
 #include "platform_win.h"
@@ -409,7 +409,7 @@ static void t_killed_holder_frees_role(void **state)
            shmring__plat_role_held(seg, role) != 0) {
         Sleep(1);
     }
-    print_message("role free %.1f ms after TerminateProcess\n", seen / 1e6);
+    print_message("role free %.1f ms after TerminateProcess\n", (double)seen / 1e6);
     assert_true(seen < 100 * 1000000LL);
     reap(&pi, 10000);
     assert_int_equal(shmring__plat_role_take(seg, role), 0); /* taken over at once */
@@ -427,7 +427,8 @@ static void t_killed_holder_frees_role(void **state)
     CloseHandle(th);
     reap(&pi, 10000);
     assert_int_equal(a.result, 0);
-    print_message("waiting taker got it %.1f ms after TerminateProcess\n", (a.done_ns - t0) / 1e6);
+    print_message("waiting taker got it %.1f ms after TerminateProcess\n",
+                  (double)(a.done_ns - t0) / 1e6);
     assert_true(a.done_ns - t0 < 100 * 1000000LL);
     assert_int_equal(shmring__plat_seg_detach(seg, 1), 1);
 }
