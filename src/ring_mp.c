@@ -200,6 +200,9 @@ int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size)
     c->zeroed = zeroed;
     c->zidx = zeroed % c->v.cap;
     c->claim_cache = head; /* forces a fresh read of claim on the first peek */
+    c->pf_on = c->v.cap >= 4 * SHMRING__MP_PREFETCH;
+    c->pf_claim = c->pf_on ? claim : head; /* off: the gate never opens (head only grows) */
+    c->pf_write = cpu_has_prefetchw();
     c->stall_pos = SHMRING__MP_NONE;
     c->idle_pos = SHMRING__MP_NONE;
     struct shmring__hdr *h = c->v.hdr;

@@ -101,15 +101,15 @@ struct shmring__mprod {
 /* A prefetch for writing: the line comes exclusive, so the store into it later needs no
  * transfer. Without the CPU's PREFETCHW (compilers emit it only for -march that have it), the
  * builtin gives a read prefetch: the data comes, the ownership not. Never faults. */
-static inline void shmring__mp_prefetch_w(const struct shmring__mprod *p, const void *a)
+static inline void shmring__mp_prefetch_w(int pf_write, const void *a)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (p->pf_write) {
+    if (pf_write) {
         __asm__ volatile("prefetchw %0" : : "m"(*(const char *)a));
         return;
     }
 #else
-    (void)p;
+    (void)pf_write;
 #endif
     __builtin_prefetch(a, 1, 3);
 }
@@ -324,7 +324,8 @@ SHMRING__MP_INLINE int shmring__mprod_claim_loop(struct shmring__mprod *p, uint6
                  * record ended in a new line (its end's offset in the line is below its
                  * size). A hint only; inside the area. */
                 const uint64_t ahead = p->last_idx + p->pf_dist;
-                shmring__mp_prefetch_w(p, p->v.data + (ahead < cap ? ahead : ahead - cap));
+                shmring__mp_prefetch_w(p->pf_write,
+                                       p->v.data + (ahead < cap ? ahead : ahead - cap));
             }
             *idx_out = ridx;
             return 0;
@@ -462,7 +463,17 @@ struct shmring__mcons {
     int look_claim;     /* read the claim word at the next look (set before a sleep) */
     uint64_t stall_pos; /* for the caller's "stuck since" clock */
     int64_t stall_since_ns;
+    uint64_t pf_claim; /* a claim position seen lately: lines well below it may be prefetched */
+    int pf_on;         /* the data area is large enough to prefetch in (as the producer's) */
+    int pf_write;      /* the CPU has PREFETCHW */
 };
+
+/* The consumer's prefetch (shmring__mcons_prefetch): how far past the line of head, how far
+ * below a claim seen lately that line must end, and how many bytes a consumer that found no such
+ * claim reads before it looks at `claim` again. */
+#define SHMRING__MP_CONS_AHEAD 128u
+#define SHMRING__MP_CONS_GAP   256u
+#define SHMRING__MP_CONS_LOOK  4096u
 
 int shmring__mcons_attach(struct shmring__mcons *c, void *mem, uint64_t size);
 
@@ -622,6 +633,30 @@ static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
     atomic_store_explicit(&c->v.hdr->zeroed, to, memory_order_release);
 }
 
+/* The consumer reads every line the producers wrote and then zeroes it (MR12). A line that is
+ * read first comes shared, and the zeroing then needs a second transfer, for ownership;
+ * prefetched for writing a little ahead, it comes once, owned, and the read and the zeroing hit
+ * the cache (docs/mpsc.md, "The consumer's prefetch", for what it moved). Only lines that end
+ * SHMRING__MP_CONS_GAP bytes below a claim the consumer has seen: their producers wrote them a
+ * while ago. A consumer that has caught up with the producers does not prefetch, as it would
+ * take lines from under a producer writing them; it looks at `claim` again at most once per
+ * SHMRING__MP_CONS_LOOK bytes it reads. Called when lines before head were zeroed up to `to`
+ * from `from` (so once per line), not when the ring looked empty. */
+SHMRING__MP_INLINE void shmring__mcons_prefetch(struct shmring__mcons *c, uint64_t from,
+                                                uint64_t to)
+{
+    if ((int64_t)(c->pf_claim - c->head) >=
+        (int64_t)(SHMRING__MP_CONS_AHEAD + SHMRING__MP_LINE + SHMRING__MP_CONS_GAP)) {
+        /* Inside the area: ridx < cap, and cap is a multiple of the line. */
+        const uint64_t at = (c->ridx & ~(uint64_t)(SHMRING__MP_LINE - 1)) + SHMRING__MP_CONS_AHEAD;
+        shmring__mp_prefetch_w(c->pf_write, c->v.data + (at < c->v.cap ? at : at - c->v.cap));
+    } else if (c->pf_on && ((from ^ to) & ~(uint64_t)(SHMRING__MP_CONS_LOOK - 1)) != 0) {
+        /* MX13 (relaxed): a hint: it only decides whether to prefetch, which never faults; a
+         * stale or hostile value costs at most a useless prefetch or a missed one. */
+        c->pf_claim = atomic_load_explicit(&c->v.ext->claim, memory_order_relaxed);
+    }
+}
+
 /* Consumer: publishes head and the counters, and gives back the consumed bytes of the 64-byte
  * lines it has finished; `all`: every consumed byte (the ring looked empty, or the consumer
  * leaves). Zeroing only whole lines keeps the consumer from writing into the line a producer is
@@ -639,10 +674,14 @@ SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int
         atomic_store_explicit(&h->head, c->head, memory_order_release);
     }
     const uint64_t to = all ? c->head : c->head & ~(uint64_t)(SHMRING__MP_LINE - 1);
-    if ((int64_t)(to - c->zeroed) <= 0) {
+    const uint64_t from = c->zeroed;
+    if ((int64_t)(to - from) <= 0) {
         return 0;
     }
     shmring__mcons_zero_to(c, to);
+    if (!all) {
+        shmring__mcons_prefetch(c, from, to);
+    }
     return 1;
 }
 
