@@ -641,20 +641,25 @@ static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
  * while ago. A consumer that has caught up with the producers does not prefetch, as it would
  * take lines from under a producer writing them; it looks at `claim` again at most once per
  * SHMRING__MP_CONS_LOOK bytes it reads. Called when lines before head were zeroed up to `to`
- * from `from` (so once per line), not when the ring looked empty. */
-SHMRING__MP_INLINE void shmring__mcons_prefetch(struct shmring__mcons *c, uint64_t from,
-                                                uint64_t to)
+ * from `from` (so once per line), not when the ring looked empty. Returns the data offset it
+ * prefetched, SHMRING__MP_NONE if none (for the unit test; callers ignore it). */
+SHMRING__MP_INLINE uint64_t shmring__mcons_prefetch(struct shmring__mcons *c, uint64_t from,
+                                                    uint64_t to)
 {
     if ((int64_t)(c->pf_claim - c->head) >=
         (int64_t)(SHMRING__MP_CONS_AHEAD + SHMRING__MP_LINE + SHMRING__MP_CONS_GAP)) {
         /* Inside the area: ridx < cap, and cap is a multiple of the line. */
         const uint64_t at = (c->ridx & ~(uint64_t)(SHMRING__MP_LINE - 1)) + SHMRING__MP_CONS_AHEAD;
-        shmring__mp_prefetch_w(c->pf_write, c->v.data + (at < c->v.cap ? at : at - c->v.cap));
-    } else if (c->pf_on && ((from ^ to) & ~(uint64_t)(SHMRING__MP_CONS_LOOK - 1)) != 0) {
+        const uint64_t off = at < c->v.cap ? at : at - c->v.cap;
+        shmring__mp_prefetch_w(c->pf_write, c->v.data + off);
+        return off;
+    }
+    if (c->pf_on && ((from ^ to) & ~(uint64_t)(SHMRING__MP_CONS_LOOK - 1)) != 0) {
         /* MX13 (relaxed): a hint: it only decides whether to prefetch, which never faults; a
          * stale or hostile value costs at most a useless prefetch or a missed one. */
         c->pf_claim = atomic_load_explicit(&c->v.ext->claim, memory_order_relaxed);
     }
+    return SHMRING__MP_NONE;
 }
 
 /* Consumer: publishes head and the counters, and gives back the consumed bytes of the 64-byte
@@ -680,7 +685,7 @@ SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int
     }
     shmring__mcons_zero_to(c, to);
     if (!all) {
-        shmring__mcons_prefetch(c, from, to);
+        (void)shmring__mcons_prefetch(c, from, to);
     }
     return 1;
 }

@@ -382,6 +382,81 @@ static void test_hostile(void **state)
     free(mem);
 }
 
+/* The consumer's prefetch (shmring__mcons_prefetch): only while a claim it has seen is at least
+ * 448 bytes past head; the line 128 bytes past head's, inside the data area wherever head is and
+ * whatever the claim word says; the claim word looked at again only when head crosses 4 KiB; a
+ * ring of less than 2 KiB of data never. */
+static void test_consumer_prefetch(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod p;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    const uint64_t cap = c.v.cap;
+    assert_true(c.pf_on);
+    unsigned char msg[64] = {0};
+    uint64_t sent = 0;
+    while (shmring__mprod_send(&p, msg, sizeof msg) == 0) {
+        sent++;
+    }
+    assert_true(sent > 8);
+    const uint64_t claim = atomic_load_explicit(&c.v.ext->claim, memory_order_relaxed);
+    assert_true(claim >= 448);
+    /* Attached to an empty ring: nothing seen ahead, so no prefetch, and claim is not looked at
+     * again within a 4 KiB block... */
+    assert_int_equal(c.pf_claim, 0);
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), SHMRING__MP_NONE);
+    assert_int_equal(c.pf_claim, 0);
+    /* ...but when head crosses into the next one; then the line 128 bytes on comes. */
+    assert_int_equal(shmring__mcons_prefetch(&c, 4032, 4096), SHMRING__MP_NONE);
+    assert_int_equal(c.pf_claim, claim);
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), 128);
+    /* The gate: 448 bytes ahead, yes; 440, no. */
+    c.head = claim - 448;
+    c.ridx = c.head % cap;
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), ((c.ridx & ~(uint64_t)63) + 128) % cap);
+    c.head = claim - 440;
+    c.ridx = c.head % cap;
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), SHMRING__MP_NONE);
+    /* Near the end of the data area the line wraps to its start. */
+    c.pf_claim = c.head + cap;
+    for (uint64_t ridx = cap - 192; ridx < cap; ridx += 8) {
+        c.ridx = ridx;
+        uint64_t off = shmring__mcons_prefetch(&c, 0, 64);
+        assert_true(off < cap && off % 64 == 0);
+        assert_int_equal(off, ((ridx & ~(uint64_t)63) + 128) % cap);
+    }
+    /* A hostile claim word: whatever the consumer then believes, it prefetches inside the area
+     * or not at all. */
+    static const uint64_t hostile[] = {UINT64_MAX, UINT64_MAX - 5, 1ULL << 62, 449, 7};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        atomic_store_explicit(&c.v.ext->claim, hostile[i], memory_order_relaxed);
+        c.head = 0;
+        c.pf_claim = 0;
+        (void)shmring__mcons_prefetch(&c, 4000, 4100);
+        assert_int_equal(c.pf_claim, hostile[i]);
+        for (uint64_t ridx = 0; ridx < cap; ridx += 8) {
+            c.ridx = ridx;
+            uint64_t off = shmring__mcons_prefetch(&c, 0, 64);
+            assert_true(off == SHMRING__MP_NONE || off < cap);
+        }
+    }
+    free(mem);
+    /* Less than 2 KiB of data: no prefetch, and no look at claim for it. */
+    const uint64_t small = shmring__mp_header_size(NSLOTS) + 1024;
+    mem = fresh(small, NSLOTS);
+    assert_int_equal(shmring__mprod_attach(&p, mem, small, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, small), 0);
+    assert_false(c.pf_on);
+    while (shmring__mprod_send(&p, msg, sizeof msg) == 0) {
+    }
+    assert_int_equal(shmring__mcons_prefetch(&c, 4032, 4096), SHMRING__MP_NONE);
+    assert_int_equal(c.pf_claim, 0);
+    free(mem);
+}
+
 /* `solo`: granted to a producer that is alone (and only then), its claims made without a CAS
  * keep the stream intact, a revocation makes its next claim a CAS one, a holder inside its
  * claim (in_claim) is "busy" until it leaves or its slot changes hands, and the grant comes back
@@ -507,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_dead_loser_and_winner),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_solo_grant_and_revoke),
+        cmocka_unit_test(test_consumer_prefetch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
