@@ -38,6 +38,16 @@ static void *fresh(uint64_t size, uint32_t nslots)
     return mem;
 }
 
+/* A fresh ring of size bytes, producer slot `slot` attached to p and the consumer to c. */
+static void *fresh_pair(uint64_t size, uint32_t slot, struct shmring__mprod *p,
+                        struct shmring__mcons *c)
+{
+    void *mem = fresh(size, NSLOTS);
+    assert_int_equal(shmring__mprod_attach(p, mem, size, slot), 0);
+    assert_int_equal(shmring__mcons_attach(c, mem, size), 0);
+    return mem;
+}
+
 static int64_t get(struct shmring__mcons *c, void *buf, size_t cap)
 {
     const void *msg;
@@ -96,11 +106,9 @@ static void test_format_and_check(void **state)
 static void test_one_producer_stream(void **state)
 {
     (void)state;
-    void *mem = fresh(SIZE, NSLOTS);
     struct shmring__mprod p;
     struct shmring__mcons c;
-    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 2), 0);
-    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    void *mem = fresh_pair(SIZE, 2, &p, &c);
     uint64_t rng = 7, rng2 = 7, sent = 0, got = 0;
     unsigned char msg[4096], buf[4096];
     while (got < 20000) {
@@ -322,11 +330,9 @@ static void test_dead_loser_and_winner(void **state)
 static void test_hostile(void **state)
 {
     (void)state;
-    void *mem = fresh(SIZE, NSLOTS);
     struct shmring__mprod p;
     struct shmring__mcons c;
-    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
-    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    void *mem = fresh_pair(SIZE, 0, &p, &c);
     char buf[4096];
     /* Claim beyond head + capacity. */
     atomic_store(&p.v.ext->claim, 4096 + 8);
@@ -334,9 +340,7 @@ static void test_hostile(void **state)
     assert_int_equal(shmring__mprod_send(&p, "x", 1), -EPROTO);
     free(mem);
 
-    mem = fresh(SIZE, NSLOTS);
-    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
-    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    mem = fresh_pair(SIZE, 0, &p, &c);
     assert_int_equal(shmring__mprod_send(&p, "abc", 3), 0);
     /* A record longer than the claim: a committed header is trusted without reading the claim
      * (fast path), so it is delivered, inside the data area; the consumer then finds itself
@@ -389,11 +393,9 @@ static void test_hostile(void **state)
 static void test_consumer_prefetch(void **state)
 {
     (void)state;
-    void *mem = fresh(SIZE, NSLOTS);
     struct shmring__mprod p;
     struct shmring__mcons c;
-    assert_int_equal(shmring__mprod_attach(&p, mem, SIZE, 0), 0);
-    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    void *mem = fresh_pair(SIZE, 0, &p, &c);
     const uint64_t cap = c.v.cap;
     assert_true(c.pf_on);
     unsigned char msg[64] = {0};
@@ -446,9 +448,7 @@ static void test_consumer_prefetch(void **state)
     free(mem);
     /* Less than 2 KiB of data: no prefetch, and no look at claim for it. */
     const uint64_t small = shmring__mp_header_size(NSLOTS) + 1024;
-    mem = fresh(small, NSLOTS);
-    assert_int_equal(shmring__mprod_attach(&p, mem, small, 0), 0);
-    assert_int_equal(shmring__mcons_attach(&c, mem, small), 0);
+    mem = fresh_pair(small, 0, &p, &c);
     assert_false(c.pf_on);
     while (shmring__mprod_send(&p, msg, sizeof msg) == 0) {
     }
