@@ -31,7 +31,9 @@ else
 fi
 # Only this tree's headers are checked: .clang-tidy's HeaderFilterRegex, anchored here, so that
 # a dependency's headers under some other include/ (mingw's CMocka in the cache) are not.
-filter="^$PWD/(src|include|tests|examples|bench|bridge)/"
+# $PWD with the regular expression's special characters escaped.
+here=$(printf '%s' "$PWD" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
+filter="^$here/(src|include|tests|examples|bench|bridge)/"
 # mingw's Windows headers write their `long` constants (ERROR_*, WAIT_*) as x##l through
 # __MSABI_LONG, which cert-dcl16-c reports, without a location, in every file that uses one. The
 # headers define it only when it is not defined yet: the same value with an upper-case suffix.
@@ -44,12 +46,17 @@ failed=0
 for b in "${builds[@]}"; do
   # CMake writes one `"file": "..."` line per compilation; the C files of this tree, each once.
   files=$(grep -oE '"file": "[^"]+\.c"' "$b/compile_commands.json" |
-    sed -E 's/^"file": "(.*)"$/\1/' | grep "^$PWD/" | sort -u)
+    sed -E 's/^"file": "(.*)"$/\1/' | awk -v p="$PWD/" 'index($0, p) == 1' | sort -u)
+  if [ -z "$files" ]; then
+    echo "check-tidy: no C file under $PWD in $b/compile_commands.json" >&2
+    exit 2
+  fi
   n=$(echo "$files" | wc -l)
   total=$((total + n))
   if ! echo "$files" | xargs -P"$(nproc)" -n4 clang-tidy -p "$b" --quiet \
     --header-filter="$filter" "${extra[@]}" >"$log" 2>&1; then
-    grep -E 'warning:|error:' -A3 "$log" | head -200
+    # Not every failure has a finding line (a crash of clang-tidy), and head may close the pipe.
+    { grep -E 'warning:|error:' -A3 "$log" || tail -20 "$log"; } | head -200 || true
     echo "check-tidy: FAILED in $b: $(grep -cE '(warning|error):' "$log") finding(s) in $n files"
     failed=1
   fi

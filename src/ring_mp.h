@@ -637,18 +637,21 @@ static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
  * read first comes shared, and the zeroing then needs a second transfer, for ownership;
  * prefetched for writing a little ahead, it comes once, owned, and the read and the zeroing hit
  * the cache (docs/mpsc.md, "The consumer's prefetch", for what it moved). Only lines that end
- * SHMRING__MP_CONS_GAP bytes below a claim the consumer has seen: their producers wrote them a
- * while ago. A consumer that has caught up with the producers does not prefetch, as it would
- * take lines from under a producer writing them; it looks at `claim` again at most once per
- * SHMRING__MP_CONS_LOOK bytes it reads. Called when lines before head were zeroed up to `to`
- * from `from` (so once per line), not when the ring looked empty. Returns the data offset it
- * prefetched, SHMRING__MP_NONE if none (for the unit test; callers ignore it). */
+ * SHMRING__MP_CONS_GAP bytes below a claim the consumer has seen: usually their producers wrote
+ * them a while ago (a record of several lines, or a slow producer, may still be writing one: the
+ * prefetch then costs that producer a transfer, nothing else). A consumer that has caught up
+ * with the producers does not prefetch, as it would take lines from under a producer writing
+ * them; it looks at `claim` again at most once per SHMRING__MP_CONS_LOOK bytes it reads. Called
+ * by a publish that gave lines back, up to `to` from `from`, after delivered messages (so at
+ * most once per line while records are shorter than a line; `drain` publishes every 32
+ * messages). Returns the data offset it prefetched, SHMRING__MP_NONE if none (for the unit test;
+ * callers ignore it). */
 SHMRING__MP_INLINE uint64_t shmring__mcons_prefetch(struct shmring__mcons *c, uint64_t from,
                                                     uint64_t to)
 {
     if ((int64_t)(c->pf_claim - c->head) >=
         (int64_t)(SHMRING__MP_CONS_AHEAD + SHMRING__MP_LINE + SHMRING__MP_CONS_GAP)) {
-        /* Inside the area: ridx < cap, and cap is a multiple of the line. */
+        /* Inside the area: ridx < cap, so at < cap + 128, and cap >= 256 (view_init). */
         const uint64_t at = (c->ridx & ~(uint64_t)(SHMRING__MP_LINE - 1)) + SHMRING__MP_CONS_AHEAD;
         const uint64_t off = at < c->v.cap ? at : at - c->v.cap;
         shmring__mp_prefetch_w(c->pf_write, c->v.data + off);
@@ -662,11 +665,17 @@ SHMRING__MP_INLINE uint64_t shmring__mcons_prefetch(struct shmring__mcons *c, ui
     return SHMRING__MP_NONE;
 }
 
-/* Consumer: publishes head and the counters, and gives back the consumed bytes of the 64-byte
- * lines it has finished; `all`: every consumed byte (the ring looked empty, or the consumer
- * leaves). Zeroing only whole lines keeps the consumer from writing into the line a producer is
- * filling. Returns 1 when bytes were given back (a sleeping producer may want them). */
-SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int all)
+/* What shmring__mcons_publish_part gives back: the consumed bytes of the 64-byte lines the
+ * consumer has finished, then the prefetch (after delivered messages); the same without the
+ * prefetch (a look found nothing committed at head: a producer may be writing the lines ahead);
+ * every consumed byte (the ring looked empty a second time, or the consumer leaves). */
+enum { SHMRING__MP_PUB_LINES, SHMRING__MP_PUB_LINES_ONLY, SHMRING__MP_PUB_ALL };
+
+/* Consumer: publishes head and the counters, and gives back consumed bytes as `mode` says
+ * (SHMRING__MP_PUB_*). Zeroing only whole lines keeps the consumer from writing into the line a
+ * producer is filling. Returns 1 when bytes were given back (a sleeping producer may want
+ * them). */
+SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int mode)
 {
     struct shmring__hdr *h = c->v.hdr;
     if (c->dirty) {
@@ -678,13 +687,14 @@ SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int
          * continues after the records read here (they are not delivered twice). */
         atomic_store_explicit(&h->head, c->head, memory_order_release);
     }
-    const uint64_t to = all ? c->head : c->head & ~(uint64_t)(SHMRING__MP_LINE - 1);
+    const uint64_t to =
+        mode == SHMRING__MP_PUB_ALL ? c->head : c->head & ~(uint64_t)(SHMRING__MP_LINE - 1);
     const uint64_t from = c->zeroed;
     if ((int64_t)(to - from) <= 0) {
         return 0;
     }
     shmring__mcons_zero_to(c, to);
-    if (!all) {
+    if (mode == SHMRING__MP_PUB_LINES) {
         (void)shmring__mcons_prefetch(c, from, to);
     }
     return 1;
@@ -693,7 +703,7 @@ SHMRING__MP_INLINE int shmring__mcons_publish_part(struct shmring__mcons *c, int
 /* Consumer: publishes everything (head, counters, every consumed byte zeroed). */
 SHMRING__MP_INLINE int shmring__mcons_publish(struct shmring__mcons *c)
 {
-    return shmring__mcons_publish_part(c, 1);
+    return shmring__mcons_publish_part(c, SHMRING__MP_PUB_ALL);
 }
 
 /* Consumer, slow path: the record at head has stayed uncommitted. Asks alive() about the

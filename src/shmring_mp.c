@@ -413,7 +413,8 @@ static int mcons_empty(shmring *r, int err, int round)
     /* Nothing to read: give back the consumed bytes. The partial line at head only from the
      * second look on (a producer may need them for a message almost as large as the data
      * area): on the first, a producer is most likely writing the next record into it. */
-    if (shmring__mcons_publish_part(c, c->idle != 0)) {
+    if (shmring__mcons_publish_part(c, c->idle != 0 ? SHMRING__MP_PUB_ALL
+                                                    : SHMRING__MP_PUB_LINES_ONLY)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     c->empty_events++;
@@ -479,7 +480,7 @@ shmring_ssize shmring__mp_recv(shmring *r, void *buf, size_t cap)
     }
     shmring__copy(buf, msg, (uint64_t)len);
     shmring__mcons_advance(c, size, (uint64_t)len);
-    if (shmring__mcons_publish_part(c, 0)) {
+    if (shmring__mcons_publish_part(c, SHMRING__MP_PUB_LINES)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     return (shmring_ssize)len;
@@ -517,7 +518,7 @@ int shmring__mp_release(shmring *r)
         return SHMRING_EINVAL;
     }
     shmring__mcons_consume(c);
-    if (shmring__mcons_publish_part(c, 0)) {
+    if (shmring__mcons_publish_part(c, SHMRING__MP_PUB_LINES)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     return 0;
@@ -545,7 +546,7 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
         if (done % 32 == 0 && done > 0) {
             /* Room back to the producers now and then (shmring_drain publishes when it has
              * caught up with the tail; here there is no tail to catch up with). */
-            if (shmring__mcons_publish_part(c, 0)) {
+            if (shmring__mcons_publish_part(c, SHMRING__MP_PUB_LINES)) {
                 shmring__wake_peer(r, &r->hdr->producer_waiting);
             }
         }
@@ -563,7 +564,8 @@ int shmring__mp_drain(shmring *r, shmring_handler fn, void *ctx, size_t max)
         }
     }
     /* Drained to empty: every consumed byte back, as in mcons_empty(). */
-    if (shmring__mcons_publish_part(c, len == SHMRING_EAGAIN)) {
+    if (shmring__mcons_publish_part(c, len == SHMRING_EAGAIN ? SHMRING__MP_PUB_ALL
+                                                             : SHMRING__MP_PUB_LINES)) {
         shmring__wake_peer(r, &r->hdr->producer_waiting);
     }
     if (done > 0) {

@@ -422,6 +422,13 @@ static void test_consumer_prefetch(void **state)
     c.head = claim - 440;
     c.ridx = c.head % cap;
     assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), SHMRING__MP_NONE);
+    /* Caught up, or past the claim it saw: no (the gate compares signed distances). */
+    c.head = claim;
+    c.ridx = c.head % cap;
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), SHMRING__MP_NONE);
+    c.head = claim + 64;
+    c.ridx = c.head % cap;
+    assert_int_equal(shmring__mcons_prefetch(&c, 0, 64), SHMRING__MP_NONE);
     /* Near the end of the data area the line wraps to its start. */
     c.pf_claim = c.head + cap;
     for (uint64_t ridx = cap - 192; ridx < cap; ridx += 8) {
@@ -430,19 +437,27 @@ static void test_consumer_prefetch(void **state)
         assert_true(off < cap && off % 64 == 0);
         assert_int_equal(off, ((ridx & ~(uint64_t)63) + 128) % cap);
     }
-    /* A hostile claim word: whatever the consumer then believes, it prefetches inside the area
-     * or not at all. */
-    static const uint64_t hostile[] = {UINT64_MAX, UINT64_MAX - 5, 1ULL << 62, 449, 7};
+    /* A hostile claim word: the consumer believes it, and prefetches inside the area (a claim
+     * far ahead of head: 2^62, 449) or not at all (behind head as a signed distance: 2^64 - 1,
+     * 2^64 - 6; too near: 7). */
+    static const struct {
+        uint64_t claim;
+        int prefetches;
+    } hostile[] = {{UINT64_MAX, 0}, {UINT64_MAX - 5, 0}, {1ULL << 62, 1}, {449, 1}, {7, 0}};
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        atomic_store_explicit(&c.v.ext->claim, hostile[i], memory_order_relaxed);
+        atomic_store_explicit(&c.v.ext->claim, hostile[i].claim, memory_order_relaxed);
         c.head = 0;
         c.pf_claim = 0;
         (void)shmring__mcons_prefetch(&c, 4000, 4100);
-        assert_int_equal(c.pf_claim, hostile[i]);
+        assert_int_equal(c.pf_claim, hostile[i].claim);
         for (uint64_t ridx = 0; ridx < cap; ridx += 8) {
             c.ridx = ridx;
             uint64_t off = shmring__mcons_prefetch(&c, 0, 64);
-            assert_true(off == SHMRING__MP_NONE || off < cap);
+            if (hostile[i].prefetches) {
+                assert_int_equal(off, ((ridx & ~(uint64_t)63) + 128) % cap);
+            } else {
+                assert_int_equal(off, SHMRING__MP_NONE);
+            }
         }
     }
     free(mem);

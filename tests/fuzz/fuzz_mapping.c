@@ -322,9 +322,11 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
             check_msg(c.v.data, c.v.cap, c.v.max_msg, msg, len);
             shmring__mcons_advance(&c, rsize, (uint64_t)len);
             /* Sometimes only whole lines, as shmring_recv does; zeroed never passes head. */
-            shmring__mcons_publish_part(&c, (int)(i & 1));
+            const int mode = (int)(i % 3); /* each SHMRING__MP_PUB_* */
+            shmring__mcons_publish_part(&c, mode);
             uint64_t z = atomic_load_explicit(&c.v.hdr->zeroed, memory_order_relaxed);
-            FZ_CHECK(c.head - z < ((i & 1) ? 1 : SHMRING__MP_LINE) && z % SHMRING__ALIGN == 0,
+            FZ_CHECK(c.head - z < (mode == SHMRING__MP_PUB_ALL ? 1 : SHMRING__MP_LINE) &&
+                         z % SHMRING__ALIGN == 0,
                      "published zeroed %llu for head %llu", (unsigned long long)z,
                      (unsigned long long)c.head);
             continue;
