@@ -494,7 +494,8 @@ SHMRING__MP_INLINE void shmring__mp_zero(uint8_t *dst, uint64_t n)
 /* Consumer: finds the oldest message without removing it: its length, *msg its payload and
  * *size its record bytes. SHMRING_EAGAIN when there is nothing committed at head (c->stalled says
  * whether a claimed record is still being written), SHMRING_EBADMSG, SHMRING_EPROTO. Padding on the
- * way is zeroed and skipped, at most one data area's worth per call.
+ * way is skipped (a later publish zeroes it); a call reads nothing at or past one data area
+ * beyond `zeroed`, so it skips at most that much.
  *
  * The claim word is read only when the header at head is not committed: a committed header
  * there can only have been written inside a claim (the data area is zero everywhere else), so
@@ -504,9 +505,16 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
 {
     const uint64_t cap = c->v.cap;
     uint8_t *data = c->v.data;
-    uint64_t skipped = 0;
     c->stalled = 0;
     for (;;) {
+        if (__builtin_expect(c->head - c->zeroed >= cap, 0)) {
+            /* One data area past `zeroed`, the word at head is one we have read and not zeroed
+             * yet (nobody can claim past zeroed + cap, so the ring is empty). Messages delivered
+             * without a publish (drain publishes every 32), padding and dead claims skipped
+             * after a message in the same line get here; the caller's publish then zeroes it.
+             * This also bounds the padding one call skips to one data area. */
+            return SHMRING_EAGAIN;
+        }
         const uint64_t ridx = c->ridx;
         const uint64_t to_end = cap - ridx;
         /* MA2: pairs with MR5, MR11 (commit) and MR3, MR4, MR6, MR10 (padding): the record's
@@ -526,15 +534,13 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
         }
         if (tag == SHMRING__REC_PAD) {
             const uint64_t psize = (uint64_t)len + SHMRING__REC_HDR;
-            if (psize > to_end || psize % SHMRING__ALIGN != 0) {
+            /* Past zeroed + cap only a hostile peer writes (no claim reaches there). */
+            if (psize > to_end || psize % SHMRING__ALIGN != 0 ||
+                c->head + psize - c->zeroed > cap) {
                 c->broken = SHMRING_EBADMSG;
                 return SHMRING_EBADMSG;
             }
-            if (skipped >= cap) {
-                return SHMRING_EAGAIN; /* enough for one call; the caller comes back */
-            }
-            skipped += psize; /* zeroed later, with the records around it (publish) */
-            c->head += psize;
+            c->head += psize; /* zeroed later, with the records around it (publish) */
             c->ridx = ridx + psize == cap ? 0 : ridx + psize;
             c->dirty = 1;
             continue;

@@ -244,6 +244,121 @@ static void test_dead_after_claimed_word(void **state)
     free(mem);
 }
 
+/* test_lap_*: the consumer looks at head only while head is less than a data area past `zeroed`: at
+ * exactly one area past it, the word at head is one the consumer read and has not zeroed yet
+ * (the ring is then empty: no claim can reach past zeroed + cap). Three ways to get there
+ * without a publish between: a drain of a whole area of records (it publishes every 32), padding
+ * after a message in the same line, dead claims skipped one after the other (the handle looks
+ * again at once when no producer lives). Found by tests/model/mpsc_ring.pml: before the fix the
+ * first read message 0 again, the second message 0 again, the third said SHMRING_EPROTO. */
+#define LAP_SIZE (shmring__mp_header_size(NSLOTS) + 256)
+
+static void test_lap_after_messages(void **state)
+{
+    (void)state;
+    struct shmring__mprod p;
+    struct shmring__mcons c;
+    const void *msg = NULL;
+    uint64_t rsize = 0;
+    char buf[8] = {0};
+    /* Sixteen 8-byte messages (16-byte records) fill the 256-byte area; read without a
+     * publish, as shmring_drain does. */
+    void *mem = fresh_pair(LAP_SIZE, 0, &p, &c);
+    for (uint64_t i = 0; i < 16; i++) {
+        assert_int_equal(shmring__mprod_send(&p, &i, 8), 0);
+    }
+    assert_int_equal(shmring__mprod_send(&p, buf, 8), -EAGAIN); /* full */
+    for (uint64_t i = 0; i < 16; i++) {
+        assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), 8);
+        assert_memory_equal(msg, &i, 8);
+        shmring__mcons_advance(&c, rsize, 8);
+    }
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_false(c.stalled);
+    assert_int_equal(c.head, 256);
+    assert_int_equal(c.recv_msgs, 16);
+    assert_int_equal(shmring__mcons_publish(&c), 1); /* everything back, and zero */
+    assert_int_equal(shmring__mprod_send(&p, "again", 5), 0);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), 5);
+    assert_memory_equal(msg, "again", 5);
+    free(mem);
+}
+
+static void test_lap_after_padding(void **state)
+{
+    (void)state;
+    struct shmring__mprod p;
+    struct shmring__mcons c;
+    const void *msg = NULL;
+    uint64_t rsize = 0;
+    /* A message, then two aborted reservations up to one area past zeroed: the message's line
+     * is not finished, so its header is not zeroed when the padding has been skipped. */
+    void *mem = fresh_pair(LAP_SIZE, 0, &p, &c);
+    assert_int_equal(shmring__mprod_send(&p, "first", 5), 0);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), 5);
+    shmring__mcons_advance(&c, rsize, 5);
+    assert_int_equal(shmring__mcons_publish_part(&c, SHMRING__MP_PUB_LINES), 0);
+    void *slot = NULL;
+    assert_int_equal(shmring__mprod_reserve(&p, 120, &slot), 0); /* 128 bytes at 16 */
+    shmring__mprod_abort(&p);
+    assert_int_equal(shmring__mprod_reserve(&p, 104, &slot), 0); /* 112 bytes at 144 */
+    shmring__mprod_abort(&p);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_int_equal(c.head, 256);
+    assert_int_equal(c.recv_msgs, 1);
+    free(mem);
+
+    /* Padding that reaches past zeroed + cap is a hostile peer's: no claim gets there. */
+    char buf[16] = {0};
+    mem = fresh_pair(LAP_SIZE, 0, &p, &c);
+    for (int i = 0; i < 15; i++) { /* head and zeroed to 240 */
+        assert_int_equal(shmring__mprod_send(&p, buf, 8), 0);
+        assert_int_equal(get(&c, buf, sizeof buf), 8);
+    }
+    atomic_store(shmring__mp_word(c.v.data, 240), shmring__mp_rec_word(8, SHMRING__REC_PAD));
+    atomic_store(shmring__mp_word(c.v.data, 0), shmring__mp_rec_word(248, SHMRING__REC_PAD));
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EBADMSG);
+    assert_int_equal(c.head, 256);
+    free(mem);
+}
+
+static void test_lap_after_dead_claims(void **state)
+{
+    (void)state;
+    struct shmring__mprod p, p2;
+    struct shmring__mcons c;
+    const void *msg = NULL;
+    uint64_t rsize = 0;
+    char buf[8] = {0};
+    void *slot = NULL;
+    /* Two claims whose producers died, the first after its padding to the end: skipped one
+     * after the other, up to one area past zeroed. */
+    void *mem = fresh_pair(LAP_SIZE, 0, &p, &c);
+    assert_int_equal(shmring__mprod_attach(&p2, mem, LAP_SIZE, 1), 0);
+    for (int i = 0; i < 15; i++) { /* head and zeroed to 240 */
+        assert_int_equal(shmring__mprod_send(&p, buf, 8), 0);
+        assert_int_equal(get(&c, buf, sizeof buf), 8);
+    }
+    assert_int_equal(c.zeroed, 240);
+    assert_int_equal(shmring__mprod_reserve(&p, 120, &slot), 0);  /* padding 16, record 128 */
+    assert_int_equal(shmring__mprod_reserve(&p2, 104, &slot), 0); /* record 112, at 384 */
+    alive_mask = 0;                                               /* both died */
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_true(c.stalled);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(c.head, 496);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_false(c.stalled);
+    assert_int_equal(c.broken, 0);
+    assert_int_equal(c.head, 496);
+    assert_int_equal(shmring__mcons_publish(&c), 1);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN); /* empty, not broken */
+    assert_int_equal(c.broken, 0);
+    free(mem);
+}
+
 /* A batch is one claim; a producer that dies inside it loses only the uncommitted rest. */
 static void test_batch_and_dead_inside_batch(void **state)
 {
@@ -594,6 +709,9 @@ int main(void)
         cmocka_unit_test(test_dead_before_claimed_word),
         cmocka_unit_test(test_dead_after_claimed_word),
         cmocka_unit_test(test_batch_and_dead_inside_batch),
+        cmocka_unit_test(test_lap_after_messages),
+        cmocka_unit_test(test_lap_after_padding),
+        cmocka_unit_test(test_lap_after_dead_claims),
         cmocka_unit_test(test_dead_loser_and_winner),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_solo_grant_and_revoke),
