@@ -901,9 +901,12 @@ int shmring__plat_wait(struct shmring__plat_seg *seg, int side, _Atomic uint32_t
         atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed); /* V5 (relaxed): a count */
         return 0;
     }
-    /* A count released after V1 is kept by the semaphore until we take it, so none is lost; a
-     * count meant for a sleeper that timed out meanwhile costs a later wait one spurious return,
-     * which the caller tolerates. */
+    /* A count released after V1 is kept by the semaphore until a waiter of this side takes it,
+     * so none is lost. It may be another than the one it was meant for: on the producers' side,
+     * where several sleep, a later sleeper can take it first. That sleeper set the flag again
+     * after the waker cleared it, so the next wake-up of the side wakes us: one round late, not
+     * lost (tests/model/mpsc_wake.pml, -DPLAT_WIN). A count meant for a sleeper that timed out
+     * meanwhile costs a later wait one spurious return, which the caller tolerates. */
     DWORD w = WaitForSingleObject(seg->sem[side], ms_of(timeout_ns));
     atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed); /* V5 */
     if (w == WAIT_OBJECT_0) {
