@@ -410,7 +410,7 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
     /* MA5: pairs with MR2, MR9: every claim below this position has been announced (MR1, MR8
      * are sequenced before the claim's CAS). */
     const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
-    if (claim - x > cap || claim % SHMRING__ALIGN != 0) {
+    if (claim - x > cap || claim - c->zeroed > cap || claim % SHMRING__ALIGN != 0) {
         c->broken = SHMRING_EPROTO;
         return SHMRING_EPROTO;
     }

@@ -509,10 +509,11 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
     for (;;) {
         if (__builtin_expect(c->head - c->zeroed >= cap, 0)) {
             /* One data area past `zeroed`, the word at head is one we have read and not zeroed
-             * yet (nobody can claim past zeroed + cap, so the ring is empty). Messages delivered
-             * without a publish (drain publishes every 32), padding and dead claims skipped
-             * after a message in the same line get here; the caller's publish then zeroes it.
-             * This also bounds the padding one call skips to one data area. */
+             * yet (nobody can claim past zeroed + cap, so the ring is empty). Everything that
+             * moves head without a publish can get here: messages delivered by drain (it
+             * publishes every 32), skipped padding, skipped dead claims, a predecessor that died
+             * between storing head and zeroed; the caller's publish then zeroes the word. This
+             * also bounds the padding one call skips to one data area. */
             return SHMRING_EAGAIN;
         }
         const uint64_t ridx = c->ridx;
@@ -571,7 +572,7 @@ SHMRING__MP_INLINE int64_t shmring__mcons_next(struct shmring__mcons *c, const v
         /* MA3: pairs with MR2, MR9 (the claims): is anything claimed at head? (Record contents
          * are published by each record's own header, MA2.) */
         const uint64_t claim = atomic_load_explicit(&c->v.ext->claim, memory_order_acquire);
-        if (claim - c->head > cap || claim % SHMRING__ALIGN != 0) {
+        if (claim - c->head > cap || claim - c->zeroed > cap || claim % SHMRING__ALIGN != 0) {
             c->broken =
                 SHMRING_EPROTO; /* claim behind head (records read past it) or too far ahead */
             return SHMRING_EPROTO;
@@ -614,8 +615,8 @@ SHMRING__MP_INLINE void shmring__mcons_consume(struct shmring__mcons *c)
 }
 
 /* Zeroes the consumed bytes [c->zeroed, to) (to <= head) and gives them back to the producers
- * (one release store). More than a data area behind (only a hostile peer's records get there)
- * zeroes the whole area once. */
+ * (one release store). A whole data area or more (exactly one when the consumer stopped one lap
+ * past `zeroed`; more only after a hostile peer's records) zeroes the whole area once. */
 static inline void shmring__mcons_zero_to(struct shmring__mcons *c, uint64_t to)
 {
     const uint64_t cap = c->v.cap;

@@ -282,7 +282,7 @@ static int note_fn(void *ctx, const void *msg, size_t len)
 /* shmring_drain of a full ring of four records: four messages, not more. It publishes every 32
  * messages, and before the fix it read a whole data area without giving any of it back and then
  * took the first record's header, not yet zeroed, for a fifth message (found by the model,
- * tests/model/mpsc_ring.pml; the test_lap_* tests in test_ring_mp.c has the
+ * tests/model/mpsc_ring.pml; the test_lap_* tests in test_ring_mp.c show the
  * other ways there). */
 static void test_drain_a_whole_area(void **state)
 {
@@ -322,11 +322,54 @@ static void test_drain_a_whole_area(void **state)
     shmring_close(c);
 }
 
+/* Aborted reservations covering the rest of the data area after a received message, through
+ * the handle (shmring_recv and its look when nothing is there): -EAGAIN, not the message again;
+ * then the ring works on, and ends with -EPIPE when the producer has closed. */
+static void abort_a_lap(shmring *p, size_t from)
+{
+    size_t rest = shmring_capacity(p) - from, max = shmring_max_msg(p);
+    while (rest > 0) {
+        size_t len = rest - 8 < max ? rest - 8 : max;
+        void *slot = NULL;
+        assert_int_equal(shmring_reserve(p, len, &slot), 0);
+        assert_int_equal(shmring_abort(p), 0);
+        rest -= len + 8;
+    }
+}
+
+static void test_recv_after_a_lap_of_padding(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mplap");
+    struct shmring_opts o = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 2};
+    shmring *c, *p;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &p), 0);
+    char buf[64];
+    assert_int_equal(shmring_max_msg(p) % 8, 0);
+    assert_int_equal(shmring_send(p, "first", 5), 0); /* a 16-byte record */
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), 5);
+    abort_a_lap(p, 16);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring_send(p, "second", 6), 0);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), 6);
+    assert_memory_equal(buf, "second", 6);
+    abort_a_lap(p, 16);
+    shmring_close(p);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EPIPE);
+    struct shmring_stats st;
+    assert_int_equal(shmring_stats(c, &st), 0);
+    assert_int_equal(st.recv_msgs, 2);
+    shmring_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_drain_a_whole_area),
+        cmocka_unit_test(test_recv_after_a_lap_of_padding),
         cmocka_unit_test(test_sigstop_is_waited_for),
         cmocka_unit_test(test_eight_producers),
     };

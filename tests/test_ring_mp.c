@@ -304,6 +304,7 @@ static void test_lap_after_padding(void **state)
     assert_int_equal(shmring__mprod_reserve(&p, 104, &slot), 0); /* 112 bytes at 144 */
     shmring__mprod_abort(&p);
     assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EAGAIN);
+    assert_false(c.stalled);
     assert_int_equal(c.head, 256);
     assert_int_equal(c.recv_msgs, 1);
     free(mem);
@@ -319,6 +320,17 @@ static void test_lap_after_padding(void **state)
     atomic_store(shmring__mp_word(c.v.data, 0), shmring__mp_rec_word(248, SHMRING__REC_PAD));
     assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EBADMSG);
     assert_int_equal(c.head, 256);
+    free(mem);
+
+    /* A claim more than a data area past zeroed is corrupt, seen from head or from zeroed. */
+    mem = fresh_pair(LAP_SIZE, 0, &p, &c);
+    assert_int_equal(shmring__mprod_send(&p, buf, 8), 0);
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), 8);
+    shmring__mcons_advance(&c, rsize, 8);    /* head 16, zeroed 0 */
+    atomic_store(&c.v.ext->claim, 16 + 256); /* head + cap: past zeroed + cap */
+    struct shmring__mcons c2 = c;
+    assert_int_equal(shmring__mcons_next(&c, &msg, &rsize), -EPROTO);
+    assert_int_equal(shmring__mcons_resolve(&c2, t_alive, NULL), -EPROTO);
     free(mem);
 }
 

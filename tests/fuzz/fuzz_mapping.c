@@ -335,7 +335,8 @@ static void heap_mp(uint8_t *mem, uint64_t size, uint64_t seed)
                  "mcons_next returned %lld", (long long)len);
         if (len != SHMRING_EAGAIN || !c.stalled) {
             if (len == SHMRING_EAGAIN && c.head != head0) {
-                continue; /* this call skipped a data area of padding: look again */
+                continue; /* this call skipped padding: look again (at a lap past zeroed,
+                           * that look moves nothing and ends the loop) */
             }
             break; /* empty (dirty only says that an earlier skip is not published yet) */
         }

@@ -456,6 +456,7 @@ active proctype Consumer()
         if
         :: t == T_MSG ->
             assert(n + 1 <= CAP - ridx && n >= 1 && n <= 2); /* else SHMRING_EBADMSG */
+            assert(head + n + 1 - zeroed <= CAP); /* no record reaches past zeroed + CAP */
             /* The payload: every word the message's own (a torn record fails here). */
             d_step {
                 sid = wslot[ridx + 1];
@@ -477,12 +478,12 @@ active proctype Consumer()
             };
             publish(0)
         :: t == T_PAD ->
-            assert(n + 1 <= CAP - ridx); /* else SHMRING_EBADMSG */
+            assert(n + 1 <= CAP - ridx && head + n + 1 - zeroed <= CAP); /* else SHMRING_EBADMSG */
             d_step { head = head + n + 1; ridx = (ridx + n + 1) % CAP }
         :: t == T_CLAIMED || t == T_ZERO ->
             /* MA3: nothing committed at head: claimed (stalled) or empty. */
             cl = claim;
-            assert(cl >= head && cl - head <= CAP); /* else SHMRING_EPROTO */
+            assert(cl >= head && cl - zeroed <= CAP); /* else SHMRING_EPROTO */
             stalled = (cl != head);
             if
             :: !stalled && running == 0 ->
@@ -500,7 +501,7 @@ active proctype Consumer()
                 busy = 0;
                 x = head;
                 cl = claim; /* MA5 */
-                assert(cl >= x && cl - x <= CAP);
+                assert(cl >= x && cl - zeroed <= CAP);
                 atomic { t = wtag[ridx]; n = wlen[ridx]; s = wslot[ridx]; e = wep[ridx] }; /* MA6 */
                 if
                 :: cl == x || t == T_MSG || t == T_PAD -> skip /* read it again */
