@@ -201,6 +201,8 @@ void register_all()
 // right after it: 1 producer on the multi-producer ring against the single-producer ring
 // (x_spsc_paired: the cost of the claim), 2 producers against Boost's message_queue with 2
 // producers (x_boost_paired). procs_per_cpu > 1: the processes outnumber the CPUs.
+// ring_bytes_per_msg: records and padding per message on the multi-producer ring; above the
+// record size, the producers' claims interleaved (bench_mpsc_ring_bytes()).
 struct mpsc_case {
     int kind;
     unsigned producers;
@@ -214,9 +216,10 @@ void mpsc(benchmark::State &st, mpsc_case c)
     int partner = c.kind != BENCH_MPSC_MPSC ? -1
                   : c.producers == 1        ? BENCH_MPSC_SPSC
                                             : BENCH_MPSC_BOOST;
-    double rate = 0, prate = 0;
+    double rate = 0, prate = 0, ring_bytes = 0;
     for (auto _ : st) {
         rate = bench_mpsc_run(c.kind, c.producers, n, c.size, c.block);
+        ring_bytes = bench_mpsc_ring_bytes();
         if (partner >= 0 && rate > 0) {
             prate = bench_mpsc_run(partner, c.producers, partner == BENCH_MPSC_BOOST ? n / 8 : n,
                                    c.size, c.block);
@@ -228,6 +231,9 @@ void mpsc(benchmark::State &st, mpsc_case c)
         st.SetIterationTime(static_cast<double>(n * c.producers) / rate);
     }
     st.counters["msgs_per_s"] = rate;
+    if (c.kind == BENCH_MPSC_MPSC) {
+        st.counters["ring_bytes_per_msg"] = ring_bytes; // see bench_mpsc_ring_bytes()
+    }
     st.counters["procs_per_cpu"] =
         static_cast<double>(c.producers + 1) / static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
     if (partner >= 0) {

@@ -177,10 +177,14 @@ void place(int which)
     (void)sched_setaffinity(0, sizeof set, &set);
 }
 
+// Ring bytes per message of the last shmring run, read by bench_mpsc_ring_bytes().
+double g_ring_bytes = 0;
+
 // Runs one case; returns messages per second, or -1.
 double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
 {
     std::string name = name_of(k);
+    g_ring_bytes = 0;
     const bool pinned = producers == 1 && g_allowed_known && CPU_COUNT(&g_allowed) >= 2;
     place(pinned ? 1 : -1); // the consumer; its producer on the other CPU
     shmring *c = nullptr;
@@ -299,6 +303,11 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
         ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
     }
     if (c != nullptr) {
+        // The consumer's position counts records and padding alike (the ring is new).
+        struct shmring_stats stats = {};
+        if (ok && shmring_stats(c, &stats) == 0 && stats.recv_msgs > 0) {
+            g_ring_bytes = static_cast<double>(stats.head) / static_cast<double>(stats.recv_msgs);
+        }
         shmring_close(c);
     }
     if (q != (mqd_t)-1) {
@@ -313,6 +322,11 @@ double run(Kind k, unsigned producers, uint64_t n, size_t size, bool block)
 }
 
 } // namespace
+
+double bench_mpsc_ring_bytes(void)
+{
+    return g_ring_bytes;
+}
 
 double bench_mpsc_run(int kind, unsigned producers, uint64_t n, size_t size, int block)
 {
@@ -363,8 +377,8 @@ int main(int argc, char **argv)
                  {MQ, "posix-mq", 2},
                  {BOOST, "boost-mq", 2}};
     const size_t sizes[] = {8, 64};
-    // rate[block][size][case][rep]
-    std::vector<double> rate[2][2][5];
+    // rate[block][size][case][rep], and the ring bytes per message of the shmring runs
+    std::vector<double> rate[2][2][5], ring_bytes[2][2][5];
     for (int rep = 0; rep < reps; rep++) {
         for (int block = 0; block <= 1; block++) {
             for (int si = 0; si < 2; si++) {
@@ -375,20 +389,39 @@ int main(int argc, char **argv)
                     uint64_t per = cases[i].k >= MQ ? n / 4 : n; // the slow peers: fewer
                     rate[block][si][i].push_back(
                         run(cases[i].k, cases[i].p, per, sizes[si], block != 0));
+                    ring_bytes[block][si][i].push_back(bench_mpsc_ring_bytes());
                 }
             }
         }
     }
-    std::printf("%-10s %-14s %-3s %5s %14s\n", "mode", "transport", "p", "size", "msgs/s");
+    std::printf(
+        "# ring B/msg: the consumer's ring bytes per message; above the record (16 B at 8 B, "
+        "72 B at 64 B) it is padding, as a claim after another producer's starts on a "
+        "fresh cache line: with two producers, how often their claims interleaved\n");
+    std::printf("%-10s %-14s %-3s %5s %14s %10s\n", "mode", "transport", "p", "size", "msgs/s",
+                "ring B/msg");
     for (int block = 0; block <= 1; block++) {
         for (int si = 0; si < 2; si++) {
             if (!wanted(block, sizes[si])) {
                 continue;
             }
             for (int i = 0; i < 5; i++) {
-                std::printf("%-10s %-14s %-3u %5zu %14.0f\n", block ? "blocking" : "polling",
+                std::printf("%-10s %-14s %-3u %5zu %14.0f", block ? "blocking" : "polling",
                             cases[i].name, cases[i].p, sizes[si], median(rate[block][si][i]));
+                if (cases[i].k == SPSC || cases[i].k == MPSC) {
+                    std::printf(" %10.1f\n", median(ring_bytes[block][si][i]));
+                } else {
+                    std::printf(" %10s\n", "-");
+                }
             }
+            // Each two-producer run: its rate and how much its claims interleaved.
+            std::printf("# %s %zu B, mpsc-2p runs (msgs/s @ ring B/msg):",
+                        block ? "blocking" : "polling", sizes[si]);
+            for (int rep = 0; rep < reps; rep++) {
+                std::printf(" %.1fM@%.1f", rate[block][si][2][rep] / 1e6,
+                            ring_bytes[block][si][2][rep]);
+            }
+            std::printf("\n");
             // Ratios of runs made next to each other (same repetition), then their median.
             // spsc/boost-2p is the yardstick for mpsc-2p/boost-2p: how far the pinned
             // single-producer ring, one consumer's whole CPU, outruns Boost in this host state.

@@ -16,4 +16,10 @@ enum { BENCH_MPSC_SPSC, BENCH_MPSC_MPSC, BENCH_MPSC_MQ, BENCH_MPSC_BOOST };
  * (a wrong or lost message, a failed call). */
 double bench_mpsc_run(int kind, unsigned producers, uint64_t n, size_t size, int block);
 
+/* Ring bytes per message of the last bench_mpsc_run on a shmring ring (its records and their
+ * padding), 0 after any other. Above the record size (16 B at 8 B, 72 B at 64 B) it is padding:
+ * a claim after another producer's starts on a fresh cache line, so with two producers it tells
+ * how often their claims interleaved. */
+double bench_mpsc_ring_bytes(void);
+
 #endif
