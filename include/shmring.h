@@ -5,8 +5,9 @@
  * header and a single-producer/single-consumer ring of variable-length messages. One process
  * opens it as the producer, one as the consumer, any number as observers (read-only statistics).
  * A ring created with SHMRING_MULTI_PRODUCER takes up to opts.max_producers producers at once
- * (same calls; each record is committed on its own; a producer that dies loses at most what it
- * had claimed and not committed, and never blocks the others: docs/mpsc.md).
+ * (the same calls, but for the bookmark and the consumer read-ahead, which are -ENOTSUP there;
+ * each record is committed on its own; a producer that dies loses at most what it had claimed
+ * and not committed, and never blocks the others: docs/mpsc.md).
  *
  * Conventions for every call below:
  *  - success is 0 or a non-negative count/length; failure is a negative errno value, and
@@ -263,13 +264,14 @@ SHMRING_API const char *shmring_version(void);
  * (e.g. the last upstream sequence number). A persistent ring keeps the bookmark while it
  * exists; a ring initialised afresh (the name removed, or every user gone from a
  * non-persistent ring) has none. Errors: -EINVAL bad handle; -EPERM not the producer;
- * -EPROTO the shared indices are corrupt. */
+ * -EPROTO the shared indices are corrupt; -ENOTSUP a multi-producer ring (the bookmark and the
+ * read-ahead below are single-producer features; every role gets -ENOTSUP there). */
 SHMRING_API int shmring_set_bookmark(shmring *r, uint64_t value);
 
 /* Any role: the bookmark in force, i.e. the value given to the last shmring_set_bookmark that
  * was followed by a publish. Never blocks. Errors: -ENOENT no bookmark was ever published on
  * this ring; -EINVAL bad handle or NULL value; -EAGAIN the producer rewrote the slots 1000
- * times while we read (try again). */
+ * times while we read (try again); -ENOTSUP a multi-producer ring. */
 SHMRING_API int shmring_get_bookmark(shmring *r, uint64_t *value);
 
 /* ---- Consumer read-ahead: look at many messages, release them later ----------------------- */
@@ -282,7 +284,7 @@ SHMRING_API int shmring_get_bookmark(shmring *r, uint64_t *value);
  * read ahead, shmring_recv, shmring_peek, shmring_release and shmring_drain return -EINVAL.
  * A message peeked with shmring_peek and not released is read again. Errors as shmring_peek:
  * -EAGAIN nothing more to read; -EPIPE nothing more and the producer is gone; -EPERM; -EINVAL;
- * -EBADMSG; -EPROTO. */
+ * -EBADMSG; -EPROTO; and -ENOTSUP on a multi-producer ring (so for the three calls below). */
 SHMRING_API shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos);
 
 /* The blocking form of shmring_peek_next (timeouts as shmring_peek_wait). */
@@ -291,12 +293,12 @@ SHMRING_API shmring_ssize shmring_peek_next_wait(shmring *r, const void **msg, u
 
 /* Consumer: releases the n oldest messages read ahead (n <= their count; 0 is a no-op) and
  * gives their room back to the producer. Errors: -EINVAL n too large; -EPERM; -EBADMSG or
- * -EPROTO the producer changed records that were read ahead. */
+ * -EPROTO the producer changed records that were read ahead; -ENOTSUP. */
 SHMRING_API int shmring_release_n(shmring *r, size_t n);
 
 /* Consumer: forgets the read-ahead without releasing anything: the next shmring_peek_next
  * returns the oldest unreleased message again (a sender that must re-send what it has not had
- * acknowledged starts over with it). Errors: -EINVAL; -EPERM. */
+ * acknowledged starts over with it). Errors: -EINVAL; -EPERM; -ENOTSUP. */
 SHMRING_API int shmring_rewind(shmring *r);
 
 #ifdef __cplusplus

@@ -786,9 +786,21 @@ static void bookmark_attach(shmring *r)
     }
 }
 
+/* The bookmark and the consumer's read-ahead exist on single-producer rings only. On a
+ * multi-producer ring (mp_slots, a process-local copy, is set for every role there) they say
+ * SHMRING_ENOTSUP, for every role: "not the producer" or "a bad handle" would send the caller
+ * looking for the wrong fault. */
+static int single_producer_only(const shmring *r)
+{
+    return r != NULL && r->magic == SHMRING__HANDLE_MAGIC && r->mp_slots != 0 ? SHMRING_ENOTSUP : 0;
+}
+
 int shmring_set_bookmark(shmring *r, uint64_t value)
 {
-    int err = check_handle(r, SHMRING_PRODUCER);
+    int err = single_producer_only(r);
+    if (err == 0) {
+        err = check_handle(r, SHMRING_PRODUCER);
+    }
     if (err != 0) {
         return err;
     }
@@ -817,6 +829,9 @@ int shmring_set_bookmark(shmring *r, uint64_t value)
 
 int shmring_get_bookmark(shmring *r, uint64_t *value)
 {
+    if (single_producer_only(r) != 0) {
+        return SHMRING_ENOTSUP;
+    }
     if (r == NULL || r->magic != SHMRING__HANDLE_MAGIC || value == NULL ||
         (r->role != SHMRING_PRODUCER && r->role != SHMRING_CONSUMER &&
          r->role != SHMRING_OBSERVER)) {
@@ -858,7 +873,10 @@ int shmring_get_bookmark(shmring *r, uint64_t *value)
 
 shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
 {
-    int err = check_handle(r, SHMRING_CONSUMER);
+    int err = single_producer_only(r);
+    if (err == 0) {
+        err = check_handle(r, SHMRING_CONSUMER);
+    }
     if (err != 0) {
         return err;
     }
@@ -912,7 +930,10 @@ shmring_ssize shmring_peek_next(shmring *r, const void **msg, uint64_t *pos)
 
 int shmring_release_n(shmring *r, size_t n)
 {
-    int err = check_handle(r, SHMRING_CONSUMER);
+    int err = single_producer_only(r);
+    if (err == 0) {
+        err = check_handle(r, SHMRING_CONSUMER);
+    }
     if (err != 0) {
         return err;
     }
@@ -949,7 +970,10 @@ int shmring_release_n(shmring *r, size_t n)
 
 int shmring_rewind(shmring *r)
 {
-    int err = check_handle(r, SHMRING_CONSUMER);
+    int err = single_producer_only(r);
+    if (err == 0) {
+        err = check_handle(r, SHMRING_CONSUMER);
+    }
     if (err != 0) {
         return err;
     }

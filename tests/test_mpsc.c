@@ -364,10 +364,52 @@ static void test_recv_after_a_lap_of_padding(void **state)
     shmring_close(c);
 }
 
+/* The bookmark and the read-ahead calls are single-producer features: on a multi-producer ring
+ * every role gets SHMRING_ENOTSUP from them (not "not the producer"), and the ring is untouched. */
+static void test_single_producer_calls(void **state)
+{
+    (void)state;
+    struct tl_name n = tl_name("mpsponly");
+    struct shmring_opts o = {.flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER, .max_producers = 2};
+    shmring *c, *p, *obs;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    assert_int_equal(shmring_open(n.s, SHMRING_PRODUCER, NULL, &p), 0);
+    assert_int_equal(shmring_open(n.s, SHMRING_OBSERVER, NULL, &obs), 0);
+    assert_int_equal(shmring_send(p, "one", 3), 0);
+    uint64_t value = 7, pos = 9;
+    const void *msg = NULL;
+    shmring *roles[] = {p, c, obs};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(shmring_set_bookmark(roles[i], 42), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_get_bookmark(roles[i], &value), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_peek_next(roles[i], &msg, &pos), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_peek_next_wait(roles[i], &msg, &pos, 0), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_peek_next_wait(roles[i], &msg, &pos, 1000000), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_release_n(roles[i], 1), SHMRING_ENOTSUP);
+        assert_int_equal(shmring_rewind(roles[i]), SHMRING_ENOTSUP);
+    }
+    assert_int_equal(value, 7);
+    assert_int_equal(pos, 9);
+    assert_null(msg);
+    assert_string_equal(shmring_strerror(SHMRING_ENOTSUP), "not supported for this kind of ring");
+    /* The message is still there, once, and the handles still work. */
+    char buf[8];
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), 3);
+    assert_memory_equal(buf, "one", 3);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring_send(p, "two", 3), 0);
+    assert_int_equal(shmring_recv(c, buf, sizeof buf), 3);
+    assert_memory_equal(buf, "two", 3);
+    shmring_close(obs);
+    shmring_close(p);
+    shmring_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_single_producer_calls),
         cmocka_unit_test(test_drain_a_whole_area),
         cmocka_unit_test(test_recv_after_a_lap_of_padding),
         cmocka_unit_test(test_sigstop_is_waited_for),
