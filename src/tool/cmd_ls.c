@@ -17,8 +17,9 @@ static const struct cli_cmd cmd = {
     "is recognised by validating its header, and nothing is attached or changed.\n"
     "Columns: NAME, SIZE of the mapping, USED bytes, FILL of the data area, MSGS waiting ('?'\n"
     "when not cheap to count), PRODUCER and CONSUMER (pid, 'pid(dead)' if it died without\n"
-    "closing, '-' for none) and FLAGS: persistent, legacy (a set/get value), idle (no live\n"
-    "process has it open: 'shmring rm --stale' would remove it unless persistent).\n"
+    "closing, '-' for none; on a multi-producer ring PRODUCER is 'N/M live', N live producers\n"
+    "of M slots) and FLAGS: persistent, legacy (a set/get value), multi-producer, idle (no\n"
+    "live process has it open: 'shmring rm --stale' would remove it unless persistent).\n"
     "\n" CLI_WIN_NOTE,
     NULL, 0};
 
