@@ -47,20 +47,39 @@ int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
 
 /* zeroed, head and claim as a consistent triple: zeroed <= head <= claim <= zeroed + cap, all
  * aligned. */
+/* Readings of the three positions before an attach gives up on a ring whose positions keep
+ * moving and never agree (see positions()). */
+#define POSITIONS_TRIES 64
+
 static int positions(const struct shmring__mp_view *v, uint64_t *zeroed, uint64_t *head,
                      uint64_t *claim)
 {
-    /* MA4: pairs with MR12 (zeroed), MR16 (head) and MR2, MR9 (claim) of the other processes:
-     * we continue from their state. */
-    *zeroed = atomic_load_explicit(&v->hdr->zeroed, memory_order_acquire);
-    *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
-    *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
-    if (*claim - *zeroed > v->cap || *head - *zeroed > *claim - *zeroed ||
-        *zeroed % SHMRING__ALIGN != 0 || *head % SHMRING__ALIGN != 0 ||
-        *claim % SHMRING__ALIGN != 0) {
-        return SHMRING_EPROTO;
+    /* The three loads are not one snapshot. A process delayed between them (a loaded machine)
+     * reads a `zeroed` that the live consumer has since moved on by laps, and the `claim` after
+     * it then looks more than a data area ahead: a healthy ring refused an attach with
+     * SHMRING_EPROTO (found by an attack that killed and reopened producers every 1.5 ms on a
+     * 4 KiB ring: one open in a few hundred). So a reading that disagrees is taken again; only
+     * one that disagrees twice with the same values, or POSITIONS_TRIES times, is corrupt. */
+    uint64_t last[3] = {1, 1, 1}; /* misaligned: no real reading equals it */
+    for (int tries = 0; tries < POSITIONS_TRIES; tries++) {
+        /* MA4: pairs with MR12 (zeroed), MR16 (head) and MR2, MR9 (claim) of the other
+         * processes: we continue from their state. */
+        *zeroed = atomic_load_explicit(&v->hdr->zeroed, memory_order_acquire);
+        *head = atomic_load_explicit(&v->hdr->head, memory_order_acquire);
+        *claim = atomic_load_explicit(&v->ext->claim, memory_order_acquire);
+        if (*claim - *zeroed <= v->cap && *head - *zeroed <= *claim - *zeroed &&
+            *zeroed % SHMRING__ALIGN == 0 && *head % SHMRING__ALIGN == 0 &&
+            *claim % SHMRING__ALIGN == 0) {
+            return 0;
+        }
+        if (*zeroed == last[0] && *head == last[1] && *claim == last[2]) {
+            break; /* nothing moved: the positions themselves disagree */
+        }
+        last[0] = *zeroed;
+        last[1] = *head;
+        last[2] = *claim;
     }
-    return 0;
+    return SHMRING_EPROTO;
 }
 
 int shmring__mprod_attach(struct shmring__mprod *p, void *mem, uint64_t size, uint32_t slot)
@@ -440,10 +459,20 @@ int shmring__mcons_resolve(struct shmring__mcons *c, shmring__mp_alive_fn alive,
             return SHMRING_EBADMSG;
         }
         if (alive(ctx, k)) {
+            struct shmring__mp_slot *s = &c->v.slots[k];
             /* MX7 (relaxed): only compared; a new holder's epoch (MX5) shows once it has the
              * lock, and an old one only makes us wait one more round. */
-            uint32_t now = atomic_load_explicit(&c->v.slots[k].epoch, memory_order_relaxed);
-            if ((now & 0xffffu) == e) {
+            uint32_t now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+            /* The tag holds 16 bits of the epoch: after 65536 holders of the slot a live one
+             * can carry the dead writer's tag (found by an attack: the consumer then waited as
+             * long as that unrelated producer lived). The writer of the record at x, while it
+             * lives and has not committed it, announces a claim that covers x; a later holder's
+             * claims all lie past x. MA13: pairs with MR1, MR8 (release), as MA8 below: the
+             * announcement is the one of the claim at x or a later one of the slot, which its
+             * holder makes only after committing x's record (the re-read MA7 then sees it). */
+            const uint64_t pos = atomic_load_explicit(&s->pend_pos, memory_order_acquire);
+            const uint64_t psize = atomic_load_explicit(&s->pend_size, memory_order_acquire);
+            if ((now & 0xffffu) == e && pos != SHMRING__MP_NONE && x - pos < psize) {
                 return SHMRING_EAGAIN; /* its writer lives: wait for it, never skip it */
             }
         }

@@ -463,6 +463,7 @@ struct shmring__mcons {
     int look_claim;     /* read the claim word at the next look (set before a sleep) */
     uint64_t stall_pos; /* for the caller's "stuck since" clock */
     int64_t stall_since_ns;
+    int stall_ask_now; /* a dead claim was just skipped: ask about the next stall at once */
     uint64_t pf_claim; /* a claim position seen lately: lines well below it may be prefetched */
     int pf_on;         /* the data area is large enough to prefetch in (as the producer's) */
     int pf_write;      /* the CPU has PREFETCHW */

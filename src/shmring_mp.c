@@ -387,16 +387,26 @@ static int mcons_empty(shmring *r, int err, int round)
         /* An uncommitted record at head: normal for a moment (its producer is copying). After
          * SHMRING__MP_STALL_NS at the same place, or at once when no producer lives, ask. */
         int64_t now = shmring__plat_coarse_ns();
+        int ask_now = 0;
         if (c->stall_pos != c->head) {
             c->stall_pos = c->head;
             c->stall_since_ns = now;
+            /* Right after a dead claim, the next one is likely dead too (producers killed
+             * together: an OOM kill, a stopped container): ask about it at once, one liveness
+             * query, instead of after another SHMRING__MP_STALL_NS. Before, K claims of
+             * producers killed together held the live ones behind them for K x 10-12 ms (found
+             * by an attack: 20 dead claims, 239 ms). A live claim is then asked about again only
+             * after the usual period. */
+            ask_now = c->stall_ask_now;
         }
+        c->stall_ask_now = 0;
         int gone = 0;
-        if (now - c->stall_since_ns >= SHMRING__MP_STALL_NS ||
+        if (ask_now || now - c->stall_since_ns >= SHMRING__MP_STALL_NS ||
             (gone = shmring__peer_gone(r, 0)) != 0) {
             c->stall_since_ns = now;
             int res = shmring__mcons_resolve(c, slot_alive, r);
             if (res >= 0) {
+                c->stall_ask_now = res == 1; /* a dead claim was skipped */
                 if (gone) {
                     /* Every producer was gone a moment ago: the next look probes again at once
                      * (the probe is rate-limited), so dead claims in a row are skipped in one

@@ -244,6 +244,45 @@ static void test_dead_after_claimed_word(void **state)
     free(mem);
 }
 
+/* The CLAIMED tag holds 16 bits of its writer's epoch: after 65536 more holders of the slot, a
+ * live one carries the dead writer's tag. The consumer still skips the dead claim (the live
+ * holder's announcement does not cover it) and delivers the new holder's message; before, it
+ * waited for as long as the new holder lived (found by an attack with real processes). A live
+ * writer of the record at head, with the same tag, is still waited for. */
+static void test_epoch_wrap(void **state)
+{
+    (void)state;
+    void *mem = fresh(SIZE, NSLOTS);
+    struct shmring__mprod a, b;
+    struct shmring__mcons c;
+    assert_int_equal(shmring__mprod_attach(&a, mem, SIZE, 0), 0);
+    assert_int_equal(shmring__mcons_attach(&c, mem, SIZE), 0);
+    char buf[256];
+    void *slot = NULL;
+    assert_int_equal(shmring__mprod_reserve(&a, 16, &slot), 0); /* a dies holding it */
+    alive_mask = 0x1;
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EAGAIN); /* a lives: wait */
+    for (uint32_t i = 0; i < 65536; i++) { /* 65536 holders of slot 0 come and go */
+        assert_int_equal(shmring__mprod_attach(&b, mem, SIZE, 0), 0);
+    }
+    assert_int_equal(b.claimed_tag, a.claimed_tag); /* the same tag as the dead writer's */
+    /* b lives and has claimed nothing yet; then it claims behind a's record. */
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), 1);
+    assert_int_equal(shmring__mprod_send(&b, "b", 1), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), 1);
+    assert_int_equal(buf[0], 'b');
+    /* A live writer with that tag, its record at head uncommitted: waited for, never skipped. */
+    assert_int_equal(shmring__mprod_reserve(&b, 16, &slot), 0);
+    assert_int_equal(get(&c, buf, sizeof buf), -EAGAIN);
+    assert_int_equal(shmring__mcons_resolve(&c, t_alive, NULL), -EAGAIN);
+    memcpy(slot, "0123456789abcdef", 16);
+    shmring__mprod_commit(&b, 16);
+    assert_int_equal(get(&c, buf, sizeof buf), 16);
+    assert_memory_equal(buf, "0123456789abcdef", 16);
+    free(mem);
+}
+
 /* test_lap_*: the consumer looks at head only while head is less than a data area past `zeroed`: at
  * exactly one area past it, the word at head is one the consumer read and has not zeroed yet
  * (the ring is then empty: no claim can reach past zeroed + cap). Three ways to get there
@@ -720,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_claim_order_and_slow_producer),
         cmocka_unit_test(test_dead_before_claimed_word),
         cmocka_unit_test(test_dead_after_claimed_word),
+        cmocka_unit_test(test_epoch_wrap),
         cmocka_unit_test(test_batch_and_dead_inside_batch),
         cmocka_unit_test(test_lap_after_messages),
         cmocka_unit_test(test_lap_after_padding),

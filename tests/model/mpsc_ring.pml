@@ -1,4 +1,4 @@
-/* mutants: ANNOUNCE_AFTER_CAS NO_RECHECK SKIP_LIVE NO_BOUND NO_EPOCH_BUMP NO_ZERO COMMIT_BEFORE_PAYLOAD NO_LAP_CHECK */
+/* mutants: ANNOUNCE_AFTER_CAS NO_RECHECK SKIP_LIVE NO_BOUND NO_COVER_CHECK NO_ZERO COMMIT_BEFORE_PAYLOAD NO_LAP_CHECK */
 /* cc: -DCOLLAPSE -DVECTORSZ=1024 */
 /* pan: -m100000 */
 /* SPDX-License-Identifier: MIT */
@@ -59,7 +59,11 @@
 byte wtag[CAP];
 byte wlen[CAP];
 byte wslot[CAP]; /* CLAIMED: slot; DATA: producer id */
-byte wep[CAP];   /* CLAIMED: epoch; DATA: sequence number */
+byte wep[CAP];   /* CLAIMED: epoch % EPOCHS; DATA: sequence number */
+/* The epoch bits a CLAIMED tag keeps: 16 in C, so the 65536th later holder of a slot carries a
+ * dead writer's tag. The model keeps none, so every later holder does, and the consumer must
+ * tell the dead writer from the live holder by the holder's announcement alone (MA13). */
+#define EPOCHS 1
 
 byte claim;      /* ext->claim: end of the last claimed range */
 byte zeroed;     /* hdr->zeroed: bytes before it are read, zeroed and given back */
@@ -181,9 +185,7 @@ proctype Producer(byte k; byte id; byte nmsg)
      * announcement (MR7): the dead predecessor's CLAIMED words and announcement no longer make
      * the consumer wait for us. */
     atomic { alive[k] = 1; changed = 1 };
-#ifndef MUTANT_NO_EPOCH_BUMP
     atomic { epoch[k]++; changed = 1 };
-#endif
     atomic { pend_size[k] = 0; changed = 1 };
     atomic { pend_pos[k] = NONE; changed = 1 };
     atomic { last_pos = zeroed; last_idx = last_pos % CAP };
@@ -251,7 +253,7 @@ proctype Producer(byte k; byte id; byte nmsg)
             :: gap + need[0] <= to_end && gap != 0 -> put(idx, T_PAD, gap - 1, 0, 0); ridx = idx + gap
             :: else -> ridx = idx
             fi;
-            put(ridx, T_CLAIMED, need[0], k, epoch[k]);
+            put(ridx, T_CLAIMED, need[0], k, epoch[k] % EPOCHS);
             last_pos = c + total;
             last_idx = (ridx + need[0]) % CAP;
             commit(ridx, need[0])
@@ -341,7 +343,7 @@ proctype Producer(byte k; byte id; byte nmsg)
                 :: i == wrap_at -> put(q, T_PAD, CAP - q - 1, 0, 0); q = 0 /* MR10 */
                 :: else
                 fi;
-                put(q, T_CLAIMED, need[i], k, epoch[k]);
+                put(q, T_CLAIMED, need[i], k, epoch[k] % EPOCHS);
                 commit(q, need[i]);
                 q = (q + need[i]) % CAP;
                 i++
@@ -430,6 +432,7 @@ inline skip_dead(n)
 active proctype Consumer()
 {
     byte ridx, cl, t, n, s, e, x, bound, scan, pos, psize, zp, to, sid, sseq, j;
+    bit covered;
     bool stalled, busy;
 
     do
@@ -437,7 +440,7 @@ active proctype Consumer()
         * consumer that then finds nothing to do waits for the next change. */
         atomic {
             cl = 0; x = 0; bound = 0; scan = 0; pos = 0; psize = 0; zp = 0; to = 0; sid = 0;
-            sseq = 0; j = 0; stalled = 0; busy = 0;
+            sseq = 0; j = 0; stalled = 0; busy = 0; covered = 0;
             changed = 0;
 #ifndef MUTANT_NO_LAP_CHECK
             if
@@ -507,14 +510,30 @@ active proctype Consumer()
                 :: cl == x || t == T_MSG || t == T_PAD -> skip /* read it again */
                 :: t == T_CLAIMED ->
                     assert(s < NSLOT && n >= 1 && n <= CAP - ridx && n <= cl - x);
-#ifdef MUTANT_SKIP_LIVE
+                    /* MX7: its writer lives, in the same epoch, and (MA13, pos then size)
+                     * announces a claim that covers x: wait. The C tag holds 16 bits of the
+                     * epoch, so a later holder can match it; its claims all lie past x. */
+                    covered = 0;
                     if
-                    :: true
+                    :: alive[s] && epoch[s] % EPOCHS == e ->
+                        pos = pend_pos[s];
+                        psize = pend_size[s];
+                        if
+                        :: pos != NONE && pos <= x && x - pos < psize -> covered = 1
+#ifdef MUTANT_NO_COVER_CHECK
+                        :: else -> covered = 1 /* the rule before MA13: the tag alone */
 #else
-                    if
-                    :: alive[s] && epoch[s] == e -> busy = 1 /* MX7: its writer lives: wait */
-                    :: else
+                        :: else
 #endif
+                        fi
+                    :: else
+                    fi;
+#ifdef MUTANT_SKIP_LIVE
+                    covered = 0;
+#endif
+                    if
+                    :: covered -> busy = 1
+                    :: else
                         /* Dead, or a new holder: MA7, look once more, then skip. */
                         if
                         :: wtag[ridx] == T_CLAIMED && wlen[ridx] == n && wslot[ridx] == s && wep[ridx] == e ->
