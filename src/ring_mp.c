@@ -45,12 +45,12 @@ int shmring__mp_view_init(struct shmring__mp_view *v, void *mem, uint64_t size)
     return 0;
 }
 
-/* zeroed, head and claim as a consistent triple: zeroed <= head <= claim <= zeroed + cap, all
- * aligned. */
 /* Readings of the three positions before an attach gives up on a ring whose positions keep
  * moving and never agree (see positions()). */
 #define POSITIONS_TRIES 64
 
+/* zeroed, head and claim as a consistent triple: zeroed <= head <= claim <= zeroed + cap, all
+ * aligned. */
 static int positions(const struct shmring__mp_view *v, uint64_t *zeroed, uint64_t *head,
                      uint64_t *claim)
 {
