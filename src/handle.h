@@ -38,7 +38,8 @@ struct shmring {
     int64_t next_liveness_ns;
     int peer_dead;   /* this side saw its peer die: SHMRING_EPIPE until a new peer holds the role */
     uint64_t sleeps; /* this side's sleeps, mirrored to the header */
-    uint32_t mp_slots; /* producer slots of a multi-producer ring, 0 for a single-producer one */
+    uint32_t mp_slots;   /* producer slots of a multi-producer ring, 0 for a single-producer one */
+    uint32_t mp_queries; /* slot liveness queries of the current consumer call (its budget) */
     /* Consumer read-ahead (shmring_peek_next): the next record to look at and how many messages
      * lie unreleased before it. While n > 0, side.cons.broken is SHMRING_EINVAL so that the
      * one-message calls are refused without a test on their path. */

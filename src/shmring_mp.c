@@ -13,6 +13,12 @@
 
 /* How often one call may turn a dead claim into padding and look again before it returns. */
 #define RESOLVE_ROUNDS 64
+/* Slot liveness queries (system calls) one consumer call makes at most. An honest ring asks one
+ * or two per dead claim; a hostile peer can make every slot announce a claim covering head, and
+ * with 1024 slots one call then made 64 rounds of 1024 queries (40 ms), and a blocking call with
+ * a 1 ms timeout, which makes many such calls after its deadline, returned 5 s late (found by a
+ * scribbler attack). Past the budget the call says SHMRING_EAGAIN; the next call goes on. */
+#define QUERY_BUDGET 256
 
 /* The liveness answer ring_mp.c asks for: the kernel drops a slot's lock when its holder dies. */
 static int slot_alive(void *ctx, uint32_t k)
@@ -21,6 +27,7 @@ static int slot_alive(void *ctx, uint32_t k)
     if (r->role == SHMRING__ROLE_MPROD && r->side.mprod.slot == k) {
         return 1;
     }
+    r->mp_queries++; /* each is a system call: see QUERY_BUDGET */
     return shmring__seg_role_held(&r->seg, SHMRING__ROLE_ID_SLOT0 + (int)k);
 }
 
@@ -383,7 +390,10 @@ static int mcons_empty(shmring *r, int err, int round)
     if (err != SHMRING_EAGAIN) {
         return err;
     }
-    if (c->stalled && round < RESOLVE_ROUNDS) {
+    if (round == 0) {
+        r->mp_queries = 0;
+    }
+    if (c->stalled && round < RESOLVE_ROUNDS && r->mp_queries < QUERY_BUDGET) {
         /* An uncommitted record at head: normal for a moment (its producer is copying). After
          * SHMRING__MP_STALL_NS at the same place, or at once when no producer lives, ask. */
         int64_t now = shmring__plat_coarse_ns();

@@ -12,6 +12,11 @@
 
 #include "t_cmocka.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "layout.h" /* the hostile test writes the shared header directly */
+
 #include "test_mpsc.h"
 
 #define NPROD 8
@@ -436,6 +441,59 @@ static void test_dead_claims_in_a_row(void **state)
     shmring_close(c);
 }
 
+/* A hostile peer makes every one of 1024 producer slots announce a claim covering head, over a
+ * data area of zero words and dead CLAIMED words, with no producer counted: each skip then asked
+ * the kernel about every slot. A 1 ms recv_wait returned after 5.1 s and a recv took 40 ms
+ * (found by a scribbler attack). The queries of one call are now bounded: the calls must
+ * return promptly (generous bounds: this is about seconds, not milliseconds). */
+static void test_hostile_announcements(void **state)
+{
+    (void)state;
+    enum { SLOTS = 1024 };
+    struct tl_name n = tl_name("mphostann");
+    struct shmring_opts o = {.size = 256 * 1024,
+                             .flags = SHMRING_CREATE | SHMRING_MULTI_PRODUCER,
+                             .max_producers = SLOTS};
+    shmring *c;
+    assert_int_equal(shmring_open(n.s, SHMRING_CONSUMER, &o, &c), 0);
+    char path[300];
+    snprintf(path, sizeof path, "/%s", n.s);
+    int fd = shm_open(path, O_RDWR, 0);
+    assert_true(fd >= 0);
+    uint8_t *mem = mmap(NULL, o.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(mem != MAP_FAILED);
+    const uint64_t hsize = shmring__mp_header_size(SLOTS), cap = o.size - hsize;
+    struct shmring__hdr *h = (struct shmring__hdr *)mem;
+    struct shmring__mp_ext *e = (struct shmring__mp_ext *)(mem + SHMRING__MP_EXT_OFF);
+    struct shmring__mp_slot *sl = (struct shmring__mp_slot *)(mem + SHMRING__MP_SLOTS_OFF);
+    char buf[64];
+    for (int round = 0; round < 4; round++) {
+        const uint64_t z = atomic_load(&h->zeroed), hd = atomic_load(&h->head);
+        atomic_store(&h->producer_state, SHMRING__PEER_ATTACHED);
+        atomic_store(&h->mp_producers, 0);
+        atomic_store(&e->claim, z + cap);
+        for (unsigned k = 0; k < SLOTS; k++) {
+            atomic_store(&sl[k].pend_size, 1ULL << 40);
+            atomic_store(&sl[k].pend_pos, hd);
+        }
+        for (uint64_t i = 0; i < cap / 8; i++) { /* 0, CLAIMED by slot 0 (dead), 0, ... */
+            _Atomic uint64_t *w = (_Atomic uint64_t *)(mem + hsize + (hd + i * 8) % cap);
+            atomic_store(w, (i & 1) ? ((uint64_t)SHMRING__REC_CLAIMED << 32 | 8) : 0);
+        }
+        int64_t t0 = tl_now_ns();
+        shmring_ssize r = round < 2 ? shmring_recv(c, buf, sizeof buf)
+                                    : shmring_recv_wait(c, buf, sizeof buf, 1000000);
+        int64_t ms = (tl_now_ns() - t0) / 1000000;
+        printf("hostile announcements, %s: %td in %lld ms\n", round < 2 ? "recv" : "recv_wait 1 ms",
+               r, (long long)ms);
+        assert_true(r < 0); /* nothing was ever sent */
+        assert_true(ms < (round < 2 ? 30 : 1000));
+    }
+    munmap(mem, o.size);
+    shmring_close(c);
+}
+
 /* The bookmark and the read-ahead calls are single-producer features: on a multi-producer ring
  * every role gets SHMRING_ENOTSUP from them (not "not the producer"), and the ring is untouched. */
 static void test_single_producer_calls(void **state)
@@ -483,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_single_producer_calls),
         cmocka_unit_test(test_dead_claims_in_a_row),
+        cmocka_unit_test(test_hostile_announcements),
         cmocka_unit_test(test_drain_a_whole_area),
         cmocka_unit_test(test_recv_after_a_lap_of_padding),
         cmocka_unit_test(test_sigstop_is_waited_for),
